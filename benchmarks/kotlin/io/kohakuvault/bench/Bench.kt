@@ -1,0 +1,80 @@
+package io.kohakuvault.bench
+
+import io.kohakuvault.KVault
+import java.io.File
+import java.nio.file.Files
+import kotlin.random.Random
+
+/*
+ * Kotlin/JVM micro-benchmark of the KVault facade (run: scripts/bench-kotlin.sh). Not a test.
+ * Each figure is the median of several timed rounds after a warm-up; one FFI call costs tens of µs under JNA,
+ * so batches are one call.
+ */
+
+private const val N = 10_000
+private const val VALUE_SIZE = 256
+private const val SINGLE_GETS = 1000
+private const val ROUNDS = 7
+
+private fun medianNanos(rounds: Int = ROUNDS, warmup: Int = 2, block: () -> Unit): Long {
+    repeat(warmup) { block() }
+    val t = LongArray(rounds) {
+        val s = System.nanoTime()
+        block()
+        System.nanoTime() - s
+    }
+    t.sort()
+    return t[rounds / 2]
+}
+
+private fun report(name: String, nanos: Long, items: Int) {
+    val ms = nanos / 1e6
+    val per = nanos / 1e3 / items
+    println("%-34s %9.2f ms total  %8.2f µs/item  (%d items)".format(name, ms, per, items))
+}
+
+fun main() {
+    val dir = Files.createTempDirectory("kvbench").toFile()
+    try {
+        val rnd = Random(42)
+        val keys = List(N) { "key:%06d".format(it) }
+        val values = List(N) { ByteArray(VALUE_SIZE).also { b -> rnd.nextBytes(b) } }
+        val items = LinkedHashMap<String, ByteArray>().apply { keys.indices.forEach { put(keys[it], values[it]) } }
+
+        println("KohakuVault Kotlin/JVM benchmark, core ${KVault.coreVersion()}, JVM ${System.getProperty("java.version")}")
+        KVault(File(dir, "bench.db").path).use { kv ->
+            report("put_many ${N}x${VALUE_SIZE}B (1 call)", medianNanos { kv.putMany(items) }, N)
+
+            var sink = 0
+            report("get_many $N keys (1 call)", medianNanos {
+                sink += kv.getMany(keys).size
+            }, N)
+            report("get_many_tagged $N keys", medianNanos {
+                sink += kv.getManyTagged(keys).size
+            }, N)
+
+            val probe = List(SINGLE_GETS) { keys[rnd.nextInt(N)] }
+            report("single get x$SINGLE_GETS (kv[key])", medianNanos {
+                for (k in probe) sink += kv[k]!!.size
+            }, SINGLE_GETS)
+            report("single getTagged x$SINGLE_GETS", medianNanos {
+                for (k in probe) sink += kv.getTagged(k)!!.payload.size
+            }, SINGLE_GETS)
+            report("single put x$SINGLE_GETS (no cache)", medianNanos(rounds = 3, warmup = 1) {
+                for (k in probe) kv[k] = values[0]
+            }, SINGLE_GETS)
+            report("cached put x$N (combined)", medianNanos(rounds = 3, warmup = 1) {
+                kv.cache(capBytes = 64L shl 20) { for (i in 0 until N) this[keys[i]] = values[i] }
+            }, N)
+            report("scan items $N (pages of 128)", medianNanos(rounds = 3, warmup = 1) {
+                sink += kv.items("key:").count()
+            }, N)
+            report("scan keys $N (pages of 1024)", medianNanos(rounds = 3, warmup = 1) {
+                sink += kv.keys("key:").count()
+            }, N)
+            if (sink == 42) println()
+        }
+    } finally {
+        dir.deleteRecursively()
+    }
+}

@@ -1,0 +1,108 @@
+package io.kohakuvault
+
+import io.kohakuvault.TestSupport.hex
+import io.kohakuvault.TestSupport.toHex
+import org.junit.jupiter.api.Assertions.assertArrayEquals
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.fail
+import org.junit.jupiter.api.Assumptions.assumeTrue
+import org.junit.jupiter.api.DynamicNode
+import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.MethodOrderer
+import org.junit.jupiter.api.Order
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestFactory
+import org.junit.jupiter.api.TestMethodOrder
+import java.io.File
+
+/**
+ * Cross-language .db check (tests/conformance/xlang.json). Runs only when KV_XLANG_DIR is set:
+ * writes `$KV_XLANG_DIR/kotlin.db` with the facade's typed API, then reads every other `<lang>.db` there.
+ * Languages listed in KV_XLANG_REQUIRE (comma-separated) must have a file. Re-run alone: `-Dtest=XlangTest`.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation::class)
+class XlangTest {
+
+    private val dir: File? = System.getenv("KV_XLANG_DIR")?.takeIf { it.isNotBlank() }?.let { File(it) }
+
+    @Suppress("UNCHECKED_CAST")
+    private val entries: List<Map<String, Any?>> =
+        (TestSupport.conformance("xlang.json") as Map<String, Any?>)["entries"] as List<Map<String, Any?>>
+
+    private fun floats(v: Any?): FloatArray = (v as List<*>).map { (it as Number).toFloat() }.toFloatArray()
+    private fun ints(v: Any?): IntArray = (v as List<*>).map { (it as Number).toInt() }.toIntArray()
+
+    @Test
+    @Order(1)
+    fun `write kotlin db`() {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        dir!!.mkdirs()
+        for (suffix in listOf("", "-wal", "-shm", "-journal")) File(dir, "kotlin.db$suffix").delete()
+        KVault(File(dir, "kotlin.db").path).use { kv ->
+            for (e in entries) {
+                val key = e["key"] as String
+                when (val type = e["type"] as String) {
+                    "bytes" -> kv[key] = hex(e["value_hex"] as String)
+                    "string" -> kv.putString(key, e["value"] as String)
+                    "int" -> kv.putLong(key, e["value"] as Long)
+                    "float" -> kv.putDouble(key, (e["value"] as Number).toDouble())
+                    "bool" -> kv.putBoolean(key, e["value"] as Boolean)
+                    "msgpack_hex" -> kv.putPlain(key, e["value"])
+                    "f32_array" -> kv.putFloatArray(key, floats(e["value"]), ints(e["shape"]))
+                    else -> fail("unknown xlang entry type $type")
+                }
+            }
+        }
+    }
+
+    @TestFactory
+    @Order(2)
+    fun `read every language's db`(): List<DynamicNode> {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        val required = System.getenv("KV_XLANG_REQUIRE").orEmpty().split(',').map { it.trim() }.filter { it.isNotEmpty() }
+        val langs = (listOf("kotlin", "rust", "python", "swift") + required +
+            (dir!!.listFiles { f -> f.name.endsWith(".db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
+            .distinct()
+        val nodes = ArrayList<DynamicNode>()
+        for (lang in langs) {
+            val f = File(dir, "$lang.db")
+            if (!f.isFile) {
+                if (lang in required) nodes.add(DynamicTest.dynamicTest("$lang.db is present") {
+                    fail<Unit>("KV_XLANG_REQUIRE lists $lang but ${f.path} is missing")
+                })
+                continue
+            }
+            for (e in entries) {
+                nodes.add(DynamicTest.dynamicTest("$lang.db: ${e["key"]}") { check(f, e) })
+            }
+        }
+        return nodes
+    }
+
+    private fun check(f: File, e: Map<String, Any?>) {
+        KVault(f.path, options = OpenOptions(readOnly = true)).use { kv ->
+            val key = e["key"] as String
+            val stored = kv.getStored(key)
+            assertNotNull(stored, "missing key $key")
+            assertEquals(e["stored"] as String, stored!!.toHex(), "stored bytes of $key")
+            when (e["type"] as String) {
+                "bytes" -> assertArrayEquals(hex(e["value_hex"] as String), kv[key])
+                "string" -> assertEquals(e["value"], kv.getString(key))
+                "int" -> assertEquals(e["value"], kv.getLong(key))
+                "float" -> assertEquals((e["value"] as Number).toDouble(), kv.getDouble(key))
+                "bool" -> assertEquals(e["value"], kv.getBoolean(key))
+                "msgpack_hex" -> {
+                    assertEquals(e["value"], kv.getPlain(key))
+                    assertEquals(e["value_hex"] as String, kv.getTagged(key)!!.payload.toHex())
+                }
+                "f32_array" -> {
+                    val a = kv.getFloatArray(key)!!
+                    assertArrayEquals(floats(e["value"]), a.data)
+                    assertArrayEquals(ints(e["shape"]), a.shape)
+                }
+                else -> fail("unknown xlang entry type ${e["type"]}")
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+"""The bridge to the Rust core: the generated uniffi module, typed error mapping and the C fast path.
+
+The generated module (``kohakuvault._native``) is a build output of maturin; nothing here patches
+it. The C fast path (docs/FORMAT.md §5) is an optimisation of ``KvStore.get`` and
+``GetStream.read``: it is called through ctypes on the library the generated module has already
+loaded, and every error falls back to the uniffi call, which raises the typed error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import threading
+
+from . import _native as N
+from .errors import DatabaseBusy, InvalidArgument, IoError, KohakuVaultError, NotFound
+
+__all__ = [
+    "N",
+    "VaultError",
+    "CLOSED_MESSAGE",
+    "map_native_error",
+    "closed_error",
+    "FastPath",
+    "FAST",
+]
+
+VaultError = N.VaultError
+_gen = importlib.import_module(N.KvStore.__module__)
+_InternalError = getattr(_gen, "InternalError", None)
+
+CLOSED_MESSAGE = "Cannot operate on closed KVault"
+
+
+def closed_error() -> ValueError:
+    """The error 1.1.0 raises for any operation on a closed KVault."""
+    return ValueError(CLOSED_MESSAGE)
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason is not None else str(exc)
+
+
+def map_native_error(
+    exc: BaseException, *, key: bytes | str | None = None, decoding: bool = False
+) -> BaseException:
+    """Map an exception raised by the generated bindings to kohakuvault's classes, by type.
+
+    * ``NotFound`` -> :class:`NotFound` (callers that follow 1.1.0's ``KeyError`` handle it first)
+    * ``Busy`` -> :class:`DatabaseBusy`; ``InvalidArgument`` / ``UnsupportedEncoding`` ->
+      :class:`InvalidArgument`
+    * ``ReadOnly`` -> :class:`IoError` whose message says "read-only" (1.1.0's PermissionError path)
+    * ``Closed`` -> ``ValueError("Cannot operate on closed KVault")`` as 1.1.0
+    * ``Io`` / ``DiskFull`` -> :class:`IoError`
+    * ``Corrupt`` -> :class:`InvalidArgument` while decoding a stored value (1.1.0's bad-header
+      error), else :class:`KohakuVaultError`
+    * anything else from the core -> :class:`KohakuVaultError`; Python ``TypeError`` /
+      ``ValueError`` (argument conversion) -> :class:`InvalidArgument`
+    """
+    if isinstance(exc, KohakuVaultError):
+        return exc
+    if isinstance(exc, VaultError):
+        reason = _reason(exc)
+        if isinstance(exc, VaultError.NotFound):
+            return NotFound(key if key is not None else b"<unknown>")
+        if isinstance(exc, VaultError.Busy):
+            return DatabaseBusy(reason)
+        if isinstance(exc, (VaultError.InvalidArgument, VaultError.UnsupportedEncoding)):
+            return InvalidArgument(reason)
+        if isinstance(exc, VaultError.ReadOnly):
+            if "read-only" not in reason:
+                reason = f"KVault is read-only: {reason}"
+            return IoError("OS error during I/O", PermissionError(reason))
+        if isinstance(exc, VaultError.Closed):
+            return closed_error()
+        if isinstance(exc, (VaultError.Io, VaultError.DiskFull)):
+            return IoError(reason)
+        if isinstance(exc, VaultError.Corrupt):
+            return InvalidArgument(reason) if decoding else KohakuVaultError(reason)
+        return KohakuVaultError(reason)
+    if _InternalError is not None and isinstance(exc, _InternalError):
+        return KohakuVaultError(str(exc))
+    if isinstance(exc, (TypeError, ValueError, OverflowError)):
+        return InvalidArgument(str(exc))
+    if isinstance(exc, OSError):
+        return IoError("OS error during I/O", exc)
+    return KohakuVaultError(str(exc))
+
+
+def _library_path() -> str | None:
+    lib = getattr(_gen, "_UniffiLib", None)
+    name = getattr(lib, "_name", None)
+    if name and os.path.exists(name):
+        return name
+    base = os.path.dirname(getattr(_gen, "__file__", "") or "")
+    for candidate in ("libkohakuvault.so", "libkohakuvault.dylib", "kohakuvault.dll"):
+        path = os.path.join(base, candidate)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+_KEEP_BUFFER_MAX = 4 << 20
+
+
+class _ThreadBuffers(threading.local):
+    def __init__(self) -> None:
+        self.resize(64 * 1024)
+        self.out_len = ctypes.c_uint64()
+        self.out_kind = ctypes.c_uint8()
+        self.p_len = ctypes.byref(self.out_len)
+        self.p_kind = ctypes.byref(self.out_kind)
+
+    def resize(self, cap: int) -> None:
+        self.cap = cap
+        self.buf = ctypes.create_string_buffer(cap)
+        self.addr = ctypes.addressof(self.buf)
+
+
+class FastPath:
+    """ctypes access to ``kv_fast_get`` / ``kv_fast_stream_read`` (docs/FORMAT.md §5)."""
+
+    def __init__(self) -> None:
+        self.available = False
+        self._get = None
+        self._read = None
+        if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
+            return
+        path = _library_path()
+        if path is None:
+            return
+        try:
+            lib = ctypes.CDLL(path)
+            get = lib.kv_fast_get
+            read = lib.kv_fast_stream_read
+        except (OSError, AttributeError):
+            return
+        get.argtypes = (
+            ctypes.c_uint64,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        )
+        get.restype = ctypes.c_int32
+        read.argtypes = (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)
+        read.restype = ctypes.c_int64
+        self._lib = lib
+        self._get = get
+        self._read = read
+        self._tls = _ThreadBuffers()
+        self.available = True
+
+    def get(self, handle: int, key: bytes):
+        """Return ``(kind, payload)``, ``None`` when missing, or ``False`` on error (use the UDL call)."""
+        tls = self._tls
+        get = self._get
+        addr = tls.addr
+        rc = get(handle, key, len(key), addr, tls.cap, tls.p_len, tls.p_kind)
+        while rc == 2:  # buffer too small: retry with the size reported
+            need = tls.out_len.value
+            if need <= _KEEP_BUFFER_MAX:
+                tls.resize(max(need, tls.cap * 2))
+                addr, cap = tls.addr, tls.cap
+            else:  # a one-off big value: do not keep a huge per-thread buffer around
+                tmp = ctypes.create_string_buffer(need)
+                addr, cap = ctypes.addressof(tmp), need
+            rc = get(handle, key, len(key), addr, cap, tls.p_len, tls.p_kind)
+        if rc == 0:
+            return tls.out_kind.value, ctypes.string_at(addr, tls.out_len.value)
+        if rc == 1:
+            return None
+        return False
+
+    def stream_read(self, handle: int, address: int, cap: int) -> int:
+        """Copy up to ``cap`` bytes of a GetStream into ``address``: count, 0 at the end, -1 on error."""
+        return self._read(handle, address, cap)
+
+
+FAST = FastPath()

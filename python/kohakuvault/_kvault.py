@@ -1,0 +1,21 @@
+"""``kohakuvault._kvault``: 1.1.0's native module name, kept as an alias of the public classes
+(DECISIONS 11) so that imports such as ``from kohakuvault._kvault import DataPacker`` work."""
+
+from ._unimplemented import ColumnVault as _ColumnVault
+from ._unimplemented import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList
+from ._unimplemented import TextVault as _TextVault
+from ._unimplemented import VectorKVault as _VectorKVault
+from .packer import DataPacker
+from .proxy import KVault as _KVault
+
+__all__ = [
+    "_KVault",
+    "_ColumnVault",
+    "_TextVault",
+    "_VectorKVault",
+    "DataPacker",
+    "CSBTree",
+    "SkipList",
+    "PyCSBTreeIterator",
+    "PySkipListIterator",
+]

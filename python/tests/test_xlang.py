@@ -1,0 +1,76 @@
+"""Cross-language file check (tests/conformance/xlang.json).
+
+With KV_XLANG_DIR set, writes $KV_XLANG_DIR/python.db through the facade's natural API and reads
+back every other <lang>.db present there. KV_XLANG_REQUIRE=rust,kotlin,... makes missing files
+failures instead of skips.
+"""
+
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from conftest import load_conformance
+from kohakuvault import KVault
+
+XLANG = load_conformance("xlang.json")
+DIR = os.environ.get("KV_XLANG_DIR")
+REQUIRE = {x.strip() for x in os.environ.get("KV_XLANG_REQUIRE", "").split(",") if x.strip()}
+OTHERS = ["rust", "kotlin", "swift"]
+
+pytestmark = pytest.mark.skipif(not DIR, reason="KV_XLANG_DIR is not set")
+
+
+def natural(entry):
+    kind = entry["type"]
+    if kind == "bytes":
+        return bytes.fromhex(entry["value_hex"])
+    if kind == "f32_array":
+        return np.array(entry["value"], dtype=np.float32).reshape(entry["shape"])
+    if kind in ("string", "int", "float", "bool", "msgpack_hex"):
+        return entry["value"]
+    raise AssertionError(f"unknown xlang type {kind}")
+
+
+def same(a, b):
+    if isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def stored_table(path):
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {bytes(k): bytes(v) for k, v in con.execute("SELECT key, value FROM kv")}
+    finally:
+        con.close()
+
+
+def test_write_python_db():
+    os.makedirs(DIR, exist_ok=True)
+    path = os.path.join(DIR, "python.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    with KVault(path) as kv:
+        for entry in XLANG["entries"]:
+            kv[entry["key"]] = natural(entry)
+    stored = stored_table(path)
+    for entry in XLANG["entries"]:
+        assert stored[entry["key"].encode()] == bytes.fromhex(entry["stored"]), entry["key"]
+
+
+@pytest.mark.parametrize("lang", OTHERS)
+def test_read_other_language(lang):
+    path = os.path.join(DIR, f"{lang}.db")
+    if not os.path.exists(path):
+        if lang in REQUIRE:
+            pytest.fail(f"{path} is missing (required by KV_XLANG_REQUIRE)")
+        pytest.skip(f"{path} not present")
+    stored = stored_table(path)
+    with KVault(path, read_only=True) as kv:
+        for entry in XLANG["entries"]:
+            key = entry["key"]
+            assert stored[key.encode()] == bytes.fromhex(entry["stored"]), (lang, key)
+            assert same(kv[key], natural(entry)), (lang, key)

@@ -1,0 +1,135 @@
+//! The write-back cache's state (REFERENCE.md §4.1): pending entries, at most one in-flight
+//! batch being committed, capacity and threshold accounting. Pure data; `KvInner` does the I/O.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type Entries = BTreeMap<Vec<u8>, Arc<Vec<u8>>>;
+
+#[derive(Default)]
+pub struct CacheState {
+    pub enabled: bool,
+    pub locked: bool,
+    pub cap: u64,
+    pub threshold: u64,
+    pub pending: Entries,
+    pub pending_bytes: u64,
+    pub inflight: Option<Arc<Entries>>,
+    pub inflight_bytes: u64,
+}
+
+/// Outcome of trying to admit one entry.
+pub enum Admit {
+    Done,
+    /// Larger than the whole cache: write it directly.
+    TooLarge,
+    /// Would exceed capacity: flush first, then retry.
+    NeedFlush,
+}
+
+pub fn entry_size(key: &[u8], value: &[u8]) -> u64 {
+    (key.len() + value.len()) as u64
+}
+
+impl CacheState {
+    pub fn buffered(&self) -> u64 {
+        self.pending_bytes + self.inflight_bytes
+    }
+
+    /// The newest cached stored value for `key` (pending first, then in-flight).
+    pub fn lookup(&self, key: &[u8]) -> Option<Arc<Vec<u8>>> {
+        if let Some(v) = self.pending.get(key) {
+            return Some(v.clone());
+        }
+        self.inflight.as_ref().and_then(|b| b.get(key).cloned())
+    }
+
+    pub fn admit(&mut self, key: &[u8], value: Arc<Vec<u8>>, force: bool) -> Admit {
+        let size = entry_size(key, &value);
+        if size > self.cap && !force {
+            return Admit::TooLarge;
+        }
+        let old = self.pending.get(key).map(|v| entry_size(key, v)).unwrap_or(0);
+        if !force && self.buffered() - old + size > self.cap {
+            return Admit::NeedFlush;
+        }
+        self.pending_bytes = self.pending_bytes - old + size;
+        self.pending.insert(key.to_vec(), value);
+        Admit::Done
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        match self.pending.remove(key) {
+            Some(v) => {
+                self.pending_bytes -= entry_size(key, &v);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.pending_bytes = 0;
+    }
+
+    /// Moves pending entries into the in-flight batch.
+    pub fn start_flush(&mut self) -> Option<Arc<Entries>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let batch = Arc::new(std::mem::take(&mut self.pending));
+        self.inflight = Some(batch.clone());
+        self.inflight_bytes = self.pending_bytes;
+        self.pending_bytes = 0;
+        Some(batch)
+    }
+
+    /// Retires the in-flight batch; on failure its entries go back into pending unless a newer
+    /// pending write superseded them.
+    pub fn end_flush(&mut self, ok: bool) {
+        let batch = self.inflight.take();
+        self.inflight_bytes = 0;
+        if ok {
+            return;
+        }
+        if let Some(b) = batch {
+            for (k, v) in b.iter() {
+                if !self.pending.contains_key(k) {
+                    self.pending_bytes += entry_size(k, v);
+                    self.pending.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    /// Cached entries with keys in (after, ..) ∩ [lo, hi), first `limit` of them.
+    pub fn range(&self, after: Option<&[u8]>, lo: &[u8], hi: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Arc<Vec<u8>>)> {
+        let mut merged: BTreeMap<&[u8], &Arc<Vec<u8>>> = BTreeMap::new();
+        let in_range = |k: &[u8]| {
+            k >= lo && hi.is_none_or(|h| k < h) && after.is_none_or(|a| k > a)
+        };
+        if let Some(b) = &self.inflight {
+            for (k, v) in b.iter() {
+                if in_range(k) {
+                    merged.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in self.pending.iter() {
+            if in_range(k) {
+                merged.insert(k, v);
+            }
+        }
+        merged.into_iter().take(limit).map(|(k, v)| (k.to_vec(), v.clone())).collect()
+    }
+
+    /// Every cached key (pending ∪ in-flight).
+    pub fn keys(&self) -> Vec<Vec<u8>> {
+        let mut ks: std::collections::BTreeSet<&Vec<u8>> = self.pending.keys().collect();
+        if let Some(b) = &self.inflight {
+            ks.extend(b.keys());
+        }
+        ks.into_iter().cloned().collect()
+    }
+}

@@ -1,0 +1,907 @@
+//! KVault core: key → stored value over the shared storage layer, with the write-back cache,
+//! atomic batches, paged scans and streaming (REFERENCE.md §1.2, §4).
+
+pub mod cache;
+pub mod packed;
+pub mod stream;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::codec::{self, Tagged};
+use crate::error::{guard, Error, Result, VResult};
+use crate::fastpath;
+use crate::storage::{quote_ident, Db, OpenOptions};
+use cache::{Admit, CacheState};
+use packed::{parse_items, parse_keys, put_lv, put_tagged};
+
+/// SQL for one KV table, built once with the validated, quoted name.
+struct Sql {
+    get: String,
+    exists: String,
+    upsert: String,
+    delete: String,
+    count: String,
+}
+
+impl Sql {
+    fn new(t: &str) -> Self {
+        Sql {
+            get: format!("SELECT value FROM {t} WHERE key = ?1"),
+            exists: format!("SELECT 1 FROM {t} WHERE key = ?1"),
+            upsert: format!(
+                "INSERT INTO {t}(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            delete: format!("DELETE FROM {t} WHERE key = ?1"),
+            count: format!("SELECT COUNT(*) FROM {t}"),
+        }
+    }
+}
+
+pub struct KvInner {
+    pub(crate) db: Db,
+    pub(crate) table: String,
+    pub(crate) quoted: String,
+    sql: Sql,
+    pub(crate) cache: Mutex<CacheState>,
+    /// Cached puts take it shared; direct mutations take it exclusively, so a direct mutation
+    /// and its removal of superseded pending entries are atomic with respect to puts.
+    gate: RwLock<()>,
+    headers: AtomicBool,
+    flusher: Mutex<Option<mpsc::Sender<()>>>,
+    bg_error: Mutex<Option<String>>,
+    fast_id: AtomicU64,
+}
+
+/// The UDL's `KvStore`.
+pub struct KvStore {
+    pub(crate) inner: Arc<KvInner>,
+}
+
+fn gate_timeout(db: &Db) -> Duration {
+    db.busy_timeout()
+}
+
+impl KvInner {
+    fn read_stored(&self, conn: &Connection, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut st = conn.prepare_cached(&self.sql.get)?;
+        Ok(st.query_row([key], |r| r.get::<_, Vec<u8>>(0)).optional()?)
+    }
+
+    /// Calls `f` with the newest stored bytes for `key` (cache, then database) without copying.
+    pub(crate) fn with_stored<T>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<T>) -> Result<T> {
+        self.db.check_open()?;
+        let hit = self.cache.lock().lookup(key);
+        if let Some(v) = hit {
+            return f(Some(&v));
+        }
+        self.db.read(false, |conn| {
+            let mut st = conn.prepare_cached(&self.sql.get)?;
+            let mut rows = st.query([key])?;
+            match rows.next()? {
+                Some(row) => {
+                    let r = row.get_ref(0)?;
+                    let b = r.as_blob_or_null()?.unwrap_or(&[]);
+                    f(Some(b))
+                }
+                None => f(None),
+            }
+        })
+    }
+
+    fn encode(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
+        codec::encode(kind, payload, self.headers.load(Ordering::Relaxed))
+    }
+
+    fn check_key(key: &[u8]) -> Result<()> {
+        if key.len() > 1 << 20 {
+            return Err(Error::invalid("key is longer than 1 MiB"));
+        }
+        Ok(())
+    }
+
+    fn check_value(v: &[u8]) -> Result<()> {
+        if v.len() > i32::MAX as usize - 64 {
+            return Err(Error::invalid("value exceeds the SQLite BLOB limit; use put_file to stream it"));
+        }
+        Ok(())
+    }
+
+    fn gate_write(&self) -> Result<parking_lot::RwLockWriteGuard<'_, ()>> {
+        self.gate
+            .try_write_for(gate_timeout(&self.db))
+            .ok_or_else(|| Error::Busy("database is locked: a concurrent write holds the vault".into()))
+    }
+
+    /// A committed direct write (no cache), superseding any pending entry.
+    fn direct_put(&self, key: &[u8], stored: &[u8]) -> Result<()> {
+        let _g = self.gate_write()?;
+        self.db.write_tx(|tx| {
+            tx.prepare_cached(&self.sql.upsert)?.execute(params![key, stored])?;
+            Ok(())
+        })?;
+        self.cache.lock().remove(key);
+        Ok(())
+    }
+
+    /// put of already-encoded stored bytes, through the cache when it is enabled.
+    fn put_stored(&self, key: &[u8], stored: Vec<u8>, force: bool) -> Result<()> {
+        self.db.check_writable()?;
+        let stored = Arc::new(stored);
+        loop {
+            let g = self
+                .gate
+                .try_read_for(gate_timeout(&self.db))
+                .ok_or_else(|| Error::Busy("database is locked: a concurrent write holds the vault".into()))?;
+            let mut c = self.cache.lock();
+            if !c.enabled {
+                drop(c);
+                drop(g);
+                return self.direct_put(key, &stored);
+            }
+            match c.admit(key, stored.clone(), force) {
+                Admit::Done => {
+                    let flush = !c.locked && c.pending_bytes >= c.threshold;
+                    drop(c);
+                    drop(g);
+                    if flush {
+                        self.flush(false)?;
+                    }
+                    return Ok(());
+                }
+                Admit::TooLarge => {
+                    if c.locked {
+                        return Err(Error::Busy(
+                            "Cache error: direct write prohibited while cache is locked".into(),
+                        ));
+                    }
+                    drop(c);
+                    drop(g);
+                    return self.direct_put(key, &stored);
+                }
+                Admit::NeedFlush => {
+                    if c.locked {
+                        return Err(Error::Busy("Cache error: cache is full while flushing is locked".into()));
+                    }
+                    drop(c);
+                    drop(g);
+                    self.flush(true)?;
+                }
+            }
+        }
+    }
+
+    /// Commits pending entries in one transaction. `required`: a locked non-empty cache is an
+    /// error instead of a no-op. Failed flushes keep the data pending for retry.
+    pub(crate) fn flush(&self, required: bool) -> Result<u64> {
+        {
+            let c = self.cache.lock();
+            if c.pending.is_empty() {
+                return Ok(0);
+            }
+            if c.locked {
+                return if required {
+                    Err(Error::Busy("Cache error: cache is locked; cannot flush".into()))
+                } else {
+                    Ok(0)
+                };
+            }
+        }
+        self.db.check_writable()?;
+        let mut w = self.db.writer()?;
+        let batch = {
+            let mut c = self.cache.lock();
+            if c.locked {
+                return if required && !c.pending.is_empty() {
+                    Err(Error::Busy("Cache error: cache is locked; cannot flush".into()))
+                } else {
+                    Ok(0)
+                };
+            }
+            match c.start_flush() {
+                Some(b) => b,
+                None => return Ok(0),
+            }
+        };
+        let res = (|| -> Result<u64> {
+            let tx = w.conn().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut st = tx.prepare_cached(&self.sql.upsert)?;
+                for (k, v) in batch.iter() {
+                    st.execute(params![k, v.as_slice()])?;
+                }
+            }
+            tx.commit()?;
+            Ok(batch.len() as u64)
+        })();
+        self.cache.lock().end_flush(res.is_ok());
+        res
+    }
+
+    fn stop_flusher(&self) {
+        if let Some(tx) = self.flusher.lock().take() {
+            let _ = tx.send(());
+        }
+    }
+
+    fn start_flusher(self: &Arc<Self>, interval: Duration) {
+        self.stop_flusher();
+        let (tx, rx) = mpsc::channel::<()>();
+        *self.flusher.lock() = Some(tx);
+        let weak: Weak<KvInner> = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("kohakuvault-flush".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(interval) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.db.is_closed() {
+                    return;
+                }
+                if let Err(e) = inner.flush(false) {
+                    *inner.bg_error.lock() = Some(format!("KVault background flush failed: {e}; call flush_cache() to retry"));
+                    return;
+                }
+            })
+            .expect("spawn flush thread");
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.db.is_closed() {
+            return Ok(());
+        }
+        if self.cache.lock().locked {
+            return Err(Error::Busy("Cannot close KVault while cache is locked".into()));
+        }
+        if !self.db.read_only() {
+            self.flush(true)?;
+        }
+        self.stop_flusher();
+        fastpath::unregister(self.fast_id.swap(0, Ordering::AcqRel));
+        self.db.close()
+    }
+}
+
+impl Drop for KvInner {
+    fn drop(&mut self) {
+        // DECISIONS 8: a vault dropped without close() still commits its pending writes.
+        if !self.db.is_closed() {
+            let _ = self.close();
+        }
+    }
+}
+
+fn tagged_of(stored: &[u8]) -> Result<Tagged> {
+    codec::decode(stored)
+}
+
+impl KvStore {
+    pub fn new(path: String, table: String, options: OpenOptions) -> VResult<Self> {
+        guard(|| {
+            let quoted = quote_ident(&table)?;
+            let db = Db::open(&path, options)?;
+            if db.read_only() {
+                let exists: bool = db.read(false, |c| {
+                    Ok(c.query_row(
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                        [&table],
+                        |r| r.get::<_, i64>(0),
+                    )? > 0)
+                })?;
+                if !exists {
+                    return Err(Error::NotFound(format!("SQLite error: no such table: {table}")));
+                }
+            } else {
+                db.write_tx(|tx| {
+                    tx.execute_batch(&format!(
+                        "CREATE TABLE IF NOT EXISTS {quoted} (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)"
+                    ))?;
+                    Ok(())
+                })?;
+            }
+            db.read(false, |c| {
+                c.prepare(&format!("SELECT key, value FROM {quoted} LIMIT 0"))
+                    .map_err(|_| Error::invalid(format!("table {table} is not a KVault table (key, value)")))?;
+                Ok(())
+            })?;
+            let inner = Arc::new(KvInner {
+                sql: Sql::new(&quoted),
+                db,
+                table,
+                quoted,
+                cache: Mutex::new(CacheState::default()),
+                gate: RwLock::new(()),
+                headers: AtomicBool::new(true),
+                flusher: Mutex::new(None),
+                bg_error: Mutex::new(None),
+                fast_id: AtomicU64::new(0),
+            });
+            Ok(KvStore { inner })
+        })
+    }
+
+    pub fn path(&self) -> String {
+        self.inner.db.path().to_string()
+    }
+    pub fn table(&self) -> String {
+        self.inner.table.clone()
+    }
+    pub fn read_only(&self) -> bool {
+        self.inner.db.read_only()
+    }
+    pub fn is_closed(&self) -> bool {
+        self.inner.db.is_closed()
+    }
+
+    pub fn put(&self, key: &[u8], kind: u8, payload: &[u8]) -> VResult<()> {
+        guard(|| {
+            KvInner::check_key(key)?;
+            KvInner::check_value(payload)?;
+            self.inner.db.check_writable()?;
+            let stored = self.inner.encode(kind, payload)?;
+            self.inner.put_stored(key, stored, false)
+        })
+    }
+
+    pub fn get(&self, key: &[u8]) -> VResult<Option<TaggedValue>> {
+        guard(|| {
+            self.inner
+                .with_stored(key, |s| s.map(tagged_of).transpose())
+                .map(|t| t.map(TaggedValue::from))
+        })
+    }
+
+    pub fn get_stored(&self, key: &[u8]) -> VResult<Option<Vec<u8>>> {
+        guard(|| {
+            self.inner
+                .with_stored(key, |s| Ok(s.map(|b| codec::stored_view(b).to_vec())))
+        })
+    }
+
+    pub fn delete(&self, key: &[u8]) -> VResult<bool> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            let _g = inner.gate_write()?;
+            let n = inner.db.write_tx(|tx| Ok(tx.prepare_cached(&inner.sql.delete)?.execute([key])?))?;
+            let cached = inner.cache.lock().remove(key);
+            Ok(n > 0 || cached)
+        })
+    }
+
+    pub fn exists(&self, key: &[u8]) -> VResult<bool> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_open()?;
+            if inner.cache.lock().lookup(key).is_some() {
+                return Ok(true);
+            }
+            inner.db.read(false, |c| {
+                Ok(c.prepare_cached(&inner.sql.exists)?.exists([key])?)
+            })
+        })
+    }
+
+    pub fn len(&self) -> VResult<u64> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_open()?;
+            let cached = inner.cache.lock().keys();
+            inner.db.read(true, |c| {
+                let n: i64 = c.prepare_cached(&inner.sql.count)?.query_row([], |r| r.get(0))?;
+                let mut extra = 0u64;
+                let mut st = c.prepare_cached(&inner.sql.exists)?;
+                for k in &cached {
+                    if !st.exists([k.as_slice()])? {
+                        extra += 1;
+                    }
+                }
+                Ok(n as u64 + extra)
+            })
+        })
+    }
+
+    pub fn pop(&self, key: &[u8]) -> VResult<Option<TaggedValue>> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            let _g = inner.gate_write()?;
+            let cached = inner.cache.lock().lookup(key);
+            let stored = inner.db.write_tx(|tx| {
+                let db_val = inner.read_stored(tx, key)?;
+                tx.prepare_cached(&inner.sql.delete)?.execute([key])?;
+                Ok(cached.map(|v| v.to_vec()).or(db_val))
+            })?;
+            inner.cache.lock().remove(key);
+            stored.map(|s| tagged_of(&s).map(TaggedValue::from)).transpose()
+        })
+    }
+
+    pub fn setdefault(&self, key: &[u8], kind: u8, payload: &[u8]) -> VResult<Option<TaggedValue>> {
+        guard(|| {
+            let inner = &self.inner;
+            if let Some(t) = inner.with_stored(key, |s| s.map(tagged_of).transpose())? {
+                return Ok(Some(t.into()));
+            }
+            inner.db.check_writable()?;
+            KvInner::check_key(key)?;
+            let stored = inner.encode(kind, payload)?;
+            if inner.cache.lock().locked {
+                return Err(Error::Busy("Cache error: insert prohibited while cache is locked".into()));
+            }
+            let _g = inner.gate_write()?;
+            let cached = inner.cache.lock().lookup(key);
+            if let Some(v) = cached {
+                return Ok(Some(tagged_of(&v)?.into()));
+            }
+            let existing = inner.db.write_tx(|tx| {
+                if let Some(v) = inner.read_stored(tx, key)? {
+                    return Ok(Some(v));
+                }
+                tx.prepare_cached(&inner.sql.upsert)?.execute(params![key, stored])?;
+                Ok(None)
+            })?;
+            existing.map(|s| tagged_of(&s).map(TaggedValue::from)).transpose()
+        })
+    }
+
+    pub fn clear(&self) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            let _g = inner.gate_write()?;
+            inner.db.write_tx(|tx| {
+                tx.execute_batch(&format!("DELETE FROM {}", inner.quoted))?;
+                Ok(())
+            })?;
+            inner.cache.lock().clear_pending();
+            Ok(())
+        })
+    }
+
+    pub fn put_many(&self, items: &[u8]) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            let items = parse_items(items)?;
+            let mut encoded = Vec::with_capacity(items.len());
+            for it in &items {
+                KvInner::check_key(it.key)?;
+                KvInner::check_value(it.payload)?;
+                encoded.push((it.key, inner.encode(it.kind, it.payload)?));
+            }
+            {
+                let c = inner.cache.lock();
+                if c.enabled && c.locked {
+                    return Err(Error::Busy("Cache error: batch write prohibited while cache is locked".into()));
+                }
+            }
+            let _g = inner.gate_write()?;
+            inner.db.write_tx(|tx| {
+                let mut st = tx.prepare_cached(&inner.sql.upsert)?;
+                for (k, v) in &encoded {
+                    st.execute(params![k, v])?;
+                }
+                Ok(())
+            })?;
+            let mut c = inner.cache.lock();
+            for (k, _) in &encoded {
+                c.remove(k);
+            }
+            Ok(())
+        })
+    }
+
+    pub fn cache_put_many(&self, items: &[u8]) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            let items = parse_items(items)?;
+            let mut encoded = Vec::with_capacity(items.len());
+            for it in &items {
+                KvInner::check_key(it.key)?;
+                KvInner::check_value(it.payload)?;
+                encoded.push((it.key, inner.encode(it.kind, it.payload)?));
+            }
+            // Every item is admitted even if an earlier one hit an error (e.g. a failed flush):
+            // nothing acknowledged by the facade is dropped; the first error is reported.
+            let mut first_err = None;
+            for (k, v) in encoded {
+                let force = first_err.is_some();
+                if let Err(e) = inner.put_stored(k, v.clone(), force) {
+                    if first_err.is_none() {
+                        first_err = Some(e);
+                        if !inner.db.is_closed() && inner.cache.lock().enabled {
+                            let _ = inner.put_stored(k, v, true);
+                        }
+                    }
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        })
+    }
+
+    fn get_many_impl(&self, keys: &[u8], decoded: bool) -> Result<Vec<u8>> {
+        let inner = &self.inner;
+        inner.db.check_open()?;
+        let keys = parse_keys(keys)?;
+        let hits: Vec<Option<Arc<Vec<u8>>>> = {
+            let c = inner.cache.lock();
+            keys.iter().map(|k| c.lookup(k)).collect()
+        };
+        let mut out = Vec::with_capacity(keys.len() * 64);
+        let emit = |out: &mut Vec<u8>, stored: Option<&[u8]>| -> Result<()> {
+            match stored {
+                None => put_tagged(out, 0xFF, &[]),
+                Some(s) if decoded => match codec::decode_span(s)? {
+                    (kind, codec::Span::Slice(a, b)) => put_tagged(out, kind, &s[a..b]),
+                    (kind, codec::Span::Owned(t)) => put_tagged(out, kind, &t.payload),
+                },
+                Some(s) => put_tagged(out, 0, codec::stored_view(s)),
+            }
+        };
+        if hits.iter().all(|h| h.is_some()) {
+            for h in &hits {
+                emit(&mut out, h.as_deref().map(|v| v.as_slice()))?;
+            }
+            return Ok(out);
+        }
+        inner.db.read(true, |conn| {
+            let mut st = conn.prepare_cached(&inner.sql.get)?;
+            for (k, h) in keys.iter().zip(&hits) {
+                if let Some(v) = h {
+                    emit(&mut out, Some(v))?;
+                    continue;
+                }
+                let mut rows = st.query([k])?;
+                match rows.next()? {
+                    Some(row) => emit(&mut out, Some(row.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[])))?,
+                    None => emit(&mut out, None)?,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
+        guard(|| self.get_many_impl(keys, true))
+    }
+
+    pub fn get_many_stored(&self, keys: &[u8]) -> VResult<Vec<u8>> {
+        guard(|| self.get_many_impl(keys, false))
+    }
+
+    pub fn scan(&self, req: ScanRequest) -> VResult<Vec<u8>> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_open()?;
+            let limit = req.limit.max(1) as usize;
+            let lo: Vec<u8> = req.prefix.clone().unwrap_or_default();
+            let hi = req.prefix.as_deref().and_then(prefix_end);
+            let after = req.after.as_deref();
+            let cached = inner.cache.lock().range(after, &lo, hi.as_deref(), limit);
+            let t = &inner.quoted;
+            let cols = if req.with_values { "key, value" } else { "key" };
+            let mut sql = format!("SELECT {cols} FROM {t} WHERE key >= ?1");
+            if hi.is_some() {
+                sql.push_str(" AND key < ?2");
+            } else {
+                sql.push_str(" AND ?2 IS NULL");
+            }
+            if after.is_some() {
+                sql.push_str(" AND key > ?3");
+            } else {
+                sql.push_str(" AND ?3 IS NULL");
+            }
+            sql.push_str(" ORDER BY key LIMIT ?4");
+            let mut page: Vec<(Vec<u8>, Option<Vec<u8>>)> = inner.db.read(true, |c| {
+                let mut st = c.prepare_cached(&sql)?;
+                let rows = st.query_map(params![lo, hi, after, limit as i64], |r| {
+                    let k: Vec<u8> = r.get(0)?;
+                    let v: Option<Vec<u8>> = if req.with_values { Some(r.get(1)?) } else { None };
+                    Ok((k, v))
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })?;
+            if !cached.is_empty() {
+                let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = page.into_iter().collect();
+                for (k, v) in cached {
+                    merged.insert(k, Some(v.to_vec()));
+                }
+                page = merged.into_iter().take(limit).collect();
+            }
+            let mut out = Vec::new();
+            for (k, v) in page {
+                put_lv(&mut out, &k)?;
+                if req.with_values {
+                    let v = v.unwrap_or_default();
+                    if req.decoded {
+                        let t = codec::decode(&v)?;
+                        put_tagged(&mut out, t.kind, &t.payload)?;
+                    } else {
+                        put_tagged(&mut out, 0, codec::stored_view(&v))?;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn enable_cache(&self, cap_bytes: u64, flush_threshold: u64, flush_interval_secs: Option<f64>) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            if cap_bytes == 0 || flush_threshold == 0 {
+                return Err(Error::invalid("cache sizes must be positive"));
+            }
+            if let Some(s) = flush_interval_secs {
+                if !(s.is_finite() && s > 0.0) {
+                    return Err(Error::invalid("flush_interval must be a positive finite number"));
+                }
+            }
+            {
+                let c = inner.cache.lock();
+                if c.locked && !c.pending.is_empty() {
+                    return Err(Error::Busy("Cache error: cannot reset a locked nonempty cache".into()));
+                }
+            }
+            inner.flush(true)?;
+            {
+                let mut c = inner.cache.lock();
+                c.enabled = true;
+                c.cap = cap_bytes;
+                c.threshold = flush_threshold.min(cap_bytes);
+            }
+            match flush_interval_secs {
+                Some(s) => inner.start_flusher(Duration::from_secs_f64(s)),
+                None => inner.stop_flusher(),
+            }
+            Ok(())
+        })
+    }
+
+    pub fn disable_cache(&self) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_open()?;
+            inner.stop_flusher();
+            if inner.cache.lock().locked {
+                return Err(Error::Busy("Cache error: cannot disable cache while flushing is locked".into()));
+            }
+            let _g = inner.gate_write()?;
+            inner.flush(true)?;
+            inner.cache.lock().enabled = false;
+            Ok(())
+        })
+    }
+
+    pub fn flush_cache(&self) -> VResult<u64> {
+        guard(|| {
+            let inner = &self.inner;
+            if inner.db.is_closed() {
+                return Ok(0);
+            }
+            let locked = inner.cache.lock().locked;
+            let n = inner.flush(false)?;
+            if !locked {
+                *inner.bg_error.lock() = None;
+            }
+            Ok(n)
+        })
+    }
+
+    pub fn set_cache_locked(&self, locked: bool) {
+        self.inner.cache.lock().locked = locked;
+    }
+
+    pub fn cache_stats(&self) -> CacheStats {
+        let c = self.inner.cache.lock();
+        CacheStats {
+            pending_entries: c.pending.len() as u64,
+            inflight_entries: c.inflight.as_ref().map_or(0, |b| b.len() as u64),
+            buffered_bytes: c.buffered(),
+            enabled: c.enabled,
+            locked: c.locked,
+            cap_bytes: c.cap,
+            flush_threshold: c.threshold,
+        }
+    }
+
+    pub fn background_flush_error(&self) -> Option<String> {
+        self.inner.bg_error.lock().clone()
+    }
+
+    pub fn put_stream(&self, key: &[u8], size: u64) -> VResult<Arc<stream::PutStream>> {
+        guard(|| stream::PutStream::begin(self.inner.clone(), key, size).map(Arc::new))
+    }
+
+    pub fn get_stream(&self, key: &[u8]) -> VResult<Arc<stream::GetStream>> {
+        guard(|| stream::GetStream::open(&self.inner, key).map(Arc::new))
+    }
+
+    pub fn set_headers_enabled(&self, enabled: bool) {
+        self.inner.headers.store(enabled, Ordering::Relaxed);
+    }
+
+    pub fn headers_enabled(&self) -> bool {
+        self.inner.headers.load(Ordering::Relaxed)
+    }
+
+    pub fn register_feature(&self, feature: String) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_open()?;
+            if inner.db.read_only() {
+                return Ok(());
+            }
+            if feature.is_empty() || feature.contains(',') {
+                return Err(Error::invalid("feature names are non-empty and contain no comma"));
+            }
+            inner.db.write_tx(|tx| {
+                let cur: Option<String> = tx
+                    .query_row("SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'", [], |r| r.get(0))
+                    .optional()?;
+                let mut feats: Vec<String> = cur
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if !feats.contains(&feature) {
+                    feats.push(feature.clone());
+                    tx.execute(
+                        "INSERT INTO kohakuvault_meta(key, value) VALUES ('kv_features', ?1)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [feats.join(",")],
+                    )?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    pub fn features(&self) -> VResult<Vec<String>> {
+        guard(|| {
+            self.inner.db.read(false, |c| {
+                let has_meta: i64 = c.query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='kohakuvault_meta'",
+                    [],
+                    |r| r.get(0),
+                )?;
+                if has_meta == 0 {
+                    return Ok(Vec::new());
+                }
+                let cur: Option<String> = c
+                    .query_row("SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'", [], |r| r.get(0))
+                    .optional()?;
+                Ok(cur
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect())
+            })
+        })
+    }
+
+    pub fn checkpoint(&self) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            if inner.db.is_closed() || !inner.db.pooled() || inner.db.read_only() {
+                return Ok(());
+            }
+            let mut w = inner.db.writer()?;
+            w.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    pub fn optimize(&self) -> VResult<()> {
+        guard(|| {
+            let inner = &self.inner;
+            inner.db.check_writable()?;
+            inner.flush(true)?;
+            let mut w = inner.db.writer()?;
+            w.conn().execute_batch("PRAGMA optimize; VACUUM;")?;
+            Ok(())
+        })
+    }
+
+    pub fn reader_pool_stats(&self) -> ReaderPoolStats {
+        let (idle, bytes) = self.inner.db.reader_pool_stats();
+        ReaderPoolStats {
+            idle_connections: idle,
+            sqlite_cache_bytes: bytes,
+        }
+    }
+
+    pub fn interrupt(&self) {
+        self.inner.db.interrupt();
+    }
+
+    pub fn close(&self) -> VResult<()> {
+        guard(|| self.inner.close())
+    }
+
+    pub fn fast_handle(&self) -> u64 {
+        if self.inner.db.is_closed() {
+            return 0;
+        }
+        let cur = self.inner.fast_id.load(Ordering::Acquire);
+        if cur != 0 {
+            return cur;
+        }
+        let id = fastpath::register_kv(&self.inner);
+        match self.inner.fast_id.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => id,
+            Err(existing) => {
+                fastpath::unregister(id);
+                existing
+            }
+        }
+    }
+}
+
+/// Smallest key greater than every key starting with `prefix` (None: no upper bound).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The UDL's `TaggedValue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedValue {
+    pub kind: u8,
+    pub payload: Vec<u8>,
+}
+
+impl From<Tagged> for TaggedValue {
+    fn from(t: Tagged) -> Self {
+        TaggedValue {
+            kind: t.kind,
+            payload: t.payload,
+        }
+    }
+}
+
+/// The UDL's `ScanRequest`.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    pub prefix: Option<Vec<u8>>,
+    pub after: Option<Vec<u8>>,
+    pub limit: u32,
+    pub with_values: bool,
+    pub decoded: bool,
+}
+
+/// The UDL's `CacheStats`.
+#[derive(Debug, Clone)]
+pub struct CacheStats {
+    pub pending_entries: u64,
+    pub inflight_entries: u64,
+    pub buffered_bytes: u64,
+    pub enabled: bool,
+    pub locked: bool,
+    pub cap_bytes: u64,
+    pub flush_threshold: u64,
+}
+
+/// The UDL's `ReaderPoolStats`.
+#[derive(Debug, Clone)]
+pub struct ReaderPoolStats {
+    pub idle_connections: u64,
+    pub sqlite_cache_bytes: u64,
+}

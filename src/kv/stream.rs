@@ -1,0 +1,346 @@
+//! Streaming values in and out with bounded memory: one FFI crossing per chunk.
+//!
+//! A `PutStream` holds the writer connection inside one `BEGIN IMMEDIATE` transaction from its
+//! first chunk to `finish()`; only a complete stream commits, so a failed or short stream leaves
+//! the old value untouched. A `GetStream` reads one value from a snapshot of a pooled reader.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
+use rusqlite::{Connection, OptionalExtension, MAIN_DB};
+
+use super::KvInner;
+use crate::codec;
+use crate::error::{guard, Error, Result, VResult};
+use crate::fastpath;
+
+type WriterLease = ArcMutexGuard<RawMutex, Option<Connection>>;
+
+const HEAD: usize = codec::HEADER_LEN;
+
+struct PutState {
+    lease: Option<WriterLease>,
+    key: Vec<u8>,
+    size: u64,
+    written: u64,
+    /// Bytes held back until we know whether the value must be escaped (first 10 bytes).
+    head: Vec<u8>,
+    rowid: Option<i64>,
+    offset: u64,
+}
+
+pub struct PutStream {
+    inner: Arc<KvInner>,
+    state: Mutex<Option<PutState>>,
+}
+
+fn conn(lease: &mut Option<WriterLease>) -> &mut Connection {
+    lease.as_mut().and_then(|g| g.as_mut()).expect("stream holds the writer")
+}
+
+impl PutState {
+    fn begin_row(&mut self, inner: &KvInner) -> Result<()> {
+        let escape = codec::looks_like_header(&self.head);
+        let total = self.size + if escape { HEAD as u64 } else { 0 };
+        if total > i32::MAX as u64 {
+            return Err(Error::invalid("stream size exceeds SQLite BLOB limit"));
+        }
+        let c = conn(&mut self.lease);
+        let rowid: i64 = c.query_row(
+            &format!(
+                "INSERT INTO {}(key, value) VALUES (?1, zeroblob(?2)) ON CONFLICT(key) DO UPDATE SET value = excluded.value RETURNING rowid",
+                inner.quoted
+            ),
+            rusqlite::params![self.key, total as i64],
+            |r| r.get(0),
+        )?;
+        self.rowid = Some(rowid);
+        if escape {
+            let h = codec::encode_raw(&self.head[..HEAD]);
+            self.write_at(inner, &h[..HEAD])?;
+        }
+        let head = std::mem::take(&mut self.head);
+        self.write_at(inner, &head)
+    }
+
+    fn write_at(&mut self, inner: &KvInner, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let rowid = self.rowid.expect("row exists");
+        let c = conn(&mut self.lease);
+        let mut blob = c.blob_open(MAIN_DB, inner.table.as_str(), "value", rowid, false)?;
+        blob.write_all_at(data, self.offset as usize)?;
+        self.offset += data.len() as u64;
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if let Some(mut g) = self.lease.take() {
+            if let Some(c) = g.as_mut() {
+                if !c.is_autocommit() {
+                    let _ = c.execute_batch("ROLLBACK");
+                }
+            }
+        }
+    }
+}
+
+impl PutStream {
+    pub(crate) fn begin(inner: Arc<KvInner>, key: &[u8], size: u64) -> Result<PutStream> {
+        inner.db.check_writable()?;
+        if size > i32::MAX as u64 - HEAD as u64 {
+            return Err(Error::invalid("stream size exceeds SQLite BLOB limit"));
+        }
+        let mut lease = Some(inner.db.writer_owned()?);
+        conn(&mut lease).execute_batch("BEGIN IMMEDIATE")?;
+        let mut st = PutState {
+            lease,
+            key: key.to_vec(),
+            size,
+            written: 0,
+            head: Vec::new(),
+            rowid: None,
+            offset: 0,
+        };
+        if size < HEAD as u64 {
+            // Too short to look like a header: the row can exist from the start.
+            if let Err(e) = st.begin_row(&inner) {
+                st.rollback();
+                return Err(e);
+            }
+        }
+        Ok(PutStream {
+            inner,
+            state: Mutex::new(Some(st)),
+        })
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut PutState) -> Result<T>) -> Result<T> {
+        let mut g = self.state.lock();
+        let st = g.as_mut().ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
+        let out = f(st);
+        if out.is_err() {
+            if let Some(mut s) = g.take() {
+                s.rollback();
+            }
+        }
+        out
+    }
+
+    pub fn write(&self, chunk: &[u8]) -> VResult<()> {
+        guard(|| {
+            let inner = self.inner.clone();
+            self.with_state(|st| {
+                if inner.db.is_closed() {
+                    return Err(Error::Closed("KVault is closed".into()));
+                }
+                let n = chunk.len() as u64;
+                if n > st.size - st.written {
+                    return Err(Error::invalid(format!(
+                        "stream got more bytes than its size ({} > {})",
+                        st.written + n,
+                        st.size
+                    )));
+                }
+                st.written += n;
+                if st.rowid.is_none() {
+                    st.head.extend_from_slice(chunk);
+                    if st.head.len() >= HEAD || st.written == st.size {
+                        st.begin_row(&inner)?;
+                    }
+                    return Ok(());
+                }
+                st.write_at(&inner, chunk)
+            })
+        })
+    }
+
+    pub fn finish(&self) -> VResult<()> {
+        guard(|| {
+            let inner = self.inner.clone();
+            let mut g = self.state.lock();
+            let mut st = g.take().ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
+            if st.written != st.size {
+                st.rollback();
+                return Err(Error::invalid(format!(
+                    "short write: wrote {} of {} bytes",
+                    st.written, st.size
+                )));
+            }
+            let res = (|| {
+                if st.rowid.is_none() {
+                    st.begin_row(&inner)?;
+                }
+                let _gate = inner.gate_write()?;
+                conn(&mut st.lease).execute_batch("COMMIT")?;
+                inner.cache.lock().remove(&st.key);
+                Ok(())
+            })();
+            if res.is_err() {
+                st.rollback();
+            }
+            st.lease.take();
+            res
+        })
+    }
+
+    pub fn abort(&self) {
+        if let Some(mut st) = self.state.lock().take() {
+            st.rollback();
+        }
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.state.lock().as_ref().map_or(0, |s| s.size - s.written)
+    }
+}
+
+impl Drop for PutStream {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+enum Source {
+    /// A pooled reader inside `BEGIN`, reading the row's BLOB incrementally.
+    Blob { conn: Connection, rowid: i64 },
+    /// The whole value in memory (cache hits and `:memory:` databases).
+    Memory(Arc<Vec<u8>>),
+}
+
+struct GetState {
+    source: Option<Source>,
+    start: u64,
+    size: u64,
+    pos: u64,
+}
+
+pub struct GetStream {
+    inner: Arc<KvInner>,
+    state: Mutex<GetState>,
+    fast_id: std::sync::atomic::AtomicU64,
+}
+
+impl GetStream {
+    pub(crate) fn open(inner: &Arc<KvInner>, key: &[u8]) -> Result<GetStream> {
+        inner.db.check_open()?;
+        let not_found = || Error::NotFound(format!("Key not found: {}", String::from_utf8_lossy(key)));
+        let hit = inner.cache.lock().lookup(key);
+        let (source, start, total) = if let Some(v) = hit {
+            let view_start = (v.len() - codec::stored_view(&v).len()) as u64;
+            let n = v.len() as u64;
+            (Source::Memory(v), view_start, n)
+        } else if !inner.db.pooled() {
+            let v = inner
+                .with_stored(key, |s| Ok(s.map(|b| b.to_vec())))?
+                .ok_or_else(not_found)?;
+            let view_start = (v.len() - codec::stored_view(&v).len()) as u64;
+            let n = v.len() as u64;
+            (Source::Memory(Arc::new(v)), view_start, n)
+        } else {
+            let conn = inner.db.lease_reader()?;
+            conn.execute_batch("BEGIN")?;
+            let row: Option<(i64, i64, Vec<u8>)> = conn
+                .query_row(
+                    &format!(
+                        "SELECT rowid, length(value), substr(value, 1, {HEAD}) FROM {} WHERE key = ?1",
+                        inner.quoted
+                    ),
+                    [key],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((rowid, len, head)) = row else {
+                let _ = conn.execute_batch("ROLLBACK");
+                inner.db.return_reader(conn);
+                return Err(not_found());
+            };
+            let view_start = (head.len() - codec::stored_view(&head).len()) as u64;
+            (Source::Blob { conn, rowid }, view_start, len as u64)
+        };
+        Ok(GetStream {
+            inner: inner.clone(),
+            state: Mutex::new(GetState {
+                source: Some(source),
+                start,
+                size: total - start,
+                pos: 0,
+            }),
+            fast_id: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Copies up to `buf.len()` bytes into `buf`; 0 at the end.
+    pub(crate) fn read_into(&self, buf: &mut [u8]) -> Result<usize> {
+        let mut st = self.state.lock();
+        let remaining = st.size - st.pos;
+        let n = (buf.len() as u64).min(remaining) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let off = (st.start + st.pos) as usize;
+        match st.source.as_ref() {
+            None => return Err(Error::invalid("stream is closed")),
+            Some(Source::Memory(v)) => buf[..n].copy_from_slice(&v[off..off + n]),
+            Some(Source::Blob { conn, rowid }) => {
+                let blob = conn.blob_open(MAIN_DB, self.inner.table.as_str(), "value", *rowid, true)?;
+                blob.read_at_exact(&mut buf[..n], off)?;
+            }
+        }
+        st.pos += n as u64;
+        Ok(n)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.state.lock().size
+    }
+
+    pub fn position(&self) -> u64 {
+        self.state.lock().pos
+    }
+
+    pub fn read(&self, max: u32) -> VResult<Vec<u8>> {
+        guard(|| {
+            let want = {
+                let st = self.state.lock();
+                (max as u64).min(st.size - st.pos) as usize
+            };
+            let mut buf = vec![0u8; want];
+            let n = self.read_into(&mut buf)?;
+            buf.truncate(n);
+            Ok(buf)
+        })
+    }
+
+    pub fn close(&self) {
+        fastpath::unregister(self.fast_id.swap(0, Ordering::AcqRel));
+        let src = self.state.lock().source.take();
+        if let Some(Source::Blob { conn, .. }) = src {
+            let _ = conn.execute_batch("ROLLBACK");
+            self.inner.db.return_reader(conn);
+        }
+    }
+
+    pub fn fast_handle(self: Arc<Self>) -> u64 {
+        let cur = self.fast_id.load(Ordering::Acquire);
+        if cur != 0 {
+            return cur;
+        }
+        let id = fastpath::register_stream(&self);
+        match self.fast_id.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => id,
+            Err(existing) => {
+                fastpath::unregister(id);
+                existing
+            }
+        }
+    }
+}
+
+impl Drop for GetStream {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

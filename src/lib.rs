@@ -1,0 +1,49 @@
+//! KohakuVault: a one-file embedded datastore on SQLite. This crate is the Rust core; the
+//! interface every language sees is `udl/kohakuvault.udl` (uniffi), plus the C fast path in
+//! [`fastpath`].
+
+pub mod codec;
+pub mod error;
+pub mod fastpath;
+pub mod kv;
+pub mod packer;
+pub mod storage;
+
+pub use codec::plain::{PlainKind, PlainNode};
+pub use error::{VResult, VaultError};
+pub use kv::stream::{GetStream, PutStream};
+pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanRequest, TaggedValue};
+pub use packer::DataPacker;
+pub use storage::OpenOptions;
+
+use error::guard;
+
+uniffi::include_scaffolding!("kohakuvault");
+
+/// Version of the Rust core.
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// (kind, payload) → stored bytes (docs/FORMAT.md §1–2).
+pub fn encode_value(kind: u8, payload: &[u8], headers: bool) -> VResult<Vec<u8>> {
+    guard(|| codec::encode(kind, payload, headers))
+}
+
+/// Stored bytes → (kind, payload).
+pub fn decode_value(stored: &[u8]) -> VResult<TaggedValue> {
+    guard(|| codec::decode(stored).map(TaggedValue::from))
+}
+
+/// Converts a structured payload between msgpack (4), cbor (5) and json (3).
+pub fn transcode(from_kind: u8, to_kind: u8, payload: &[u8]) -> VResult<Vec<u8>> {
+    guard(|| codec::plain::transcode(from_kind, to_kind, payload))
+}
+
+pub fn plain_to_msgpack(nodes: Vec<PlainNode>) -> VResult<Vec<u8>> {
+    guard(|| codec::plain::plain_to_msgpack(&nodes))
+}
+
+pub fn msgpack_to_plain(payload: &[u8]) -> VResult<Vec<PlainNode>> {
+    guard(|| codec::plain::msgpack_to_plain(payload))
+}

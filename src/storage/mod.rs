@@ -1,0 +1,423 @@
+//! The storage layer shared by every vault: opening a file (or `:memory:`), pragmas applied and
+//! verified, versioned schema migration under `BEGIN IMMEDIATE`, exactly one writer connection
+//! plus a pool of read-only reader connections, identifier validation and quoting, a Closed state
+//! and an interrupt handle.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use parking_lot::{ArcMutexGuard, Mutex, MutexGuard, RawMutex};
+use rusqlite::{Connection, InterruptHandle, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// Newest schema version this library writes and understands (`PRAGMA user_version`).
+/// 0 = a new file or one written by kohakuvault 1.1.0; 1 = this version.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Open options (the UDL's `OpenOptions`).
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub read_only: bool,
+    pub enable_wal: bool,
+    pub page_size: u32,
+    pub mmap_size: u64,
+    pub cache_kb: u32,
+    pub reader_cache_kb: u32,
+    pub reader_idle_limit: u32,
+    pub busy_timeout_ms: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            read_only: false,
+            enable_wal: true,
+            page_size: 32768,
+            mmap_size: 268_435_456,
+            cache_kb: 100_000,
+            reader_cache_kb: 8192,
+            reader_idle_limit: 8,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+static VEC_INIT: Once = Once::new();
+
+/// Registers sqlite-vec as an auto-extension once per process, before the first open, so every
+/// connection the library opens (readers included) has the `vec0` module.
+pub fn register_sqlite_vec() {
+    VEC_INIT.call_once(|| {
+        type InitFn = unsafe extern "C" fn(
+            *mut rusqlite::ffi::sqlite3,
+            *mut *mut std::os::raw::c_char,
+            *const rusqlite::ffi::sqlite3_api_routines,
+        ) -> std::os::raw::c_int;
+        // SAFETY: sqlite3_vec_init has the extension entry-point signature SQLite expects.
+        unsafe {
+            let init: InitFn = std::mem::transmute(sqlite_vec::sqlite3_vec_init as *const ());
+            rusqlite::ffi::sqlite3_auto_extension(Some(init));
+        }
+    });
+}
+
+/// Validates a table or column name (`[A-Za-z_][A-Za-z0-9_]{0,127}`) and returns it quoted.
+pub fn quote_ident(name: &str) -> Result<String> {
+    let mut chars = name.chars();
+    let ok_first = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_');
+    let ok_rest = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok_first || !ok_rest || name.len() > 128 {
+        return Err(Error::invalid(format!(
+            "invalid identifier {name:?}: use [A-Za-z_][A-Za-z0-9_]* (at most 128 characters)"
+        )));
+    }
+    if name.to_ascii_lowercase().starts_with("sqlite_") {
+        return Err(Error::invalid(format!("invalid identifier {name:?}: reserved prefix sqlite_")));
+    }
+    Ok(format!("\"{name}\""))
+}
+
+fn is_memory_or_uri(path: &str) -> bool {
+    path == ":memory:" || path.starts_with("file:")
+}
+
+/// One database file: a writer connection and a reader pool.
+pub struct Db {
+    path: String,
+    pooled: bool,
+    read_only: bool,
+    opts: OpenOptions,
+    busy: Duration,
+    writer: Arc<Mutex<Option<Connection>>>,
+    readers: Mutex<Vec<Connection>>,
+    interrupt: Mutex<Option<Arc<InterruptHandle>>>,
+    closed: AtomicBool,
+}
+
+/// A writer connection leased under the writer lock.
+pub struct WriterGuard<'a> {
+    guard: MutexGuard<'a, Option<Connection>>,
+}
+
+impl WriterGuard<'_> {
+    pub fn conn(&mut self) -> &mut Connection {
+        self.guard.as_mut().expect("checked at lease")
+    }
+}
+
+impl Db {
+    pub fn open(path: &str, opts: OpenOptions) -> Result<Db> {
+        register_sqlite_vec();
+        if path.is_empty() {
+            return Err(Error::invalid("Invalid path: empty"));
+        }
+        let special = is_memory_or_uri(path);
+        if opts.read_only && path == ":memory:" {
+            return Err(Error::invalid("an in-memory database cannot be opened read-only"));
+        }
+        if opts.reader_cache_kb == 0 {
+            return Err(Error::invalid("reader_cache_kb must be positive"));
+        }
+        let existed = !special && Path::new(path).exists();
+        if !special && !opts.read_only {
+            if let Some(parent) = Path::new(path).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+        }
+        let flags = if opts.read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(path, flags)?;
+        let busy = Duration::from_millis(opts.busy_timeout_ms as u64);
+        conn.busy_timeout(busy)?;
+        if opts.read_only {
+            apply_reader_pragmas(&conn, opts.mmap_size, opts.cache_kb)?;
+            // A read-only open of something that is not a database must fail now, typed.
+            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        } else {
+            apply_writer_pragmas(&conn, &opts, existed, path == ":memory:")?;
+        }
+        let interrupt = Arc::new(conn.get_interrupt_handle());
+        let db = Db {
+            path: path.to_string(),
+            pooled: !special,
+            read_only: opts.read_only,
+            busy,
+            opts,
+            writer: Arc::new(Mutex::new(Some(conn))),
+            readers: Mutex::new(Vec::new()),
+            interrupt: Mutex::new(Some(interrupt)),
+            closed: AtomicBool::new(false),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Creates or upgrades the shared schema step by step under `BEGIN IMMEDIATE`;
+    /// refuses files written by a newer version.
+    fn migrate(&self) -> Result<()> {
+        let mut w = self.writer()?;
+        let conn = w.conn();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::corrupt(format!(
+                "file format version {version} is newer than this library supports ({SCHEMA_VERSION})"
+            )));
+        }
+        if self.read_only || version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < 1 {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS kohakuvault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 PRAGMA user_version = 1;",
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+    pub fn busy_timeout(&self) -> Duration {
+        self.busy
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            Err(Error::ReadOnly("KVault is read-only".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Leases the writer connection, waiting at most the busy timeout (never forever: a caller
+    /// re-entering from inside a stream gets `Busy` instead of a deadlock).
+    pub fn writer(&self) -> Result<WriterGuard<'_>> {
+        self.check_open()?;
+        let guard = self
+            .writer
+            .try_lock_for(self.busy)
+            .ok_or_else(|| Error::Busy("database is locked: the writer connection is busy".into()))?;
+        if guard.is_none() {
+            return Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()));
+        }
+        Ok(WriterGuard { guard })
+    }
+
+    /// Leases the writer connection with an owned guard that may outlive this call (streams).
+    pub fn writer_owned(&self) -> Result<ArcMutexGuard<RawMutex, Option<Connection>>> {
+        self.check_open()?;
+        let guard = self
+            .writer
+            .try_lock_arc_for(self.busy)
+            .ok_or_else(|| Error::Busy("database is locked: the writer connection is busy".into()))?;
+        if guard.is_none() {
+            return Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()));
+        }
+        Ok(guard)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer, committing on success.
+    pub fn write_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.check_writable()?;
+        let mut w = self.writer()?;
+        let tx = w.conn().transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.busy)?;
+        apply_reader_pragmas(&conn, self.opts.mmap_size, self.opts.reader_cache_kb)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    /// Runs `f` on a reader connection (a pooled read-only one for files, the writer for
+    /// `:memory:`/URI databases). With `snapshot`, `f` runs inside `BEGIN … ROLLBACK` so several
+    /// statements see one consistent snapshot.
+    pub fn read<T>(&self, snapshot: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_open()?;
+        if !self.pooled {
+            let mut w = self.writer()?;
+            let conn = w.conn();
+            if snapshot && conn.is_autocommit() {
+                let tx = conn.transaction()?;
+                let out = f(&tx);
+                tx.rollback()?;
+                return out;
+            }
+            return f(conn);
+        }
+        let conn = self.lease_reader()?;
+        let out = if snapshot {
+            match conn.execute_batch("BEGIN") {
+                Ok(()) => {
+                    let out = f(&conn);
+                    let _ = conn.execute_batch("ROLLBACK");
+                    out
+                }
+                Err(e) => Err(e.into()),
+            }
+        } else {
+            f(&conn)
+        };
+        self.return_reader(conn);
+        out
+    }
+
+    pub fn lease_reader(&self) -> Result<Connection> {
+        let idle = self.readers.lock().pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => self.open_reader(),
+        }
+    }
+
+    pub fn return_reader(&self, conn: Connection) {
+        if self.is_closed() || !conn.is_autocommit() {
+            return;
+        }
+        let mut idle = self.readers.lock();
+        if idle.len() < self.opts.reader_idle_limit as usize {
+            idle.push(conn);
+        }
+    }
+
+    pub fn pooled(&self) -> bool {
+        self.pooled
+    }
+
+    /// (idle reader connections, SQLite page-cache bytes used by them).
+    pub fn reader_pool_stats(&self) -> (u64, u64) {
+        let idle = self.readers.lock();
+        let mut bytes = 0u64;
+        for c in idle.iter() {
+            let mut cur = 0i32;
+            let mut hi = 0i32;
+            // SAFETY: valid handle owned by `c`; SQLITE_DBSTATUS_CACHE_USED only reads counters.
+            let rc = unsafe {
+                rusqlite::ffi::sqlite3_db_status(
+                    c.handle(),
+                    rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+                    &mut cur,
+                    &mut hi,
+                    0,
+                )
+            };
+            if rc == 0 && cur > 0 {
+                bytes += cur as u64;
+            }
+        }
+        (idle.len() as u64, bytes)
+    }
+
+    pub fn interrupt(&self) {
+        if let Some(h) = self.interrupt.lock().as_ref() {
+            h.interrupt();
+        }
+    }
+
+    /// Checkpoints (PASSIVE), then drops every connection. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        let mut w = self
+            .writer
+            .try_lock_for(self.busy)
+            .ok_or_else(|| Error::Busy("database is locked: cannot close while the writer is busy".into()))?;
+        self.closed.store(true, Ordering::Release);
+        if let Some(conn) = w.take() {
+            if !self.read_only {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            drop(conn);
+        }
+        self.readers.lock().clear();
+        *self.interrupt.lock() = None;
+        Ok(())
+    }
+
+    pub fn canonical_path(&self) -> Option<PathBuf> {
+        if self.pooled {
+            std::fs::canonicalize(&self.path).ok()
+        } else {
+            None
+        }
+    }
+}
+
+fn pragma_text(conn: &Connection, sql: &str) -> Result<String> {
+    let v: rusqlite::types::Value = conn.query_row(sql, [], |r| r.get(0))?;
+    Ok(match v {
+        rusqlite::types::Value::Text(s) => s,
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+fn apply_writer_pragmas(conn: &Connection, o: &OpenOptions, existed: bool, memory: bool) -> Result<()> {
+    if !existed && !memory {
+        if !o.page_size.is_power_of_two() || !(512..=65536).contains(&o.page_size) {
+            return Err(Error::invalid("page_size must be a power of two between 512 and 65536"));
+        }
+        conn.execute_batch(&format!("PRAGMA page_size = {}", o.page_size))?;
+    }
+    if o.enable_wal && !memory {
+        let mode = pragma_text(conn, "PRAGMA journal_mode = WAL")?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Internal(format!("could not enable WAL (journal_mode is {mode})")));
+        }
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+    let sync = pragma_text(conn, "PRAGMA synchronous")?;
+    if sync != "1" {
+        return Err(Error::Internal(format!("could not set synchronous=NORMAL (got {sync})")));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA mmap_size = {}; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",
+        o.mmap_size, o.cache_kb
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn apply_reader_pragmas(conn: &Connection, mmap: u64, cache_kb: u32) -> Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA mmap_size = {mmap}; PRAGMA cache_size = -{cache_kb};"
+    ))?;
+    Ok(())
+}
