@@ -14,4 +14,4 @@ lib="$root/target/release/libkohakuvault.so"
 [ -f "$lib" ] || { echo "generate.sh: $lib missing" >&2; exit 1; }
 mkdir -p "$out"
 "$root/target/release/uniffi-bindgen" generate --library "$lib" --language "$lang" \
-  --config "$root/uniffi.toml" --out-dir "$out" --no-format
+  --out-dir "$out" --no-format

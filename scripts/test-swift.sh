@@ -2,13 +2,15 @@
 # Build and test the Swift bindings (swift/), or run the Swift benchmark.
 #
 #   scripts/test-swift.sh                 # swift build + swift test (XCTest), exit non-zero on failure
-#   scripts/test-swift.sh --bench         # build and run benchmarks/swift (release) instead
+#   scripts/test-swift.sh --bench         # build and run benchmarks/swift/KVBench (release) instead
 #   scripts/test-swift.sh -- ARGS...      # extra arguments for `swift test` (e.g. --filter KVaultTests)
 #
 # Steps: scripts/setup-swift.sh (host swift, or the Debian trixie chroot it builds);
 # bindings/generate.sh swift (release cdylib + uniffi Swift, header and modulemap; KV_SKIP_BUILD=1 skips
-# the cargo build); the generated files go to the gitignored swift/Sources/KohakuVaultCore/ and
-# swift/Sources/kohakuvaultFFI/include/; then swift build/test, linked against target/release.
+# the cargo build); the generated files go to the gitignored swift/Sources/KohakuVaultCore/
+# (KohakuVaultCore.swift) and swift/Sources/kohakuvaultFFI/include/ (kohakuvaultFFI.h, module.modulemap);
+# then swift build/test, linked against target/release/libkohakuvault.so (-L and rpath).
+# Prints XCTest's output and, last, one line "swift: N passed, N failed, N skipped".
 # In chroot mode the repository (and $KV_XLANG_DIR, when set) is bind-mounted at the same absolute
 # path inside the chroot, with proc; a trap always unmounts them.
 # Env passed to the tests: KV_XLANG_DIR, KV_XLANG_REQUIRE.

@@ -131,7 +131,9 @@ impl From<Error> for VaultError {
                     reason: e.to_string(),
                 },
             },
-            Error::FromSql(_) => VaultError::Corrupt { reason: e.to_string() },
+            Error::FromSql(_) => VaultError::Corrupt {
+                reason: e.to_string(),
+            },
             Error::NotFound(reason) => VaultError::NotFound { reason },
             Error::InvalidArgument(reason) => VaultError::InvalidArgument { reason },
             Error::ReadOnly(reason) => VaultError::ReadOnly { reason },

@@ -19,7 +19,8 @@ enum Entry {
     Stream(Weak<GetStream>),
 }
 
-static REGISTRY: LazyLock<RwLock<HashMap<u64, Entry>>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+static REGISTRY: LazyLock<RwLock<HashMap<u64, Entry>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
 fn register(e: Entry) -> u64 {
@@ -77,7 +78,11 @@ pub unsafe extern "C" fn kv_fast_get(
         if (key.is_null() && key_len > 0) || out_len.is_null() || out_kind.is_null() {
             return -1;
         }
-        let key: &[u8] = if key_len == 0 { &[] } else { std::slice::from_raw_parts(key, key_len) };
+        let key: &[u8] = if key_len == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(key, key_len)
+        };
         let res = kv.with_stored(key, |stored| {
             let Some(stored) = stored else { return Ok(1) };
             let (kind, span) = codec::decode_span(stored)?;

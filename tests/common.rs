@@ -26,7 +26,12 @@ pub fn conformance(name: &str) -> serde_json::Value {
 }
 
 pub fn open(path: &std::path::Path) -> KvStore {
-    KvStore::new(path.to_string_lossy().into_owned(), "kv".into(), OpenOptions::default()).expect("open")
+    KvStore::new(
+        path.to_string_lossy().into_owned(),
+        "kv".into(),
+        OpenOptions::default(),
+    )
+    .expect("open")
 }
 
 pub fn item(out: &mut Vec<u8>, kind: u8, key: &[u8], payload: &[u8]) {
@@ -59,8 +64,11 @@ pub fn parse_tagged(buf: &[u8]) -> Vec<(u8, Vec<u8>)> {
     out
 }
 
+/// One scan entry: key and optional (kind, payload).
+pub type PageEntry = (Vec<u8>, Option<(u8, Vec<u8>)>);
+
 /// Parses a scan page with values.
-pub fn parse_page(buf: &[u8], with_values: bool) -> Vec<(Vec<u8>, Option<(u8, Vec<u8>)>)> {
+pub fn parse_page(buf: &[u8], with_values: bool) -> Vec<PageEntry> {
     let mut out = Vec::new();
     let mut i = 0;
     let u32at = |i: usize| u32::from_le_bytes(buf[i..i + 4].try_into().unwrap()) as usize;

@@ -41,7 +41,10 @@ fn values_survive_reopen_and_typed_values_decode() {
     assert_eq!(kv.get(b"f").unwrap().unwrap().kind, 17);
     assert_eq!(kv.get(b"s").unwrap().unwrap().payload, "été".as_bytes());
     assert_eq!(kv.get(b"b").unwrap().unwrap().kind, 18);
-    assert_eq!(to_hex(&kv.get_stored(b"i").unwrap().unwrap()), "894B010200000000564B2A00000000000000");
+    assert_eq!(
+        to_hex(&kv.get_stored(b"i").unwrap().unwrap()),
+        "894B010200000000564B2A00000000000000"
+    );
 }
 
 #[test]
@@ -61,12 +64,20 @@ fn batches_are_atomic_and_ordered() {
     let kv = open(&d.path().join("d.db"));
     let mut items = Vec::new();
     for i in 0..100u32 {
-        item(&mut items, 0, format!("k{i:03}").as_bytes(), &i.to_le_bytes());
+        item(
+            &mut items,
+            0,
+            format!("k{i:03}").as_bytes(),
+            &i.to_le_bytes(),
+        );
     }
     item(&mut items, 0, b"k000", b"last wins");
     kv.put_many(&items).unwrap();
     assert_eq!(kv.len().unwrap(), 100);
-    let res = parse_tagged(&kv.get_many(&keys_buf(&[b"k000", b"nope", b"k005", b"k005"])).unwrap());
+    let res = parse_tagged(
+        &kv.get_many(&keys_buf(&[b"k000", b"nope", b"k005", b"k005"]))
+            .unwrap(),
+    );
     assert_eq!(res[0], (0, b"last wins".to_vec()));
     assert_eq!(res[1].0, 0xFF);
     assert_eq!(res[2], (0, 5u32.to_le_bytes().to_vec()));
@@ -75,10 +86,16 @@ fn batches_are_atomic_and_ordered() {
     let mut bad = Vec::new();
     item(&mut bad, 0, b"new", b"x");
     item(&mut bad, 99, b"bad", b"x");
-    assert!(matches!(kv.put_many(&bad), Err(VaultError::InvalidArgument { .. })));
+    assert!(matches!(
+        kv.put_many(&bad),
+        Err(VaultError::InvalidArgument { .. })
+    ));
     assert!(!kv.exists(b"new").unwrap());
     // Truncated buffers are typed errors.
-    assert!(matches!(kv.put_many(&items[..7]), Err(VaultError::InvalidArgument { .. })));
+    assert!(matches!(
+        kv.put_many(&items[..7]),
+        Err(VaultError::InvalidArgument { .. })
+    ));
 }
 
 fn scan_all(kv: &KvStore, prefix: Option<&[u8]>, page: u32) -> Vec<Vec<u8>> {
@@ -86,7 +103,13 @@ fn scan_all(kv: &KvStore, prefix: Option<&[u8]>, page: u32) -> Vec<Vec<u8>> {
     let mut after: Option<Vec<u8>> = None;
     loop {
         let buf = kv
-            .scan(ScanRequest { prefix: prefix.map(|p| p.to_vec()), after: after.clone(), limit: page, with_values: false, decoded: true })
+            .scan(ScanRequest {
+                prefix: prefix.map(|p| p.to_vec()),
+                after: after.clone(),
+                limit: page,
+                with_values: false,
+                decoded: true,
+            })
             .unwrap();
         let got = parse_page(&buf, false);
         if got.is_empty() {
@@ -110,12 +133,26 @@ fn prefix_scans_merge_pending_cache_entries() {
     kv.put(b"b25", 0, b"pending").unwrap();
     kv.put(b"\xff\xff", 0, b"edge").unwrap();
     assert_eq!(kv.cache_stats().pending_entries, 2);
-    assert_eq!(scan_all(&kv, Some(b"b"), 2), vec![b"b1".to_vec(), b"b2".to_vec(), b"b25".to_vec(), b"b3".to_vec()]);
+    assert_eq!(
+        scan_all(&kv, Some(b"b"), 2),
+        vec![
+            b"b1".to_vec(),
+            b"b2".to_vec(),
+            b"b25".to_vec(),
+            b"b3".to_vec()
+        ]
+    );
     assert_eq!(scan_all(&kv, None, 3).len(), 8);
     assert_eq!(scan_all(&kv, Some(b"\xff"), 10), vec![b"\xff\xff".to_vec()]);
     assert_eq!(kv.len().unwrap(), 8);
     let page = kv
-        .scan(ScanRequest { prefix: Some(b"b2".to_vec()), after: None, limit: 10, with_values: true, decoded: true })
+        .scan(ScanRequest {
+            prefix: Some(b"b2".to_vec()),
+            after: None,
+            limit: 10,
+            with_values: true,
+            decoded: true,
+        })
         .unwrap();
     let got = parse_page(&page, true);
     assert_eq!(got[1], (b"b25".to_vec(), Some((0, b"pending".to_vec()))));
@@ -146,7 +183,10 @@ fn cache_read_your_writes_flush_and_lock() {
     let mut items = Vec::new();
     item(&mut items, 0, b"z", b"z");
     assert!(matches!(kv.put_many(&items), Err(VaultError::Busy { .. })));
-    assert!(matches!(kv.put(b"big", 0, &[0; 5000]), Err(VaultError::Busy { .. })));
+    assert!(matches!(
+        kv.put(b"big", 0, &[0; 5000]),
+        Err(VaultError::Busy { .. })
+    ));
     let mut filled = false;
     for i in 0..20u8 {
         if let Err(e) = kv.put(&[b'y', i], 0, &[0; 100]) {
@@ -219,7 +259,10 @@ fn pop_setdefault_clear() {
     let d = tmp();
     let kv = open(&d.path().join("j.db"));
     assert!(kv.setdefault(b"a", 6, b"first").unwrap().is_none());
-    assert_eq!(kv.setdefault(b"a", 6, b"second").unwrap().unwrap().payload, b"first");
+    assert_eq!(
+        kv.setdefault(b"a", 6, b"second").unwrap().unwrap().payload,
+        b"first"
+    );
     assert_eq!(kv.pop(b"a").unwrap().unwrap().payload, b"first");
     assert!(kv.pop(b"a").unwrap().is_none());
     kv.put(b"x", 0, b"1").unwrap();
@@ -236,7 +279,10 @@ fn streams_publish_only_when_complete() {
     // Short stream: nothing changes.
     let s = kv.put_stream(b"blob", data.len() as u64).unwrap();
     s.write(&data[..1000]).unwrap();
-    assert!(matches!(s.finish(), Err(VaultError::InvalidArgument { .. })));
+    assert!(matches!(
+        s.finish(),
+        Err(VaultError::InvalidArgument { .. })
+    ));
     assert_eq!(kv.get(b"blob").unwrap().unwrap().payload, b"old");
     // Dropped stream: nothing changes, and the writer is free again.
     {
@@ -249,7 +295,10 @@ fn streams_publish_only_when_complete() {
     for c in data.chunks(1 << 20) {
         s.write(c).unwrap();
     }
-    assert!(matches!(s.write(b"x"), Err(VaultError::InvalidArgument { .. })));
+    assert!(matches!(
+        s.write(b"x"),
+        Err(VaultError::InvalidArgument { .. })
+    ));
     let s = kv.put_stream(b"blob", data.len() as u64).unwrap();
     for c in data.chunks(1 << 20) {
         s.write(c).unwrap();
@@ -266,7 +315,10 @@ fn streams_publish_only_when_complete() {
         back.extend_from_slice(&c);
     }
     assert_eq!(back, data);
-    assert!(matches!(kv.get_stream(b"missing"), Err(VaultError::NotFound { .. })));
+    assert!(matches!(
+        kv.get_stream(b"missing"),
+        Err(VaultError::NotFound { .. })
+    ));
     // A streamed value that looks like a header is escaped and reads back as itself.
     let tricky = hex("894B010600000000564B41424344");
     let s = kv.put_stream(b"tricky", tricky.len() as u64).unwrap();
@@ -286,12 +338,36 @@ fn read_only_and_closed_handles_fail_cleanly() {
     kv.put(b"a", 0, b"1").unwrap();
     kv.close().unwrap();
     assert!(matches!(kv.get(b"a"), Err(VaultError::Closed { .. })));
-    assert!(matches!(kv.put(b"a", 0, b"1"), Err(VaultError::Closed { .. })));
-    let ro = KvStore::new(p.to_string_lossy().into(), "kv".into(), OpenOptions { read_only: true, ..Default::default() }).unwrap();
+    assert!(matches!(
+        kv.put(b"a", 0, b"1"),
+        Err(VaultError::Closed { .. })
+    ));
+    let ro = KvStore::new(
+        p.to_string_lossy().into(),
+        "kv".into(),
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(ro.get(b"a").unwrap().unwrap().payload, b"1");
-    assert!(matches!(ro.put(b"a", 0, b"2"), Err(VaultError::ReadOnly { .. })));
-    assert!(matches!(ro.enable_cache(10, 10, None), Err(VaultError::ReadOnly { .. })));
-    let missing = KvStore::new(p.to_string_lossy().into(), "nope".into(), OpenOptions { read_only: true, ..Default::default() });
+    assert!(matches!(
+        ro.put(b"a", 0, b"2"),
+        Err(VaultError::ReadOnly { .. })
+    ));
+    assert!(matches!(
+        ro.enable_cache(10, 10, None),
+        Err(VaultError::ReadOnly { .. })
+    ));
+    let missing = KvStore::new(
+        p.to_string_lossy().into(),
+        "nope".into(),
+        OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    );
     assert!(matches!(missing, Err(VaultError::NotFound { .. })));
 }
 
@@ -299,22 +375,52 @@ fn read_only_and_closed_handles_fail_cleanly() {
 fn hostile_names_and_bad_files_are_typed_errors() {
     let d = tmp();
     let p = d.path().join("m.db");
-    for bad in ["bad name", "x\"; DROP TABLE kv; --", "", "1abc", "sqlite_master", &"a".repeat(200)] {
-        let r = KvStore::new(p.to_string_lossy().into(), bad.into(), OpenOptions::default());
-        assert!(matches!(r, Err(VaultError::InvalidArgument { .. })), "{bad:?}");
+    for bad in [
+        "bad name",
+        "x\"; DROP TABLE kv; --",
+        "",
+        "1abc",
+        "sqlite_master",
+        &"a".repeat(200),
+    ] {
+        let r = KvStore::new(
+            p.to_string_lossy().into(),
+            bad.into(),
+            OpenOptions::default(),
+        );
+        assert!(
+            matches!(r, Err(VaultError::InvalidArgument { .. })),
+            "{bad:?}"
+        );
     }
     let junk = d.path().join("junk.db");
     std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
-    let r = KvStore::new(junk.to_string_lossy().into(), "kv".into(), OpenOptions::default());
-    assert!(matches!(r, Err(VaultError::Corrupt { .. })), "{:?}", r.err());
-    assert_eq!(std::fs::read(&junk).unwrap(), vec![0x42u8; 8192], "a bad file is left untouched");
+    let r = KvStore::new(
+        junk.to_string_lossy().into(),
+        "kv".into(),
+        OpenOptions::default(),
+    );
+    assert!(
+        matches!(r, Err(VaultError::Corrupt { .. })),
+        "{:?}",
+        r.err()
+    );
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        vec![0x42u8; 8192],
+        "a bad file is left untouched"
+    );
     // A newer schema version is refused.
     let newer = d.path().join("newer.db");
     {
         let c = rusqlite::Connection::open(&newer).unwrap();
         c.execute_batch("PRAGMA user_version = 99").unwrap();
     }
-    let r = KvStore::new(newer.to_string_lossy().into(), "kv".into(), OpenOptions::default());
+    let r = KvStore::new(
+        newer.to_string_lossy().into(),
+        "kv".into(),
+        OpenOptions::default(),
+    );
     assert!(matches!(r, Err(VaultError::Corrupt { .. })));
 }
 

@@ -41,7 +41,8 @@ fn xlang_write_and_read() {
         let kv = open(&mine);
         for e in entries {
             let (k, p) = kind_payload(e);
-            kv.put(e["key"].as_str().unwrap().as_bytes(), k, &p).unwrap();
+            kv.put(e["key"].as_str().unwrap().as_bytes(), k, &p)
+                .unwrap();
         }
         kv.close().unwrap();
     }
@@ -54,14 +55,25 @@ fn xlang_write_and_read() {
     for lang in ["rust", "python", "kotlin", "swift"] {
         let p = dir.join(format!("{lang}.db"));
         if !p.exists() {
-            assert!(!required.contains(&lang.to_string()), "{lang}.db is required but missing");
+            assert!(
+                !required.contains(&lang.to_string()),
+                "{lang}.db is required but missing"
+            );
             continue;
         }
         let kv = open(&p);
         for e in entries {
             let key = e["key"].as_str().unwrap().as_bytes();
-            let stored = kv.get_stored(key).unwrap().unwrap_or_else(|| panic!("{lang}: missing {:?}", e["key"]));
-            assert_eq!(to_hex(&stored), e["stored"].as_str().unwrap(), "{lang}: {}", e["key"]);
+            let stored = kv
+                .get_stored(key)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{lang}: missing {:?}", e["key"]));
+            assert_eq!(
+                to_hex(&stored),
+                e["stored"].as_str().unwrap(),
+                "{lang}: {}",
+                e["key"]
+            );
             let t = kv.get(key).unwrap().unwrap();
             let (want_kind, want_payload) = kind_payload(e);
             assert_eq!(t.kind, want_kind, "{lang}: {}", e["key"]);

@@ -51,7 +51,11 @@ fn header(encoding: u8) -> [u8; HEADER_LEN] {
 
 /// True when `stored` is read as a header (and so raw bytes like it must be escaped).
 pub fn looks_like_header(stored: &[u8]) -> bool {
-    stored.len() >= HEADER_LEN && stored[0] == 0x89 && stored[1] == 0x4B && stored[8] == 0x56 && stored[9] == 0x4B
+    stored.len() >= HEADER_LEN
+        && stored[0] == 0x89
+        && stored[1] == 0x4B
+        && stored[8] == 0x56
+        && stored[9] == 0x4B
 }
 
 fn with_header(encoding: u8, body: &[u8], headers: bool) -> Vec<u8> {
@@ -104,7 +108,8 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
             with_header(ENC_CBOR, payload, headers)
         }
         KIND_UTF8 => {
-            std::str::from_utf8(payload).map_err(|_| Error::invalid("text payload is not valid UTF-8"))?;
+            std::str::from_utf8(payload)
+                .map_err(|_| Error::invalid("text payload is not valid UTF-8"))?;
             with_header(ENC_UTF8, payload, headers)
         }
         KIND_INT => {
@@ -133,7 +138,10 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
         }
         KIND_NDARRAY => {
             let arr = parse_array(payload, true)?;
-            if arr.ndim >= 1 && arr.dtype <= 0x0A && legacy_decode(payload) == Tagged::new(KIND_NDARRAY, payload) {
+            if arr.ndim >= 1
+                && arr.dtype <= 0x0A
+                && legacy_decode(payload) == Tagged::new(KIND_NDARRAY, payload)
+            {
                 with_header(ENC_LEGACY, payload, headers)
             } else {
                 typed(KIND_NDARRAY, payload, headers)
@@ -171,10 +179,15 @@ pub fn decode_span(stored: &[u8]) -> Result<(u8, Span)> {
         return Ok((KIND_RAW, Span::Slice(0, stored.len())));
     }
     if stored[2] != 0x01 {
-        return Err(Error::corrupt(format!("Unsupported header version: {}", stored[2])));
+        return Err(Error::corrupt(format!(
+            "Unsupported header version: {}",
+            stored[2]
+        )));
     }
     if stored[5..8] != [0, 0, 0] {
-        return Err(Error::corrupt("Invalid header: reserved bytes must be 0x00 for v1"));
+        return Err(Error::corrupt(
+            "Invalid header: reserved bytes must be 0x00 for v1",
+        ));
     }
     let body = &stored[HEADER_LEN..];
     let whole = Span::Slice(HEADER_LEN, stored.len());
@@ -189,7 +202,8 @@ pub fn decode_span(stored: &[u8]) -> Result<(u8, Span)> {
         ENC_MSGPACK => (KIND_MSGPACK, whole),
         ENC_CBOR => (KIND_CBOR, whole),
         ENC_UTF8 => {
-            std::str::from_utf8(body).map_err(|_| Error::corrupt("stored text is not valid UTF-8"))?;
+            std::str::from_utf8(body)
+                .map_err(|_| Error::corrupt("stored text is not valid UTF-8"))?;
             (KIND_UTF8, whole)
         }
         ENC_TYPED => {
@@ -218,7 +232,11 @@ pub fn decode_span(stored: &[u8]) -> Result<(u8, Span)> {
 /// The bytes 1.1.0 would return with auto-pack off: the stored bytes, except that our raw-escape
 /// header (which 1.1.0 never wrote) is removed.
 pub fn stored_view(stored: &[u8]) -> &[u8] {
-    if looks_like_header(stored) && stored[2] == 0x01 && stored[3] == ENC_RAW && stored[5..8] == [0, 0, 0] {
+    if looks_like_header(stored)
+        && stored[2] == 0x01
+        && stored[3] == ENC_RAW
+        && stored[5..8] == [0, 0, 0]
+    {
         &stored[HEADER_LEN..]
     } else {
         stored
@@ -289,10 +307,14 @@ pub fn parse_array(p: &[u8], allow_ext: bool) -> Result<ArrayView> {
     let dims: Vec<u32> = (0..ndim)
         .map(|i| u32::from_le_bytes(p[2 + 4 * i..6 + 4 * i].try_into().expect("4 bytes")))
         .collect();
-    let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d as usize));
+    let count = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d as usize));
     let want = count.and_then(|c| c.checked_mul(size));
     if want != Some(p.len() - data_offset) {
-        return Err(Error::invalid("ndarray data length does not match its shape"));
+        return Err(Error::invalid(
+            "ndarray data length does not match its shape",
+        ));
     }
     Ok(ArrayView {
         dtype,
@@ -343,13 +365,25 @@ mod tests {
 
     #[test]
     fn canonical_ints() {
-        assert_eq!(canonical_int(&[0x2A]).unwrap(), vec![0x2A, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(canonical_int(&[0xFB]).unwrap(), vec![0xFB; 1].into_iter().chain([0xFF; 7]).collect::<Vec<_>>());
+        assert_eq!(
+            canonical_int(&[0x2A]).unwrap(),
+            vec![0x2A, 0, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            canonical_int(&[0xFB]).unwrap(),
+            vec![0xFB; 1]
+                .into_iter()
+                .chain([0xFF; 7])
+                .collect::<Vec<_>>()
+        );
         let big = [0, 0, 0, 0, 0, 0, 0, 0, 0x40];
         assert_eq!(canonical_int(&big).unwrap(), big.to_vec());
         // redundant sign bytes are dropped
         let padded = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(canonical_int(&padded).unwrap(), vec![1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            canonical_int(&padded).unwrap(),
+            vec![1, 0, 0, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]

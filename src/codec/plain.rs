@@ -41,13 +41,20 @@ fn sort_maps(v: &mut Mp) -> bool {
     match v {
         Mp::Array(items) => items.iter_mut().fold(false, |acc, x| sort_maps(x) | acc),
         Mp::Map(entries) => {
-            let mut changed = entries.iter_mut().fold(false, |acc, (_, x)| sort_maps(x) | acc);
+            let mut changed = entries
+                .iter_mut()
+                .fold(false, |acc, (_, x)| sort_maps(x) | acc);
             if entries.iter().all(|(k, _)| k.as_str().is_some()) {
-                let sorted = entries
-                    .windows(2)
-                    .all(|w| w[0].0.as_str().unwrap().as_bytes() <= w[1].0.as_str().unwrap().as_bytes());
+                let sorted = entries.windows(2).all(|w| {
+                    w[0].0.as_str().unwrap().as_bytes() <= w[1].0.as_str().unwrap().as_bytes()
+                });
                 if !sorted {
-                    entries.sort_by(|a, b| a.0.as_str().unwrap().as_bytes().cmp(b.0.as_str().unwrap().as_bytes()));
+                    entries.sort_by(|a, b| {
+                        a.0.as_str()
+                            .unwrap()
+                            .as_bytes()
+                            .cmp(b.0.as_str().unwrap().as_bytes())
+                    });
                     changed = true;
                 }
             }
@@ -97,7 +104,11 @@ fn mp_to_cbor(v: &Mp) -> Result<ciborium::Value> {
                 .map(|(k, v)| Ok((mp_to_cbor(k)?, mp_to_cbor(v)?)))
                 .collect::<Result<_>>()?,
         ),
-        Mp::Ext(..) => return Err(Error::invalid("MessagePack extension types have no CBOR form")),
+        Mp::Ext(..) => {
+            return Err(Error::invalid(
+                "MessagePack extension types have no CBOR form",
+            ))
+        }
     })
 }
 
@@ -139,8 +150,12 @@ fn mp_to_json(v: &Mp) -> Result<serde_json::Value> {
             Some(x) => J::from(x),
             None => J::from(i.as_u64().expect("i64 or u64")),
         },
-        Mp::F32(f) => serde_json::Number::from_f64(*f as f64).map(J::Number).unwrap_or(J::Null),
-        Mp::F64(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Mp::F32(f) => serde_json::Number::from_f64(*f as f64)
+            .map(J::Number)
+            .unwrap_or(J::Null),
+        Mp::F64(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Mp::String(s) => J::String(
             s.as_str()
                 .ok_or_else(|| Error::invalid("MessagePack string is not valid UTF-8"))?
@@ -177,7 +192,11 @@ fn json_to_mp(v: &serde_json::Value) -> Mp {
         }
         J::String(s) => Mp::from(s.as_str()),
         J::Array(a) => Mp::Array(a.iter().map(json_to_mp).collect()),
-        J::Object(o) => Mp::Map(o.iter().map(|(k, v)| (Mp::from(k.as_str()), json_to_mp(v))).collect()),
+        J::Object(o) => Mp::Map(
+            o.iter()
+                .map(|(k, v)| (Mp::from(k.as_str()), json_to_mp(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -187,8 +206,8 @@ pub fn transcode(from: u8, to: u8, payload: &[u8]) -> Result<Vec<u8>> {
         KIND_MSGPACK => read_msgpack(payload)?,
         KIND_CBOR => cbor_to_mp(&read_cbor(payload)?)?,
         KIND_JSON => {
-            let j: serde_json::Value =
-                serde_json::from_slice(payload).map_err(|e| Error::invalid(format!("invalid JSON payload: {e}")))?;
+            let j: serde_json::Value = serde_json::from_slice(payload)
+                .map_err(|e| Error::invalid(format!("invalid JSON payload: {e}")))?;
             json_to_mp(&j)
         }
         k => return Err(Error::invalid(format!("cannot transcode from kind {k}"))),
@@ -306,7 +325,11 @@ fn push_nodes(v: &Mp, out: &mut Vec<PlainNode>) -> Result<()> {
             }
             return Ok(());
         }
-        Mp::Ext(..) => return Err(Error::UnsupportedEncoding("MessagePack extension types are not plain values".into())),
+        Mp::Ext(..) => {
+            return Err(Error::UnsupportedEncoding(
+                "MessagePack extension types are not plain values".into(),
+            ))
+        }
     }
     out.push(n);
     Ok(())

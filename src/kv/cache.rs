@@ -49,7 +49,11 @@ impl CacheState {
         if size > self.cap && !force {
             return Admit::TooLarge;
         }
-        let old = self.pending.get(key).map(|v| entry_size(key, v)).unwrap_or(0);
+        let old = self
+            .pending
+            .get(key)
+            .map(|v| entry_size(key, v))
+            .unwrap_or(0);
         if !force && self.buffered() - old + size > self.cap {
             return Admit::NeedFlush;
         }
@@ -104,11 +108,16 @@ impl CacheState {
     }
 
     /// Cached entries with keys in (after, ..) ∩ [lo, hi), first `limit` of them.
-    pub fn range(&self, after: Option<&[u8]>, lo: &[u8], hi: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Arc<Vec<u8>>)> {
+    pub fn range(
+        &self,
+        after: Option<&[u8]>,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+        limit: usize,
+    ) -> Vec<(Vec<u8>, Arc<Vec<u8>>)> {
         let mut merged: BTreeMap<&[u8], &Arc<Vec<u8>>> = BTreeMap::new();
-        let in_range = |k: &[u8]| {
-            k >= lo && hi.is_none_or(|h| k < h) && after.is_none_or(|a| k > a)
-        };
+        let in_range =
+            |k: &[u8]| k >= lo && hi.is_none_or(|h| k < h) && after.is_none_or(|a| k > a);
         if let Some(b) = &self.inflight {
             for (k, v) in b.iter() {
                 if in_range(k) {
@@ -121,7 +130,11 @@ impl CacheState {
                 merged.insert(k, v);
             }
         }
-        merged.into_iter().take(limit).map(|(k, v)| (k.to_vec(), v.clone())).collect()
+        merged
+            .into_iter()
+            .take(limit)
+            .map(|(k, v)| (k.to_vec(), v.clone()))
+            .collect()
     }
 
     /// Every cached key (pending ∪ in-flight).

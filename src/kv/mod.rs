@@ -73,7 +73,11 @@ impl KvInner {
     }
 
     /// Calls `f` with the newest stored bytes for `key` (cache, then database) without copying.
-    pub(crate) fn with_stored<T>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_stored<T>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> Result<T>,
+    ) -> Result<T> {
         self.db.check_open()?;
         let hit = self.cache.lock().lookup(key);
         if let Some(v) = hit {
@@ -106,7 +110,9 @@ impl KvInner {
 
     fn check_value(v: &[u8]) -> Result<()> {
         if v.len() > i32::MAX as usize - 64 {
-            return Err(Error::invalid("value exceeds the SQLite BLOB limit; use put_file to stream it"));
+            return Err(Error::invalid(
+                "value exceeds the SQLite BLOB limit; use put_file to stream it",
+            ));
         }
         Ok(())
     }
@@ -114,14 +120,17 @@ impl KvInner {
     fn gate_write(&self) -> Result<parking_lot::RwLockWriteGuard<'_, ()>> {
         self.gate
             .try_write_for(gate_timeout(&self.db))
-            .ok_or_else(|| Error::Busy("database is locked: a concurrent write holds the vault".into()))
+            .ok_or_else(|| {
+                Error::Busy("database is locked: a concurrent write holds the vault".into())
+            })
     }
 
     /// A committed direct write (no cache), superseding any pending entry.
     fn direct_put(&self, key: &[u8], stored: &[u8]) -> Result<()> {
         let _g = self.gate_write()?;
         self.db.write_tx(|tx| {
-            tx.prepare_cached(&self.sql.upsert)?.execute(params![key, stored])?;
+            tx.prepare_cached(&self.sql.upsert)?
+                .execute(params![key, stored])?;
             Ok(())
         })?;
         self.cache.lock().remove(key);
@@ -136,7 +145,9 @@ impl KvInner {
             let g = self
                 .gate
                 .try_read_for(gate_timeout(&self.db))
-                .ok_or_else(|| Error::Busy("database is locked: a concurrent write holds the vault".into()))?;
+                .ok_or_else(|| {
+                    Error::Busy("database is locked: a concurrent write holds the vault".into())
+                })?;
             let mut c = self.cache.lock();
             if !c.enabled {
                 drop(c);
@@ -165,7 +176,9 @@ impl KvInner {
                 }
                 Admit::NeedFlush => {
                     if c.locked {
-                        return Err(Error::Busy("Cache error: cache is full while flushing is locked".into()));
+                        return Err(Error::Busy(
+                            "Cache error: cache is full while flushing is locked".into(),
+                        ));
                     }
                     drop(c);
                     drop(g);
@@ -185,7 +198,9 @@ impl KvInner {
             }
             if c.locked {
                 return if required {
-                    Err(Error::Busy("Cache error: cache is locked; cannot flush".into()))
+                    Err(Error::Busy(
+                        "Cache error: cache is locked; cannot flush".into(),
+                    ))
                 } else {
                     Ok(0)
                 };
@@ -197,7 +212,9 @@ impl KvInner {
             let mut c = self.cache.lock();
             if c.locked {
                 return if required && !c.pending.is_empty() {
-                    Err(Error::Busy("Cache error: cache is locked; cannot flush".into()))
+                    Err(Error::Busy(
+                        "Cache error: cache is locked; cannot flush".into(),
+                    ))
                 } else {
                     Ok(0)
                 };
@@ -208,7 +225,9 @@ impl KvInner {
             }
         };
         let res = (|| -> Result<u64> {
-            let tx = w.conn().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = w
+                .conn()
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 let mut st = tx.prepare_cached(&self.sql.upsert)?;
                 for (k, v) in batch.iter() {
@@ -245,7 +264,9 @@ impl KvInner {
                     return;
                 }
                 if let Err(e) = inner.flush(false) {
-                    *inner.bg_error.lock() = Some(format!("KVault background flush failed: {e}; call flush_cache() to retry"));
+                    *inner.bg_error.lock() = Some(format!(
+                        "KVault background flush failed: {e}; call flush_cache() to retry"
+                    ));
                     return;
                 }
             })
@@ -257,7 +278,9 @@ impl KvInner {
             return Ok(());
         }
         if self.cache.lock().locked {
-            return Err(Error::Busy("Cannot close KVault while cache is locked".into()));
+            return Err(Error::Busy(
+                "Cannot close KVault while cache is locked".into(),
+            ));
         }
         if !self.db.read_only() {
             self.flush(true)?;
@@ -295,7 +318,9 @@ impl KvStore {
                     )? > 0)
                 })?;
                 if !exists {
-                    return Err(Error::NotFound(format!("SQLite error: no such table: {table}")));
+                    return Err(Error::NotFound(format!(
+                        "SQLite error: no such table: {table}"
+                    )));
                 }
             } else {
                 db.write_tx(|tx| {
@@ -307,7 +332,9 @@ impl KvStore {
             }
             db.read(false, |c| {
                 c.prepare(&format!("SELECT key, value FROM {quoted} LIMIT 0"))
-                    .map_err(|_| Error::invalid(format!("table {table} is not a KVault table (key, value)")))?;
+                    .map_err(|_| {
+                        Error::invalid(format!("table {table} is not a KVault table (key, value)"))
+                    })?;
                 Ok(())
             })?;
             let inner = Arc::new(KvInner {
@@ -369,7 +396,9 @@ impl KvStore {
             let inner = &self.inner;
             inner.db.check_writable()?;
             let _g = inner.gate_write()?;
-            let n = inner.db.write_tx(|tx| Ok(tx.prepare_cached(&inner.sql.delete)?.execute([key])?))?;
+            let n = inner
+                .db
+                .write_tx(|tx| Ok(tx.prepare_cached(&inner.sql.delete)?.execute([key])?))?;
             let cached = inner.cache.lock().remove(key);
             Ok(n > 0 || cached)
         })
@@ -394,7 +423,9 @@ impl KvStore {
             inner.db.check_open()?;
             let cached = inner.cache.lock().keys();
             inner.db.read(true, |c| {
-                let n: i64 = c.prepare_cached(&inner.sql.count)?.query_row([], |r| r.get(0))?;
+                let n: i64 = c
+                    .prepare_cached(&inner.sql.count)?
+                    .query_row([], |r| r.get(0))?;
                 let mut extra = 0u64;
                 let mut st = c.prepare_cached(&inner.sql.exists)?;
                 for k in &cached {
@@ -405,6 +436,10 @@ impl KvStore {
                 Ok(n as u64 + extra)
             })
         })
+    }
+
+    pub fn is_empty(&self) -> VResult<bool> {
+        self.len().map(|n| n == 0)
     }
 
     pub fn pop(&self, key: &[u8]) -> VResult<Option<TaggedValue>> {
@@ -419,7 +454,9 @@ impl KvStore {
                 Ok(cached.map(|v| v.to_vec()).or(db_val))
             })?;
             inner.cache.lock().remove(key);
-            stored.map(|s| tagged_of(&s).map(TaggedValue::from)).transpose()
+            stored
+                .map(|s| tagged_of(&s).map(TaggedValue::from))
+                .transpose()
         })
     }
 
@@ -433,7 +470,9 @@ impl KvStore {
             KvInner::check_key(key)?;
             let stored = inner.encode(kind, payload)?;
             if inner.cache.lock().locked {
-                return Err(Error::Busy("Cache error: insert prohibited while cache is locked".into()));
+                return Err(Error::Busy(
+                    "Cache error: insert prohibited while cache is locked".into(),
+                ));
             }
             let _g = inner.gate_write()?;
             let cached = inner.cache.lock().lookup(key);
@@ -444,10 +483,13 @@ impl KvStore {
                 if let Some(v) = inner.read_stored(tx, key)? {
                     return Ok(Some(v));
                 }
-                tx.prepare_cached(&inner.sql.upsert)?.execute(params![key, stored])?;
+                tx.prepare_cached(&inner.sql.upsert)?
+                    .execute(params![key, stored])?;
                 Ok(None)
             })?;
-            existing.map(|s| tagged_of(&s).map(TaggedValue::from)).transpose()
+            existing
+                .map(|s| tagged_of(&s).map(TaggedValue::from))
+                .transpose()
         })
     }
 
@@ -479,7 +521,9 @@ impl KvStore {
             {
                 let c = inner.cache.lock();
                 if c.enabled && c.locked {
-                    return Err(Error::Busy("Cache error: batch write prohibited while cache is locked".into()));
+                    return Err(Error::Busy(
+                        "Cache error: batch write prohibited while cache is locked".into(),
+                    ));
                 }
             }
             let _g = inner.gate_write()?;
@@ -561,7 +605,10 @@ impl KvStore {
                 }
                 let mut rows = st.query([k])?;
                 match rows.next()? {
-                    Some(row) => emit(&mut out, Some(row.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[])))?,
+                    Some(row) => emit(
+                        &mut out,
+                        Some(row.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[])),
+                    )?,
                     None => emit(&mut out, None)?,
                 }
             }
@@ -605,13 +652,18 @@ impl KvStore {
                 let mut st = c.prepare_cached(&sql)?;
                 let rows = st.query_map(params![lo, hi, after, limit as i64], |r| {
                     let k: Vec<u8> = r.get(0)?;
-                    let v: Option<Vec<u8>> = if req.with_values { Some(r.get(1)?) } else { None };
+                    let v: Option<Vec<u8>> = if req.with_values {
+                        Some(r.get(1)?)
+                    } else {
+                        None
+                    };
                     Ok((k, v))
                 })?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
             })?;
             if !cached.is_empty() {
-                let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = page.into_iter().collect();
+                let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> =
+                    page.into_iter().collect();
                 for (k, v) in cached {
                     merged.insert(k, Some(v.to_vec()));
                 }
@@ -634,7 +686,12 @@ impl KvStore {
         })
     }
 
-    pub fn enable_cache(&self, cap_bytes: u64, flush_threshold: u64, flush_interval_secs: Option<f64>) -> VResult<()> {
+    pub fn enable_cache(
+        &self,
+        cap_bytes: u64,
+        flush_threshold: u64,
+        flush_interval_secs: Option<f64>,
+    ) -> VResult<()> {
         guard(|| {
             let inner = &self.inner;
             inner.db.check_writable()?;
@@ -643,13 +700,17 @@ impl KvStore {
             }
             if let Some(s) = flush_interval_secs {
                 if !(s.is_finite() && s > 0.0) {
-                    return Err(Error::invalid("flush_interval must be a positive finite number"));
+                    return Err(Error::invalid(
+                        "flush_interval must be a positive finite number",
+                    ));
                 }
             }
             {
                 let c = inner.cache.lock();
                 if c.locked && !c.pending.is_empty() {
-                    return Err(Error::Busy("Cache error: cannot reset a locked nonempty cache".into()));
+                    return Err(Error::Busy(
+                        "Cache error: cannot reset a locked nonempty cache".into(),
+                    ));
                 }
             }
             inner.flush(true)?;
@@ -673,7 +734,9 @@ impl KvStore {
             inner.db.check_open()?;
             inner.stop_flusher();
             if inner.cache.lock().locked {
-                return Err(Error::Busy("Cache error: cannot disable cache while flushing is locked".into()));
+                return Err(Error::Busy(
+                    "Cache error: cannot disable cache while flushing is locked".into(),
+                ));
             }
             let _g = inner.gate_write()?;
             inner.flush(true)?;
@@ -742,11 +805,17 @@ impl KvStore {
                 return Ok(());
             }
             if feature.is_empty() || feature.contains(',') {
-                return Err(Error::invalid("feature names are non-empty and contain no comma"));
+                return Err(Error::invalid(
+                    "feature names are non-empty and contain no comma",
+                ));
             }
             inner.db.write_tx(|tx| {
                 let cur: Option<String> = tx
-                    .query_row("SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'", [], |r| r.get(0))
+                    .query_row(
+                        "SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'",
+                        [],
+                        |r| r.get(0),
+                    )
                     .optional()?;
                 let mut feats: Vec<String> = cur
                     .unwrap_or_default()
@@ -798,7 +867,8 @@ impl KvStore {
                 return Ok(());
             }
             let mut w = inner.db.writer()?;
-            w.conn().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            w.conn()
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
             Ok(())
         })
     }
@@ -839,7 +909,11 @@ impl KvStore {
             return cur;
         }
         let id = fastpath::register_kv(&self.inner);
-        match self.inner.fast_id.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+        match self
+            .inner
+            .fast_id
+            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => id,
             Err(existing) => {
                 fastpath::unregister(id);

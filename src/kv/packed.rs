@@ -68,7 +68,8 @@ pub fn parse_keys(buf: &[u8]) -> Result<Vec<&[u8]>> {
 
 /// `[u32 len][bytes]` appended to `out`.
 pub fn put_lv(out: &mut Vec<u8>, b: &[u8]) -> Result<()> {
-    let n = u32::try_from(b.len()).map_err(|_| Error::invalid("item larger than 4 GiB cannot be batched"))?;
+    let n = u32::try_from(b.len())
+        .map_err(|_| Error::invalid("item larger than 4 GiB cannot be batched"))?;
     out.extend_from_slice(&n.to_le_bytes());
     out.extend_from_slice(b);
     Ok(())

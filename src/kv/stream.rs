@@ -36,7 +36,10 @@ pub struct PutStream {
 }
 
 fn conn(lease: &mut Option<WriterLease>) -> &mut Connection {
-    lease.as_mut().and_then(|g| g.as_mut()).expect("stream holds the writer")
+    lease
+        .as_mut()
+        .and_then(|g| g.as_mut())
+        .expect("stream holds the writer")
 }
 
 impl PutState {
@@ -119,7 +122,9 @@ impl PutStream {
 
     fn with_state<T>(&self, f: impl FnOnce(&mut PutState) -> Result<T>) -> Result<T> {
         let mut g = self.state.lock();
-        let st = g.as_mut().ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
+        let st = g
+            .as_mut()
+            .ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
         let out = f(st);
         if out.is_err() {
             if let Some(mut s) = g.take() {
@@ -161,7 +166,9 @@ impl PutStream {
         guard(|| {
             let inner = self.inner.clone();
             let mut g = self.state.lock();
-            let mut st = g.take().ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
+            let mut st = g
+                .take()
+                .ok_or_else(|| Error::invalid("stream is already finished or aborted"))?;
             if st.written != st.size {
                 st.rollback();
                 return Err(Error::invalid(format!(
@@ -226,7 +233,8 @@ pub struct GetStream {
 impl GetStream {
     pub(crate) fn open(inner: &Arc<KvInner>, key: &[u8]) -> Result<GetStream> {
         inner.db.check_open()?;
-        let not_found = || Error::NotFound(format!("Key not found: {}", String::from_utf8_lossy(key)));
+        let not_found =
+            || Error::NotFound(format!("Key not found: {}", String::from_utf8_lossy(key)));
         let hit = inner.cache.lock().lookup(key);
         let (source, start, total) = if let Some(v) = hit {
             let view_start = (v.len() - codec::stored_view(&v).len()) as u64;
@@ -285,7 +293,8 @@ impl GetStream {
             None => return Err(Error::invalid("stream is closed")),
             Some(Source::Memory(v)) => buf[..n].copy_from_slice(&v[off..off + n]),
             Some(Source::Blob { conn, rowid }) => {
-                let blob = conn.blob_open(MAIN_DB, self.inner.table.as_str(), "value", *rowid, true)?;
+                let blob =
+                    conn.blob_open(MAIN_DB, self.inner.table.as_str(), "value", *rowid, true)?;
                 blob.read_at_exact(&mut buf[..n], off)?;
             }
         }
@@ -329,7 +338,10 @@ impl GetStream {
             return cur;
         }
         let id = fastpath::register_stream(&self);
-        match self.fast_id.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+        match self
+            .fast_id
+            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => id,
             Err(existing) => {
                 fastpath::unregister(id);

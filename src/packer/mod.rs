@@ -2,7 +2,10 @@
 //! (kind, payload) pairs of docs/FORMAT.md §2; this module checks them against the dtype and
 //! produces kohakuvault 1.1.0's exact bytes.
 
-use crate::codec::{self, plain, Tagged, KIND_BOOL, KIND_CBOR, KIND_FLOAT, KIND_INT, KIND_MSGPACK, KIND_NDARRAY, KIND_RAW, KIND_UTF8};
+use crate::codec::{
+    self, plain, Tagged, KIND_BOOL, KIND_CBOR, KIND_FLOAT, KIND_INT, KIND_MSGPACK, KIND_NDARRAY,
+    KIND_RAW, KIND_UTF8,
+};
 use crate::error::{guard, Error, Result, VResult};
 use crate::kv::packed::{put_tagged, Reader};
 use crate::kv::TaggedValue;
@@ -20,11 +23,23 @@ pub enum Encoding {
 pub enum DType {
     I64,
     F64,
-    String { encoding: Encoding, fixed_size: Option<usize> },
-    Bytes { fixed_size: Option<usize> },
-    MessagePack { fixed_size: Option<usize> },
-    Cbor { fixed_size: Option<usize> },
-    Vector { elem: u8, shape: Option<Vec<u32>> },
+    String {
+        encoding: Encoding,
+        fixed_size: Option<usize>,
+    },
+    Bytes {
+        fixed_size: Option<usize>,
+    },
+    MessagePack {
+        fixed_size: Option<usize>,
+    },
+    Cbor {
+        fixed_size: Option<usize>,
+    },
+    Vector {
+        elem: u8,
+        shape: Option<Vec<u32>>,
+    },
 }
 
 fn parse_encoding(s: &str) -> Option<Encoding> {
@@ -70,10 +85,19 @@ impl DType {
             "i64" if parts.len() == 1 => DType::I64,
             "f64" if parts.len() == 1 => DType::F64,
             "str" | "string" => match parts.len() {
-                1 => DType::String { encoding: Encoding::Utf8, fixed_size: None },
+                1 => DType::String {
+                    encoding: Encoding::Utf8,
+                    fixed_size: None,
+                },
                 2 => match parts[1].parse::<usize>() {
-                    Ok(_) => DType::String { encoding: Encoding::Utf8, fixed_size: Some(parse_size(parts[1], dtype)?) },
-                    Err(_) => DType::String { encoding: parse_encoding(parts[1]).ok_or_else(bad)?, fixed_size: None },
+                    Ok(_) => DType::String {
+                        encoding: Encoding::Utf8,
+                        fixed_size: Some(parse_size(parts[1], dtype)?),
+                    },
+                    Err(_) => DType::String {
+                        encoding: parse_encoding(parts[1]).ok_or_else(bad)?,
+                        fixed_size: None,
+                    },
                 },
                 3 => DType::String {
                     encoding: parse_encoding(parts[2]).ok_or_else(bad)?,
@@ -83,17 +107,23 @@ impl DType {
             },
             "bytes" => match parts.len() {
                 1 => DType::Bytes { fixed_size: None },
-                2 => DType::Bytes { fixed_size: Some(parse_size(parts[1], dtype)?) },
+                2 => DType::Bytes {
+                    fixed_size: Some(parse_size(parts[1], dtype)?),
+                },
                 _ => return Err(bad()),
             },
             "msgpack" | "messagepack" => match parts.len() {
                 1 => DType::MessagePack { fixed_size: None },
-                2 => DType::MessagePack { fixed_size: Some(parse_size(parts[1], dtype)?) },
+                2 => DType::MessagePack {
+                    fixed_size: Some(parse_size(parts[1], dtype)?),
+                },
                 _ => return Err(bad()),
             },
             "cbor" => match parts.len() {
                 1 => DType::Cbor { fixed_size: None },
-                2 => DType::Cbor { fixed_size: Some(parse_size(parts[1], dtype)?) },
+                2 => DType::Cbor {
+                    fixed_size: Some(parse_size(parts[1], dtype)?),
+                },
                 _ => return Err(bad()),
             },
             "vec" | "vector" => {
@@ -111,10 +141,18 @@ impl DType {
                             _ => Err(bad()),
                         })
                         .collect::<Result<Vec<u32>>>()?;
-                    DType::Vector { elem, shape: Some(dims) }
+                    DType::Vector {
+                        elem,
+                        shape: Some(dims),
+                    }
                 }
             }
-            _ => return Err(Error::invalid(format!("Invalid dtype: Unknown dtype: {}", parts[0]))),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "Invalid dtype: Unknown dtype: {}",
+                    parts[0]
+                )))
+            }
         })
     }
 
@@ -125,8 +163,12 @@ impl DType {
             | DType::Bytes { fixed_size }
             | DType::MessagePack { fixed_size }
             | DType::Cbor { fixed_size } => fixed_size.unwrap_or(0),
-            DType::Vector { elem, shape: Some(dims) } => {
-                1 + dims.iter().map(|&d| d as usize).product::<usize>() * codec::dtype_size(*elem).expect("valid")
+            DType::Vector {
+                elem,
+                shape: Some(dims),
+            } => {
+                1 + dims.iter().map(|&d| d as usize).product::<usize>()
+                    * codec::dtype_size(*elem).expect("valid")
             }
             DType::Vector { shape: None, .. } => 0,
         }
@@ -139,7 +181,10 @@ fn int_of(kind: u8, payload: &[u8]) -> Result<i64> {
             if payload.is_empty() || payload.len() > 8 {
                 let neg = payload.last().is_some_and(|b| b & 0x80 != 0);
                 let fill = if neg { 0xFF } else { 0 };
-                if payload.len() > 8 && payload[8..].iter().all(|&b| b == fill) && ((payload[7] & 0x80 != 0) == neg) {
+                if payload.len() > 8
+                    && payload[8..].iter().all(|&b| b == fill)
+                    && ((payload[7] & 0x80 != 0) == neg)
+                {
                     return Ok(i64::from_le_bytes(payload[..8].try_into().expect("8")));
                 }
                 return Err(Error::invalid("int too large to convert to i64"));
@@ -167,7 +212,10 @@ fn encode_text(enc: Encoding, s: &str) -> Result<Vec<u8>> {
         }
         Encoding::Latin1 => s
             .chars()
-            .map(|c| u8::try_from(c as u32).map_err(|_| Error::invalid("String contains characters outside Latin1 range")))
+            .map(|c| {
+                u8::try_from(c as u32)
+                    .map_err(|_| Error::invalid("String contains characters outside Latin1 range"))
+            })
             .collect::<Result<_>>()?,
     })
 }
@@ -175,13 +223,25 @@ fn encode_text(enc: Encoding, s: &str) -> Result<Vec<u8>> {
 fn decode_text(enc: Encoding, b: &[u8]) -> Result<String> {
     let units = |be: bool| -> Vec<u16> {
         b.chunks_exact(2)
-            .map(|c| if be { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) })
+            .map(|c| {
+                if be {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_le_bytes([c[0], c[1]])
+                }
+            })
             .collect()
     };
     Ok(match enc {
-        Encoding::Utf8 => String::from_utf8(b.to_vec()).map_err(|_| Error::invalid("invalid UTF-8 data"))?,
-        Encoding::Utf16Le => String::from_utf16(&units(false)).map_err(|_| Error::invalid("invalid UTF-16 data"))?,
-        Encoding::Utf16Be => String::from_utf16(&units(true)).map_err(|_| Error::invalid("invalid UTF-16 data"))?,
+        Encoding::Utf8 => {
+            String::from_utf8(b.to_vec()).map_err(|_| Error::invalid("invalid UTF-8 data"))?
+        }
+        Encoding::Utf16Le => {
+            String::from_utf16(&units(false)).map_err(|_| Error::invalid("invalid UTF-16 data"))?
+        }
+        Encoding::Utf16Be => {
+            String::from_utf16(&units(true)).map_err(|_| Error::invalid("invalid UTF-16 data"))?
+        }
         Encoding::Ascii => {
             if !b.is_ascii() {
                 return Err(Error::invalid("invalid ASCII data"));
@@ -195,7 +255,11 @@ fn decode_text(enc: Encoding, b: &[u8]) -> Result<String> {
 fn fixed(mut v: Vec<u8>, n: Option<usize>) -> Result<Vec<u8>> {
     if let Some(n) = n {
         if v.len() > n {
-            return Err(Error::invalid(format!("Data too long: {} > {}", v.len(), n)));
+            return Err(Error::invalid(format!(
+                "Data too long: {} > {}",
+                v.len(),
+                n
+            )));
         }
         v.resize(n, 0);
     }
@@ -308,7 +372,10 @@ impl DataPacker {
                 Err(errors) => errors.map(|e| e.to_string()).collect(),
             };
             if !msgs.is_empty() {
-                return Err(Error::invalid(format!("Validation errors: {}", msgs.join(", "))));
+                return Err(Error::invalid(format!(
+                    "Validation errors: {}",
+                    msgs.join(", ")
+                )));
             }
         }
         Ok(())
@@ -322,11 +389,15 @@ impl DataPacker {
                 KIND_INT | KIND_BOOL => Ok((int_of(kind, payload)? as f64).to_le_bytes().to_vec()),
                 _ => Err(Error::invalid("expected a float")),
             },
-            DType::String { encoding, fixed_size } => {
+            DType::String {
+                encoding,
+                fixed_size,
+            } => {
                 if kind != KIND_UTF8 {
                     return Err(Error::invalid("expected a str"));
                 }
-                let s = std::str::from_utf8(payload).map_err(|_| Error::invalid("invalid UTF-8 text"))?;
+                let s = std::str::from_utf8(payload)
+                    .map_err(|_| Error::invalid("invalid UTF-8 text"))?;
                 fixed(encode_text(*encoding, s)?, *fixed_size)
             }
             DType::Bytes { fixed_size } => {
@@ -366,7 +437,10 @@ impl DataPacker {
                 match shape {
                     Some(dims) => {
                         if &arr.dims != dims {
-                            return Err(Error::invalid(format!("Shape mismatch: expected {dims:?}, got {:?}", arr.dims)));
+                            return Err(Error::invalid(format!(
+                                "Shape mismatch: expected {dims:?}, got {:?}",
+                                arr.dims
+                            )));
                         }
                         let mut out = vec![*elem];
                         out.extend_from_slice(&data);
@@ -392,13 +466,20 @@ impl DataPacker {
         Ok(match &self.dtype {
             DType::I64 => Tagged::new(KIND_INT, need(8)?),
             DType::F64 => Tagged::new(KIND_FLOAT, need(8)?),
-            DType::String { encoding, fixed_size } => {
+            DType::String {
+                encoding,
+                fixed_size,
+            } => {
                 let raw = match fixed_size {
                     Some(n) => need(*n)?,
                     None => b,
                 };
                 let s = decode_text(*encoding, raw)?;
-                let s = if fixed_size.is_some() { s.trim_end_matches('\0').to_string() } else { s };
+                let s = if fixed_size.is_some() {
+                    s.trim_end_matches('\0').to_string()
+                } else {
+                    s
+                };
                 Tagged::new(KIND_UTF8, s.into_bytes())
             }
             DType::Bytes { fixed_size } => Tagged::new(KIND_RAW, fixed_size.map_or(Ok(b), need)?),
@@ -414,13 +495,23 @@ impl DataPacker {
                 let v: ciborium::Value = ciborium::de::from_reader(&mut cur)
                     .map_err(|e| Error::invalid(format!("invalid CBOR data: {e}")))?;
                 let mut one = Vec::new();
-                ciborium::ser::into_writer(&v, &mut one).map_err(|e| Error::invalid(e.to_string()))?;
-                Tagged::new(KIND_MSGPACK, plain::transcode(KIND_CBOR, KIND_MSGPACK, &one)?)
+                ciborium::ser::into_writer(&v, &mut one)
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                Tagged::new(
+                    KIND_MSGPACK,
+                    plain::transcode(KIND_CBOR, KIND_MSGPACK, &one)?,
+                )
             }
-            DType::Vector { elem, shape: Some(dims) } => {
+            DType::Vector {
+                elem,
+                shape: Some(dims),
+            } => {
                 let raw = need(self.dtype.elem_size())?;
                 if raw[0] != *elem {
-                    return Err(Error::invalid(format!("Type mismatch at vector {index}: expected {elem}, got {}", raw[0])));
+                    return Err(Error::invalid(format!(
+                        "Type mismatch at vector {index}: expected {elem}, got {}",
+                        raw[0]
+                    )));
                 }
                 let mut p = vec![*elem, dims.len() as u8];
                 for d in dims {
@@ -462,24 +553,37 @@ impl DataPacker {
 
     pub fn unpack(&self, data: &[u8], offset: u64) -> VResult<TaggedValue> {
         guard(|| {
-            let b = data.get(offset as usize..).ok_or_else(|| Error::invalid("offset beyond data"))?;
+            let b = data
+                .get(offset as usize..)
+                .ok_or_else(|| Error::invalid("offset beyond data"))?;
             self.unpack_one(b, 0).map(TaggedValue::from)
         })
     }
 
-    pub fn unpack_many(&self, data: &[u8], count: Option<u64>, offsets: Option<Vec<u64>>) -> VResult<Vec<u8>> {
+    pub fn unpack_many(
+        &self,
+        data: &[u8],
+        count: Option<u64>,
+        offsets: Option<Vec<u64>>,
+    ) -> VResult<Vec<u8>> {
         guard(|| {
             let mut out = Vec::new();
             let size = self.dtype.elem_size();
             if size > 0 {
-                let count = count.ok_or_else(|| Error::invalid("Fixed-size types require count parameter"))? as usize;
+                let count = count
+                    .ok_or_else(|| Error::invalid("Fixed-size types require count parameter"))?
+                    as usize;
                 for i in 0..count {
-                    let b = data.get(i * size..).ok_or_else(|| Error::invalid("Not enough data"))?;
+                    let b = data
+                        .get(i * size..)
+                        .ok_or_else(|| Error::invalid("Not enough data"))?;
                     let t = self.unpack_one(b, i)?;
                     put_tagged(&mut out, t.kind, &t.payload)?;
                 }
             } else {
-                let offs = offsets.ok_or_else(|| Error::invalid("Variable-size types require offsets parameter"))?;
+                let offs = offsets.ok_or_else(|| {
+                    Error::invalid("Variable-size types require offsets parameter")
+                })?;
                 for (i, &start) in offs.iter().enumerate() {
                     let end = offs.get(i + 1).copied().unwrap_or(data.len() as u64);
                     if start > end || end > data.len() as u64 {

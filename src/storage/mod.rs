@@ -75,7 +75,9 @@ pub fn quote_ident(name: &str) -> Result<String> {
         )));
     }
     if name.to_ascii_lowercase().starts_with("sqlite_") {
-        return Err(Error::invalid(format!("invalid identifier {name:?}: reserved prefix sqlite_")));
+        return Err(Error::invalid(format!(
+            "invalid identifier {name:?}: reserved prefix sqlite_"
+        )));
     }
     Ok(format!("\"{name}\""))
 }
@@ -116,7 +118,9 @@ impl Db {
         }
         let special = is_memory_or_uri(path);
         if opts.read_only && path == ":memory:" {
-            return Err(Error::invalid("an in-memory database cannot be opened read-only"));
+            return Err(Error::invalid(
+                "an in-memory database cannot be opened read-only",
+            ));
         }
         if opts.reader_cache_kb == 0 {
             return Err(Error::invalid("reader_cache_kb must be positive"));
@@ -130,7 +134,9 @@ impl Db {
             }
         }
         let flags = if opts.read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
@@ -204,7 +210,9 @@ impl Db {
 
     pub fn check_open(&self) -> Result<()> {
         if self.is_closed() {
-            Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()))
+            Err(Error::Closed(
+                "Cannot operate on closed KVault (KVault is closed)".into(),
+            ))
         } else {
             Ok(())
         }
@@ -223,12 +231,13 @@ impl Db {
     /// re-entering from inside a stream gets `Busy` instead of a deadlock).
     pub fn writer(&self) -> Result<WriterGuard<'_>> {
         self.check_open()?;
-        let guard = self
-            .writer
-            .try_lock_for(self.busy)
-            .ok_or_else(|| Error::Busy("database is locked: the writer connection is busy".into()))?;
+        let guard = self.writer.try_lock_for(self.busy).ok_or_else(|| {
+            Error::Busy("database is locked: the writer connection is busy".into())
+        })?;
         if guard.is_none() {
-            return Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()));
+            return Err(Error::Closed(
+                "Cannot operate on closed KVault (KVault is closed)".into(),
+            ));
         }
         Ok(WriterGuard { guard })
     }
@@ -236,12 +245,13 @@ impl Db {
     /// Leases the writer connection with an owned guard that may outlive this call (streams).
     pub fn writer_owned(&self) -> Result<ArcMutexGuard<RawMutex, Option<Connection>>> {
         self.check_open()?;
-        let guard = self
-            .writer
-            .try_lock_arc_for(self.busy)
-            .ok_or_else(|| Error::Busy("database is locked: the writer connection is busy".into()))?;
+        let guard = self.writer.try_lock_arc_for(self.busy).ok_or_else(|| {
+            Error::Busy("database is locked: the writer connection is busy".into())
+        })?;
         if guard.is_none() {
-            return Err(Error::Closed("Cannot operate on closed KVault (KVault is closed)".into()));
+            return Err(Error::Closed(
+                "Cannot operate on closed KVault (KVault is closed)".into(),
+            ));
         }
         Ok(guard)
     }
@@ -250,7 +260,9 @@ impl Db {
     pub fn write_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         self.check_writable()?;
         let mut w = self.writer()?;
-        let tx = w.conn().transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = w
+            .conn()
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -354,10 +366,9 @@ impl Db {
 
     /// Checkpoints (PASSIVE), then drops every connection. Idempotent.
     pub fn close(&self) -> Result<()> {
-        let mut w = self
-            .writer
-            .try_lock_for(self.busy)
-            .ok_or_else(|| Error::Busy("database is locked: cannot close while the writer is busy".into()))?;
+        let mut w = self.writer.try_lock_for(self.busy).ok_or_else(|| {
+            Error::Busy("database is locked: cannot close while the writer is busy".into())
+        })?;
         self.closed.store(true, Ordering::Release);
         if let Some(conn) = w.take() {
             if !self.read_only {
@@ -388,24 +399,35 @@ fn pragma_text(conn: &Connection, sql: &str) -> Result<String> {
     })
 }
 
-fn apply_writer_pragmas(conn: &Connection, o: &OpenOptions, existed: bool, memory: bool) -> Result<()> {
+fn apply_writer_pragmas(
+    conn: &Connection,
+    o: &OpenOptions,
+    existed: bool,
+    memory: bool,
+) -> Result<()> {
     if !existed && !memory {
         if !o.page_size.is_power_of_two() || !(512..=65536).contains(&o.page_size) {
-            return Err(Error::invalid("page_size must be a power of two between 512 and 65536"));
+            return Err(Error::invalid(
+                "page_size must be a power of two between 512 and 65536",
+            ));
         }
         conn.execute_batch(&format!("PRAGMA page_size = {}", o.page_size))?;
     }
     if o.enable_wal && !memory {
         let mode = pragma_text(conn, "PRAGMA journal_mode = WAL")?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Internal(format!("could not enable WAL (journal_mode is {mode})")));
+            return Err(Error::Internal(format!(
+                "could not enable WAL (journal_mode is {mode})"
+            )));
         }
         conn.execute_batch("PRAGMA wal_autocheckpoint = 1000")?;
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     let sync = pragma_text(conn, "PRAGMA synchronous")?;
     if sync != "1" {
-        return Err(Error::Internal(format!("could not set synchronous=NORMAL (got {sync})")));
+        return Err(Error::Internal(format!(
+            "could not set synchronous=NORMAL (got {sync})"
+        )));
     }
     conn.execute_batch(&format!(
         "PRAGMA mmap_size = {}; PRAGMA cache_size = -{}; PRAGMA temp_store = MEMORY;",

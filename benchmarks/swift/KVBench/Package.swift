@@ -11,7 +11,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "KVBench",
-            dependencies: [.product(name: "KohakuVault", package: "swift")],
+            dependencies: [
+                .product(name: "KohakuVault", package: "swift"),
+                .product(name: "KohakuVaultCore", package: "swift"),
+            ],
             path: "Sources/KVBench"
         ),
     ]

@@ -3,6 +3,7 @@
 // Env: KV_BENCH_N (default 10000), KV_BENCH_VALUE (default 256), KV_BENCH_ROUNDS (default 5).
 import Foundation
 import KohakuVault
+import KohakuVaultCore
 
 let env = ProcessInfo.processInfo.environment
 let n = Int(env["KV_BENCH_N"] ?? "") ?? 10_000
@@ -51,9 +52,20 @@ let getMany = try measure { got = try vault.getMany(keys) }
 report("get_many (\(n) keys)", getMany, ops: n, bytes: total)
 precondition(got.count == n && got[n / 2]?.payload == values[n / 2], "get_many returned wrong data")
 
+// The same two calls split into the core's FFI call and the facade's packing/unpacking.
+var packed = Data()
+for k in keys {
+    withUnsafeBytes(of: UInt32(k.count).littleEndian) { packed.append(contentsOf: $0) }
+    packed.append(k)
+}
+var raw = Data()
+let coreGet = try measure { raw = try vault.store.getMany(keys: packed) }
+report("  core get_many call only", coreGet, ops: n, bytes: total)
+precondition(raw.count == n * (5 + valueSize))
+
 let m = min(n, 2000)
 let put1 = try measure { for i in 0..<m { try vault.set(values[i], forKey: keys[i]) } }
-report("put x\(m) (one transaction each)", put1, ops: m, bytes: m * valueSize)
+report("put x\(m) (autocommit each)", put1, ops: m, bytes: m * valueSize)
 let get1 = try measure { for i in 0..<m { _ = try vault.value(forKey: keys[i]) } }
 report("get x\(m)", get1, ops: m, bytes: m * valueSize)
 let iter = try measure { let c = try vault.keys().collect().count; precondition(c == n) }

@@ -72,15 +72,4 @@ object Codec {
         Kind.PICKLE -> throw KohakuVaultException.UnsupportedEncoding("pickle values can only be decoded in Python")
         else -> throw KohakuVaultException.UnsupportedEncoding("unknown value kind ${v.kind}")
     }
-
-    /**
-     * Whether [stored] is a raw value escaped behind an encoding-0x00 header (FORMAT.md §1); the core decodes those
-     * back to the raw bytes.
-     */
-    internal fun isEscapedRaw(stored: ByteArray): Boolean =
-        stored.size >= 10 && stored[0] == 0x89.toByte() && stored[1] == 0x4B.toByte() &&
-            stored[8] == 0x56.toByte() && stored[9] == 0x4B.toByte() && stored[3] == 0.toByte()
-
-    /** The `ByteArray` view of a stored value (see [KVault.get]). */
-    internal fun bytesView(stored: ByteArray): ByteArray = if (isEscapedRaw(stored)) decode(stored).payload else stored
 }

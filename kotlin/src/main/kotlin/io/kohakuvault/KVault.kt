@@ -181,7 +181,11 @@ class KVault @JvmOverloads constructor(
 
     fun getTagged(key: String): VaultValue? = getTagged(key.encodeToByteArray())
 
-    /** The stored bytes as kohakuvault 1.1.0 returns them with auto-pack off (header included), or null. */
+    /**
+     * The stored bytes as kohakuvault 1.1.0 returns them with auto-pack off (header included; the core removes
+     * only its own raw-escape header, so raw values come back exactly as put), or null. This is the `ByteArray`
+     * view of the value.
+     */
     fun getStored(key: ByteArray): ByteArray? = read { store.getStored(Arena.one(key)) }
 
     fun getStored(key: String): ByteArray? = getStored(key.encodeToByteArray())
@@ -193,7 +197,7 @@ class KVault @JvmOverloads constructor(
         val hit = FastPath.get(core.fastHandle, key)
         if (hit === FastPath.MISSING) return null
         if (hit !== FastPath.FALLBACK && hit.kind == Kind.RAW) return hit.payload
-        return getStored(key)?.let { Codec.bytesView(it) }
+        return getStored(key)
     }
 
     override operator fun get(key: String): ByteArray? = get(key.encodeToByteArray())
@@ -240,7 +244,7 @@ class KVault @JvmOverloads constructor(
     override fun putIfAbsent(key: String, value: ByteArray): ByteArray? {
         val kb = key.encodeToByteArray()
         val existing = setDefaultTagged(kb, Kind.RAW, value) ?: return null
-        return if (existing.kind == Kind.RAW) existing.payload else getStored(kb)?.let { Codec.bytesView(it) }
+        return if (existing.kind == Kind.RAW) existing.payload else getStored(kb)
     }
 
     /** Returns the existing decoded value, or stores (kind, payload) and returns null. Atomic. */
@@ -363,7 +367,7 @@ class KVault @JvmOverloads constructor(
         repeat(keys.size) {
             val status = r.get().toInt() and 0xFF
             val len = r.u32()
-            out.add(if (status == MISSING) null else Codec.bytesView(r.getBytes(len)))
+            out.add(if (status == MISSING) null else r.getBytes(len))
         }
         return out
     }
@@ -432,11 +436,11 @@ class KVault @JvmOverloads constructor(
     @JvmOverloads
     fun items(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Sequence<Pair<String, ByteArray>> =
         scanPages(prefix.encodeToByteArray(), true, false, pageSize, limit)
-            .map { it.key.decodeToString() to Codec.bytesView(it.value!!) }
+            .map { it.key.decodeToString() to it.value!! }
 
     @JvmOverloads
     fun items(prefix: ByteArray, limit: Long? = null, pageSize: Int = 128): Sequence<Pair<ByteArray, ByteArray>> =
-        scanPages(prefix, true, false, pageSize, limit).map { it.key to Codec.bytesView(it.value!!) }
+        scanPages(prefix, true, false, pageSize, limit).map { it.key to it.value!! }
 
     /** (key, decoded value) pairs for keys starting with [prefix], in key order. */
     @JvmOverloads

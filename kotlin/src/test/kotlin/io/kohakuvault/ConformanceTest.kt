@@ -64,8 +64,11 @@ class ConformanceTest {
     fun `stored through a vault`(): List<DynamicTest> = section("encode").filter { it["headers"] == true }.map { v ->
         DynamicTest.dynamicTest("vault: ${v["name"]}") {
             KVault(TestSupport.tempDb()).use { kv ->
-                kv.putTagged("k", (v["kind"] as Long).toInt(), hex(v["payload"] as String))
-                assertEquals(v["stored"] as String, kv.getStored("k")!!.toHex())
+                val kind = (v["kind"] as Long).toInt()
+                kv.putTagged("k", kind, hex(v["payload"] as String))
+                // getStored removes only the core's raw-escape header: a raw value reads back as put
+                val want = if (kind == Kind.RAW) v["payload"] as String else v["stored"] as String
+                assertEquals(want, kv.getStored("k")!!.toHex())
             }
         }
     }

@@ -63,8 +63,15 @@ class KVaultBasicsTest {
             val tricky = hex("894B010600000000564B41")
             kv["tricky"] = tricky
             assertArrayEquals(tricky, kv["tricky"])
-            // stored escaped behind an encoding-0x00 header (FORMAT.md §1)
-            assertArrayEquals(hex("894B010000000000564B894B010600000000564B41"), kv.getStored("tricky"))
+            // stored escaped behind an encoding-0x00 header (FORMAT.md §1), which getStored removes again
+            assertArrayEquals(tricky, kv.getStored("tricky"))
+            // raw bytes that look like the escape header itself
+            val escLike = hex("894B010000000000564B894B010600000000564B41")
+            kv["esc"] = escLike
+            assertArrayEquals(escLike, kv["esc"])
+            assertArrayEquals(escLike, kv.getStored("esc"))
+            assertArrayEquals(escLike, kv.getMany(listOf("esc"))[0])
+            assertEquals(VaultValue.raw(escLike), kv.getTagged("esc"))
             assertEquals(VaultValue.raw(tricky), kv.getTagged("tricky"))
             assertArrayEquals(tricky, kv.getMany(listOf("tricky"))[0])
             assertArrayEquals(tricky, kv.items("tri").single().second)

@@ -85,7 +85,8 @@ class TypedValuesTest {
         kv.putPlain("m", v)
         @Suppress("UNCHECKED_CAST")
         val back = kv.getPlain("m") as Map<String, Any?>
-        assertEquals(listOf("id", "tags", "nested", "flag", "bin", "neg", "big"), back.keys.toList())
+        // the core writes msgpack maps with sorted keys, as 1.1.0 did
+        assertEquals(listOf("big", "bin", "flag", "id", "neg", "nested", "tags"), back.keys.toList())
         assertEquals(7L, back["id"])
         assertEquals(listOf("one", "two"), back["tags"])
         assertEquals(mapOf("x" to 1.5, "n" to null), back["nested"])
