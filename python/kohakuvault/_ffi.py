@@ -117,6 +117,7 @@ class _ThreadBuffers(threading.local):
         self.cap = cap
         self.buf = ctypes.create_string_buffer(cap)
         self.addr = ctypes.addressof(self.buf)
+        self.view = memoryview(self.buf).cast("B")
 
 
 class FastPath:
@@ -158,9 +159,11 @@ class FastPath:
     def get(self, handle: int, key: bytes):
         """Return ``(kind, payload)``, ``None`` when missing, or ``False`` on error (use the UDL call)."""
         tls = self._tls
-        get = self._get
-        addr = tls.addr
-        rc = get(handle, key, len(key), addr, tls.cap, tls.p_len, tls.p_kind)
+        rc = self._get(handle, key, len(key), tls.addr, tls.cap, tls.p_len, tls.p_kind)
+        if rc == 0:
+            return tls.out_kind.value, tls.view[: tls.out_len.value].tobytes()
+        if rc == 1:
+            return None
         while rc == 2:  # buffer too small: retry with the size reported
             need = tls.out_len.value
             if need <= _KEEP_BUFFER_MAX:
@@ -169,9 +172,9 @@ class FastPath:
             else:  # a one-off big value: do not keep a huge per-thread buffer around
                 tmp = ctypes.create_string_buffer(need)
                 addr, cap = ctypes.addressof(tmp), need
-            rc = get(handle, key, len(key), addr, cap, tls.p_len, tls.p_kind)
-        if rc == 0:
-            return tls.out_kind.value, ctypes.string_at(addr, tls.out_len.value)
+            rc = self._get(handle, key, len(key), addr, cap, tls.p_len, tls.p_kind)
+            if rc == 0:
+                return tls.out_kind.value, ctypes.string_at(addr, tls.out_len.value)
         if rc == 1:
             return None
         return False

@@ -50,6 +50,7 @@ _COMBINE_ITEMS = 512
 _COMBINE_BYTES = 256 << 10
 _MISSING_STATUS = 0xFF
 _DECODE = _codec.decode
+_fast_get = FAST.get if FAST.available else None
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
 _REENTRANT = "reentrant access from a stream callback is not supported"
@@ -364,7 +365,7 @@ class KVault(Mapping):
 
     def _fetch(self, k: bytes):
         """(kind, payload) of a key, or None. Auto-pack off: (0, stored bytes)."""
-        if self._auto_pack:
+        if self._auto_pack:  # the C fast path first, the uniffi call for errors
             fh = self._fh
             if fh:
                 found = FAST.get(fh, k)
@@ -406,10 +407,16 @@ class KVault(Mapping):
     def __getitem__(self, key: KeyType) -> Any:
         if self._closed or self._streams:
             self._check()
-        k = _to_bytes_key(key)
+        if type(key) is bytes:
+            k = key
+        else:
+            k = _to_bytes_key(key)
         if self._wc.count:
             self._drain()
-        found = self._fetch(k)
+        fh = self._fh
+        found = _fast_get(fh, k) if fh and self._auto_pack else False
+        if found is False:
+            found = self._fetch(k)
         if found is None:
             raise KeyError(key)
         kind, payload = found
@@ -459,10 +466,16 @@ class KVault(Mapping):
         """The decoded value of ``key``, or ``default`` if it is absent."""
         if self._closed or self._streams:
             self._check()
-        k = _to_bytes_key(key)
+        if type(key) is bytes:
+            k = key
+        else:
+            k = _to_bytes_key(key)
         if self._wc.count:
             self._drain()
-        found = self._fetch(k)
+        fh = self._fh
+        found = _fast_get(fh, k) if fh and self._auto_pack else False
+        if found is False:
+            found = self._fetch(k)
         if found is None:
             return default
         kind, payload = found
@@ -474,18 +487,21 @@ class KVault(Mapping):
         """Store ``value`` under ``key`` (through the write-back cache when it is enabled)."""
         if self._closed or self._streams:
             self._check()
-        k = _to_bytes_key(key)
-        kind, payload = self._pack(value)
+        if type(key) is bytes:
+            k = key
+        else:
+            k = _to_bytes_key(key)
+        if type(value) is bytes:
+            kind, payload = _RAW, value
+        else:
+            kind, payload = self._pack(value)
         if self._combine:
             size = len(k) + len(payload)
             if size <= self._cache_cap and len(k) <= _KEY_MAX:
                 wc = self._wc
                 with wc.lock:
                     if self._combine:
-                        parts = wc.parts
-                        parts.append(_ITEM.pack(kind, len(k), size - len(k)))
-                        parts.append(k)
-                        parts.append(payload)
+                        wc.parts += (_ITEM.pack(kind, len(k), size - len(k)), k, payload)
                         wc.count += 1
                         wc.size += size
                         if wc.count >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES:
@@ -629,16 +645,14 @@ class KVault(Mapping):
         off = 0
         for _ in range(len(keys)):
             status, length = unpack(result, off)
-            off += 5
-            if status == _MISSING_STATUS:
-                append(default)
-                continue
-            payload = result[off : off + length]
-            off += length
+            start = off + 5
+            off = start + length
             if status == _RAW:
-                append(payload)
+                append(result[start:off])
+            elif status == _MISSING_STATUS:
+                append(default)
             else:
-                append(_decode_value(status, payload, allow))
+                append(_decode_value(status, result[start:off], allow))
         return out
 
     # ------------------------------------------------------------------ iteration
@@ -669,18 +683,21 @@ class KVault(Mapping):
             entries = []
             off = 0
             end = len(page)
-            while off < end:
-                (klen,) = unpack_u32(page, off)
-                off += 4
-                k = page[off : off + klen]
-                off += klen
-                if with_values:
-                    kind, vlen = unpack_status(page, off)
-                    off += 5
-                    entries.append((k, kind, page[off : off + vlen]))
-                    off += vlen
-                else:
-                    entries.append(k)
+            append = entries.append
+            if with_values:
+                while off < end:
+                    (klen,) = unpack_u32(page, off)
+                    kend = off + 4 + klen
+                    kind, vlen = unpack_status(page, kend)
+                    vend = kend + 5 + vlen
+                    append((page[off + 4 : kend], kind, page[kend + 5 : vend]))
+                    off = vend
+            else:
+                while off < end:
+                    (klen,) = unpack_u32(page, off)
+                    kend = off + 4 + klen
+                    append(page[off + 4 : kend])
+                    off = kend
             if not entries:
                 return
             yield entries
@@ -781,12 +798,17 @@ class KVault(Mapping):
         chunk = self._chunk_size(chunk_size)
         if size is None:
             size = _remaining_size(reader)
-            if size is None:
+            if size is None:  # unknown length: buffer the stream, then a plain put
+                parts = []
                 with self._callback_scope():
-                    data = reader.read()
-                if not isinstance(data, (bytes, bytearray)):
-                    raise InvalidArgument("reader.read() must return bytes")
-                self.put(k, bytes(data))
+                    while True:
+                        data = reader.read(chunk)
+                        if not isinstance(data, (bytes, bytearray)):
+                            raise InvalidArgument("reader.read() must return bytes")
+                        if not data:
+                            break
+                        parts.append(bytes(data))
+                self.put(k, b"".join(parts))
                 return
         if isinstance(size, bool) or not isinstance(size, int):
             raise InvalidArgument("size must be an integer")

@@ -512,3 +512,32 @@ def test_pickle_failure_is_typed(kv):
     with pytest.raises(KohakuVaultError):
         kv["f"] = Local()
     assert "f" not in kv
+
+
+def test_native_error_mapping_by_type():
+    from kohakuvault._ffi import N, map_native_error
+
+    E = N.VaultError
+    cases = [
+        (E.Busy("database is locked"), DatabaseBusy, "locked"),
+        (E.InvalidArgument("bad"), InvalidArgument, "bad"),
+        (E.UnsupportedEncoding("pickle"), InvalidArgument, "pickle"),
+        (E.ReadOnly("KVault is read-only"), IoError, "read-only"),
+        (E.ReadOnly("attempt to write"), IoError, "read-only"),
+        (E.Io("disk I/O error"), IoError, "disk"),
+        (E.DiskFull("full"), IoError, "full"),
+        (E.Corrupt("file is not a database"), KohakuVaultError, "not a database"),
+        (E.Interrupted("interrupted"), KohakuVaultError, "interrupted"),
+        (E.Internal("boom"), KohakuVaultError, "boom"),
+    ]
+    for exc, cls, word in cases:
+        mapped = map_native_error(exc)
+        assert type(mapped) is cls, (exc, mapped)
+        assert word in str(mapped)
+    assert isinstance(map_native_error(E.Corrupt("bad header"), decoding=True), InvalidArgument)
+    closed = map_native_error(E.Closed("whatever"))
+    assert type(closed) is ValueError and "closed" in str(closed)
+    nf = map_native_error(E.NotFound("x"), key=b"k")
+    assert type(nf) is NotFound and nf.key == b"k"
+    assert isinstance(map_native_error(TypeError("t")), InvalidArgument)
+    assert isinstance(map_native_error(PermissionError("p")), IoError)

@@ -1,5 +1,7 @@
 """The value model: conformance vectors through the generated codec and through the facade."""
 
+import collections
+import enum
 import math
 import pickle
 
@@ -245,13 +247,11 @@ def test_unsupported_array_dtypes_pickle(kv):
         assert out.dtype == value.dtype and np.array_equal(out, value)
 
 
+class Color(enum.IntEnum):
+    RED = 1
+
+
 def test_subclasses_keep_their_type(kv):
-    import collections
-    import enum
-
-    class Color(enum.IntEnum):
-        RED = 1
-
     kv["e"] = Color.RED
     assert kv["e"] is Color.RED
     kv["od"] = collections.OrderedDict(a=1)

@@ -234,7 +234,8 @@ BIG_CHILD = textwrap.dedent("""
                     return int(line.split()[1]) / 1024
         return 0.0
 
-    kv = KVault(path)
+    # a small SQLite page cache and no mmap: what is measured is the streaming path itself
+    kv = KVault(path, cache_kb=2048, reader_cache_kb=2048, mmap_size=0)
     base = rss_mib()
     g = Gen()
     kv.put_file("big", g, size=size)

@@ -636,21 +636,22 @@ impl KvStore {
             let cached = inner.cache.lock().range(after, &lo, hi.as_deref(), limit);
             let t = &inner.quoted;
             let cols = if req.with_values { "key, value" } else { "key" };
-            let mut sql = format!("SELECT {cols} FROM {t} WHERE key >= ?1");
+            // One lower bound for the index range: the larger of the prefix start and `after`
+            // (filtering on a second bound would re-walk the prefix on every page).
+            let (lower, lower_op) = match after {
+                Some(a) if a >= lo.as_slice() => (a.to_vec(), ">"),
+                _ => (lo.clone(), ">="),
+            };
+            let mut sql = format!("SELECT {cols} FROM {t} WHERE key {lower_op} ?1");
             if hi.is_some() {
                 sql.push_str(" AND key < ?2");
             } else {
                 sql.push_str(" AND ?2 IS NULL");
             }
-            if after.is_some() {
-                sql.push_str(" AND key > ?3");
-            } else {
-                sql.push_str(" AND ?3 IS NULL");
-            }
-            sql.push_str(" ORDER BY key LIMIT ?4");
+            sql.push_str(" ORDER BY key LIMIT ?3");
             let mut page: Vec<(Vec<u8>, Option<Vec<u8>>)> = inner.db.read(true, |c| {
                 let mut st = c.prepare_cached(&sql)?;
-                let rows = st.query_map(params![lo, hi, after, limit as i64], |r| {
+                let rows = st.query_map(params![lower, hi, limit as i64], |r| {
                     let k: Vec<u8> = r.get(0)?;
                     let v: Option<Vec<u8>> = if req.with_values {
                         Some(r.get(1)?)

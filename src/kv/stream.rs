@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
+use rusqlite::blob::Blob;
 use rusqlite::{Connection, OptionalExtension, MAIN_DB};
 
 use super::KvInner;
@@ -17,9 +18,20 @@ use crate::fastpath;
 
 type WriterLease = ArcMutexGuard<RawMutex, Option<Connection>>;
 
+/// An open incremental-BLOB handle that may move between threads.
+struct SendBlob(Blob<'static>);
+
+// SAFETY: connections are opened with SQLITE_OPEN_NO_MUTEX (multi-thread mode): a connection
+// and its BLOB handles may be used from any thread as long as never concurrently. Every use of
+// a SendBlob happens under the stream's Mutex, which serializes it.
+unsafe impl Send for SendBlob {}
+
 const HEAD: usize = codec::HEADER_LEN;
 
 struct PutState {
+    /// Open BLOB handle on the row; borrows the leased connection, so it is declared (and
+    /// dropped) before `lease`, and always closed before COMMIT/ROLLBACK.
+    blob: Option<SendBlob>,
     lease: Option<WriterLease>,
     key: Vec<u8>,
     size: u64,
@@ -71,15 +83,35 @@ impl PutState {
         if data.is_empty() {
             return Ok(());
         }
-        let rowid = self.rowid.expect("row exists");
-        let c = conn(&mut self.lease);
-        let mut blob = c.blob_open(MAIN_DB, inner.table.as_str(), "value", rowid, false)?;
-        blob.write_all_at(data, self.offset as usize)?;
+        if self.blob.is_none() {
+            let rowid = self.rowid.expect("row exists");
+            let c: &Connection = conn(&mut self.lease);
+            // SAFETY: the connection lives inside the Arc'd writer mutex, which this state keeps
+            // locked through `lease` (no one can move, close or use it meanwhile); `blob` is
+            // dropped before `lease` (field order, and explicitly in close_blob()).
+            let c: &'static Connection = unsafe { &*(c as *const Connection) };
+            self.blob = Some(SendBlob(c.blob_open(
+                MAIN_DB,
+                inner.table.as_str(),
+                "value",
+                rowid,
+                false,
+            )?));
+        }
+        let blob = self.blob.as_mut().expect("opened above");
+        blob.0.write_all_at(data, self.offset as usize)?;
         self.offset += data.len() as u64;
         Ok(())
     }
 
+    fn close_blob(&mut self) {
+        if let Some(b) = self.blob.take() {
+            let _ = b.0.close();
+        }
+    }
+
     fn rollback(&mut self) {
+        self.close_blob();
         if let Some(mut g) = self.lease.take() {
             if let Some(c) = g.as_mut() {
                 if !c.is_autocommit() {
@@ -99,6 +131,7 @@ impl PutStream {
         let mut lease = Some(inner.db.writer_owned()?);
         conn(&mut lease).execute_batch("BEGIN IMMEDIATE")?;
         let mut st = PutState {
+            blob: None,
             lease,
             key: key.to_vec(),
             size,
@@ -180,6 +213,7 @@ impl PutStream {
                 if st.rowid.is_none() {
                     st.begin_row(&inner)?;
                 }
+                st.close_blob();
                 let _gate = inner.gate_write()?;
                 conn(&mut st.lease).execute_batch("COMMIT")?;
                 inner.cache.lock().remove(&st.key);
@@ -211,8 +245,12 @@ impl Drop for PutStream {
 }
 
 enum Source {
-    /// A pooled reader inside `BEGIN`, reading the row's BLOB incrementally.
-    Blob { conn: Connection, rowid: i64 },
+    /// A pooled reader inside `BEGIN`, reading the row's BLOB incrementally. `blob` borrows the
+    /// boxed connection (stable address) and is declared first so it is dropped first.
+    Blob {
+        blob: Option<SendBlob>,
+        conn: Box<Connection>,
+    },
     /// The whole value in memory (cache hits and `:memory:` databases).
     Memory(Arc<Vec<u8>>),
 }
@@ -250,7 +288,7 @@ impl GetStream {
         } else {
             let conn = inner.db.lease_reader()?;
             conn.execute_batch("BEGIN")?;
-            let row: Option<(i64, i64, Vec<u8>)> = conn
+            let row: Option<(i64, i64, Option<Vec<u8>>)> = conn
                 .query_row(
                     &format!(
                         "SELECT rowid, length(value), substr(value, 1, {HEAD}) FROM {} WHERE key = ?1",
@@ -265,10 +303,44 @@ impl GetStream {
                 inner.db.return_reader(conn);
                 return Err(not_found());
             };
+            let head = head.unwrap_or_default();
             let view_start = (head.len() - codec::stored_view(&head).len()) as u64;
-            (Source::Blob { conn, rowid }, view_start, len as u64)
+            if len == 0 {
+                let _ = conn.execute_batch("ROLLBACK");
+                inner.db.return_reader(conn);
+                return Ok(GetStream::new(
+                    inner,
+                    Source::Memory(Arc::new(Vec::new())),
+                    0,
+                    0,
+                ));
+            }
+            let conn = Box::new(conn);
+            // SAFETY: the connection is boxed (its address never changes) and owned by the same
+            // `Source`, which drops `blob` before `conn`.
+            let c: &'static Connection = unsafe { &*(conn.as_ref() as *const Connection) };
+            let blob = match c.blob_open(MAIN_DB, inner.table.as_str(), "value", rowid, true) {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    inner.db.return_reader(*conn);
+                    return Err(e.into());
+                }
+            };
+            (
+                Source::Blob {
+                    blob: Some(SendBlob(blob)),
+                    conn,
+                },
+                view_start,
+                len as u64,
+            )
         };
-        Ok(GetStream {
+        Ok(GetStream::new(inner, source, start, total))
+    }
+
+    fn new(inner: &Arc<KvInner>, source: Source, start: u64, total: u64) -> GetStream {
+        GetStream {
             inner: inner.clone(),
             state: Mutex::new(GetState {
                 source: Some(source),
@@ -277,11 +349,11 @@ impl GetStream {
                 pos: 0,
             }),
             fast_id: std::sync::atomic::AtomicU64::new(0),
-        })
+        }
     }
 
     /// Copies up to `buf.len()` bytes into `buf`; 0 at the end.
-    pub(crate) fn read_into(&self, buf: &mut [u8]) -> Result<usize> {
+    pub fn read_into(&self, buf: &mut [u8]) -> Result<usize> {
         let mut st = self.state.lock();
         let remaining = st.size - st.pos;
         let n = (buf.len() as u64).min(remaining) as usize;
@@ -292,10 +364,9 @@ impl GetStream {
         match st.source.as_ref() {
             None => return Err(Error::invalid("stream is closed")),
             Some(Source::Memory(v)) => buf[..n].copy_from_slice(&v[off..off + n]),
-            Some(Source::Blob { conn, rowid }) => {
-                let blob =
-                    conn.blob_open(MAIN_DB, self.inner.table.as_str(), "value", *rowid, true)?;
-                blob.read_at_exact(&mut buf[..n], off)?;
+            Some(Source::Blob { blob, .. }) => {
+                let blob = blob.as_ref().expect("open while the source exists");
+                blob.0.read_at_exact(&mut buf[..n], off)?;
             }
         }
         st.pos += n as u64;
@@ -326,9 +397,12 @@ impl GetStream {
     pub fn close(&self) {
         fastpath::unregister(self.fast_id.swap(0, Ordering::AcqRel));
         let src = self.state.lock().source.take();
-        if let Some(Source::Blob { conn, .. }) = src {
+        if let Some(Source::Blob { mut blob, conn }) = src {
+            if let Some(b) = blob.take() {
+                let _ = b.0.close();
+            }
             let _ = conn.execute_batch("ROLLBACK");
-            self.inner.db.return_reader(conn);
+            self.inner.db.return_reader(*conn);
         }
     }
 

@@ -1,6 +1,10 @@
 package io.kohakuvault.bench
 
 import io.kohakuvault.KVault
+import io.kohakuvault.uniffi.KvStore
+import io.kohakuvault.uniffi.OpenOptions
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
 import java.io.File
 import java.nio.file.Files
 import kotlin.random.Random
@@ -69,10 +73,35 @@ fun main() {
             report("scan items $N (pages of 128)", medianNanos(rounds = 3, warmup = 1) {
                 sink += kv.items("key:").count()
             }, N)
+            report("scan items $N (pages of 1024)", medianNanos(rounds = 3, warmup = 1) {
+                sink += kv.items("key:", pageSize = 1024).count()
+            }, N)
             report("scan keys $N (pages of 1024)", medianNanos(rounds = 3, warmup = 1) {
                 sink += kv.keys("key:").count()
             }, N)
             if (sink == 42) println()
+        }
+
+        // The generated API directly, for comparison: what the facade saves (fast path) or adds (packing).
+        KvStore(File(dir, "bench.db").path, "kv", OpenOptions()).use { st ->
+            val packed = ByteBuffer.allocateDirect(N * (9 + 10 + VALUE_SIZE)).order(ByteOrder.LITTLE_ENDIAN)
+            for (i in 0 until N) {
+                val k = keys[i].toByteArray()
+                packed.put(0).putInt(k.size).putInt(VALUE_SIZE).put(k).put(values[i])
+            }
+            packed.flip()
+            report("uniffi put_many, prebuilt buffer", medianNanos { st.putMany(packed.duplicate()) }, N)
+            val probe = List(SINGLE_GETS) { keys[rnd.nextInt(N)].toByteArray() }
+            val kb = ByteBuffer.allocateDirect(64)
+            var n = 0
+            report("uniffi KvStore.get x$SINGLE_GETS (no fast path)", medianNanos {
+                for (k in probe) {
+                    kb.clear(); kb.put(k); kb.flip()
+                    n += st.get(kb.slice())!!.payload.size
+                }
+            }, SINGLE_GETS)
+            st.closeStore()
+            if (n == 42) println()
         }
     } finally {
         dir.deleteRecursively()

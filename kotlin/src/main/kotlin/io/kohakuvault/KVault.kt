@@ -147,7 +147,8 @@ class KVault @JvmOverloads constructor(
     /** The table name. */
     val table: String = vaultCall { store.table() }
 
-    val isReadOnly: Boolean get() = vaultCall { store.readOnly() }
+    /** Whether the vault was opened read-only. */
+    val isReadOnly: Boolean = vaultCall { store.readOnly() }
 
     val isClosed: Boolean get() = core.closed
 

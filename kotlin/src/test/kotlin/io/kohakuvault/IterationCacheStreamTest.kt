@@ -106,6 +106,49 @@ class IterationCacheStreamTest {
         }
     }
 
+    private fun abandonVaultWithBufferedPuts(path: String) {
+        val kv = KVault(path)
+        kv.enableCache()
+        for (i in 0 until 100) kv.putLong("gc$i", i.toLong())
+        // no close(): the cleaner must hand the buffer over when the vault is collected
+    }
+
+    @Test
+    fun `a vault dropped without close keeps its buffered puts`() {
+        val path = TestSupport.tempDb()
+        abandonVaultWithBufferedPuts(path)
+        val deadline = System.nanoTime() + 20_000_000_000L
+        var seen = 0
+        while (System.nanoTime() < deadline) {
+            System.gc()
+            Thread.sleep(50)
+            seen = KVault(path).use { it.size }
+            if (seen == 100) break
+        }
+        assertEquals(100, seen)
+    }
+
+    @Test
+    fun `concurrent cached puts and reads`() = vault { kv ->
+        kv.cache {
+            val threads = (0 until 4).map { t ->
+                Thread {
+                    for (i in 0 until 1000) {
+                        kv.putLong("t$t:$i", i.toLong())
+                        if (i % 100 == 0) assertEquals(i.toLong(), kv.getLong("t$t:$i"))
+                    }
+                }
+            }
+            val errors = java.util.concurrent.ConcurrentLinkedQueue<Throwable>()
+            threads.forEach { th -> th.setUncaughtExceptionHandler { _, e -> errors.add(e) }; th.start() }
+            threads.forEach { it.join() }
+            assertTrue(errors.isEmpty(), errors.toString())
+            assertEquals(4000, size)
+        }
+        assertEquals(4000, kv.size)
+        assertEquals(999L, kv.getLong("t3:999"))
+    }
+
     @Test
     fun `flushCache commits and lockCache rejects batch writes`() = vault { kv ->
         kv.enableCache(capBytes = 1L shl 20, flushThreshold = 1L shl 19)
