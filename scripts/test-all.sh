@@ -65,7 +65,7 @@ run kotlin bash scripts/test-kotlin.sh
 run swift bash scripts/test-swift.sh
 # Every language has written its .db; now each reads all the others'.
 export KV_XLANG_REQUIRE=rust,python,kotlin,swift
-run xlang-rust cargo test --quiet --test xlang
+run xlang-rust cargo test --release --quiet --test xlang
 run xlang-python python3 -m pytest -q python/tests/test_xlang.py
 run xlang-kotlin mvn -B -ntp -f kotlin/pom.xml surefire:test -Dtest=XlangTest -Dsurefire.failIfNoSpecifiedTests=false
 KV_SKIP_BUILD=1 run xlang-swift bash scripts/test-swift.sh -- --filter CrossLanguageTests
