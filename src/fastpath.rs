@@ -37,6 +37,23 @@ pub(crate) fn register_stream(s: &Arc<GetStream>) -> u64 {
     register(Entry::Stream(Arc::downgrade(s)))
 }
 
+/// Returns the id stored in `slot`, registering one with `register` the first time (a racing
+/// second registration is undone).
+pub(crate) fn claim(slot: &AtomicU64, register: impl FnOnce() -> u64) -> u64 {
+    let cur = slot.load(Ordering::Acquire);
+    if cur != 0 {
+        return cur;
+    }
+    let id = register();
+    match slot.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => id,
+        Err(existing) => {
+            unregister(id);
+            existing
+        }
+    }
+}
+
 pub(crate) fn unregister(id: u64) {
     if id != 0 {
         REGISTRY.write().remove(&id);

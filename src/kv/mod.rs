@@ -97,6 +97,19 @@ impl KvInner {
         })
     }
 
+    /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
+    fn encode_items<'a>(&self, items: &[packed::Item<'a>]) -> Result<Vec<(&'a [u8], Vec<u8>)>> {
+        self.db.check_writable()?;
+        items
+            .iter()
+            .map(|it| {
+                Self::check_key(it.key)?;
+                Self::check_value(it.payload)?;
+                Ok((it.key, self.encode(it.kind, it.payload)?))
+            })
+            .collect()
+    }
+
     fn encode(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
         codec::encode(kind, payload, self.headers.load(Ordering::Relaxed))
     }
@@ -510,14 +523,8 @@ impl KvStore {
     pub fn put_many(&self, items: &[u8]) -> VResult<()> {
         guard(|| {
             let inner = &self.inner;
-            inner.db.check_writable()?;
             let items = parse_items(items)?;
-            let mut encoded = Vec::with_capacity(items.len());
-            for it in &items {
-                KvInner::check_key(it.key)?;
-                KvInner::check_value(it.payload)?;
-                encoded.push((it.key, inner.encode(it.kind, it.payload)?));
-            }
+            let encoded = inner.encode_items(&items)?;
             {
                 let c = inner.cache.lock();
                 if c.enabled && c.locked {
@@ -545,14 +552,8 @@ impl KvStore {
     pub fn cache_put_many(&self, items: &[u8]) -> VResult<()> {
         guard(|| {
             let inner = &self.inner;
-            inner.db.check_writable()?;
             let items = parse_items(items)?;
-            let mut encoded = Vec::with_capacity(items.len());
-            for it in &items {
-                KvInner::check_key(it.key)?;
-                KvInner::check_value(it.payload)?;
-                encoded.push((it.key, inner.encode(it.kind, it.payload)?));
-            }
+            let encoded = inner.encode_items(&items)?;
             // Every item is admitted even if an earlier one hit an error (e.g. a failed flush):
             // nothing acknowledged by the facade is dropped; the first error is reported.
             let mut first_err = None;
@@ -905,22 +906,7 @@ impl KvStore {
         if self.inner.db.is_closed() {
             return 0;
         }
-        let cur = self.inner.fast_id.load(Ordering::Acquire);
-        if cur != 0 {
-            return cur;
-        }
-        let id = fastpath::register_kv(&self.inner);
-        match self
-            .inner
-            .fast_id
-            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => id,
-            Err(existing) => {
-                fastpath::unregister(id);
-                existing
-            }
-        }
+        fastpath::claim(&self.inner.fast_id, || fastpath::register_kv(&self.inner))
     }
 }
 

@@ -407,21 +407,7 @@ impl GetStream {
     }
 
     pub fn fast_handle(self: Arc<Self>) -> u64 {
-        let cur = self.fast_id.load(Ordering::Acquire);
-        if cur != 0 {
-            return cur;
-        }
-        let id = fastpath::register_stream(&self);
-        match self
-            .fast_id
-            .compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => id,
-            Err(existing) => {
-                fastpath::unregister(id);
-                existing
-            }
-        }
+        fastpath::claim(&self.fast_id, || fastpath::register_stream(&self))
     }
 }
 
