@@ -474,3 +474,58 @@ fn features_are_registered_in_meta() {
     kv.register_feature("headers_v1".into()).unwrap();
     assert_eq!(kv.features().unwrap(), vec!["headers_v1", "auto_pack_v1"]);
 }
+
+#[test]
+fn failed_flush_rolls_back_and_keeps_data_for_retry() {
+    let d = tmp();
+    let p = d.path().join("p.db");
+    let kv = open(&p);
+    kv.enable_cache(1 << 20, 1 << 20, None).unwrap();
+    kv.put(b"ok", 0, b"1").unwrap();
+    kv.put(b"poison", 0, b"2").unwrap();
+    let c = rusqlite::Connection::open(&p).unwrap();
+    c.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = X'706F69736F6E' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
+        .unwrap();
+    assert!(kv.flush_cache().is_err());
+    assert_eq!(
+        kv.cache_stats().pending_entries,
+        2,
+        "a failed flush keeps its data"
+    );
+    c.execute_batch("DROP TRIGGER refuse").unwrap();
+    assert_eq!(kv.flush_cache().unwrap(), 2);
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM kv", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n, 2,
+        "the retry is committed and visible to other connections"
+    );
+}
+
+#[test]
+fn pop_of_an_undecodable_value_keeps_it() {
+    let d = tmp();
+    let p = d.path().join("q.db");
+    let kv = open(&p);
+    let c = rusqlite::Connection::open(&p).unwrap();
+    c.execute(
+        "INSERT INTO kv VALUES (?1, ?2)",
+        rusqlite::params![b"bad".to_vec(), hex("894B014000000000564B41")],
+    )
+    .unwrap();
+    assert!(matches!(kv.pop(b"bad"), Err(VaultError::Corrupt { .. })));
+    assert!(kv.exists(b"bad").unwrap());
+}
+
+#[test]
+fn close_removes_wal_and_shm() {
+    let d = tmp();
+    let p = d.path().join("r.db");
+    let kv = open(&p);
+    kv.put(b"a", 0, b"1").unwrap();
+    assert_eq!(kv.get(b"a").unwrap().unwrap().payload, b"1"); // a pooled reader exists
+    kv.close().unwrap();
+    assert!(!d.path().join("r.db-wal").exists());
+    assert!(!d.path().join("r.db-shm").exists());
+}

@@ -13,9 +13,9 @@ echo "== kohakuvault 1.1.0 ($old)"
 "$old" "$here/bench_kv.py" --json "$tmp/old.json" "$@"
 echo
 echo "== this project ($new)"
-"$new" "$here/bench_kv.py" --json "$tmp/new.json" "$@"
+$new "$here/bench_kv.py" --json "$tmp/new.json" "$@"
 echo
-"$new" - "$tmp/old.json" "$tmp/new.json" <<'PY'
+$new - "$tmp/old.json" "$tmp/new.json" <<'PY'
 import json, sys
 old = json.load(open(sys.argv[1]))["results"]
 new = json.load(open(sys.argv[2]))["results"]

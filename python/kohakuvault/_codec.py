@@ -10,6 +10,7 @@ import json
 import pickle
 import struct
 import sys
+import threading
 from typing import Any
 
 import msgpack
@@ -150,14 +151,26 @@ def scalar_payload(value) -> bytes | None:
     return _NDHEAD.pack(code, 0) + arr.tobytes()
 
 
+class _Packers(threading.local):
+    """One reusable msgpack Packer per thread (a Packer is not thread-safe; packb builds a new
+    one per call, which costs more than the packing of a small value)."""
+
+    def __init__(self) -> None:
+        # strict_types: tuples, subclasses and other non-plain objects fail here and go to
+        # pickle, so that every value comes back exactly as it was stored.
+        self.strict = msgpack.Packer(use_bin_type=True, strict_types=True)
+        self.loose = msgpack.Packer(use_bin_type=True)
+
+
+_PACKERS = _Packers()
+
+
 def _pack_msgpack_strict(value) -> bytes:
-    # strict_types: tuples, subclasses and other non-plain objects fail here and go to pickle,
-    # so that every value comes back exactly as it was stored.
-    return msgpack.packb(value, use_bin_type=True, strict_types=True)
+    return _PACKERS.strict.pack(value)
 
 
 def _pack_msgpack(value) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    return _PACKERS.loose.pack(value)
 
 
 def _transcode(from_kind: int, to_kind: int, payload: bytes) -> bytes:

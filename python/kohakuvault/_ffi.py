@@ -103,81 +103,103 @@ def _library_path() -> str | None:
 
 
 _KEEP_BUFFER_MAX = 4 << 20
+_GET_ARGTYPES = (
+    ctypes.c_uint64,  # handle
+    ctypes.c_char_p,  # key
+    ctypes.c_size_t,  # key length
+    ctypes.c_void_p,  # buffer
+    ctypes.c_size_t,  # buffer capacity
+    ctypes.c_void_p,  # out_len (uint64_t*)
+    ctypes.c_void_p,  # out_kind (uint8_t*)
+)
 
 
 class _ThreadBuffers(threading.local):
+    """Per-thread output buffer of the fast get, as one tuple (one attribute lookup per call)."""
+
     def __init__(self) -> None:
-        self.resize(64 * 1024)
         self.out_len = ctypes.c_uint64()
         self.out_kind = ctypes.c_uint8()
-        self.p_len = ctypes.byref(self.out_len)
-        self.p_kind = ctypes.byref(self.out_kind)
+        self.resize(64 * 1024)
 
     def resize(self, cap: int) -> None:
-        self.cap = cap
-        self.buf = ctypes.create_string_buffer(cap)
-        self.addr = ctypes.addressof(self.buf)
-        self.view = memoryview(self.buf).cast("B")
+        buf = ctypes.create_string_buffer(cap)
+        self.buf = buf
+        self.state = (
+            ctypes.addressof(buf),
+            cap,
+            ctypes.byref(self.out_len),
+            ctypes.byref(self.out_kind),
+            self.out_len,
+            self.out_kind,
+            memoryview(buf).cast("B"),
+        )
+
+
+def _make_getter(fn, tls):
+    """``get(handle, key)`` -> ``(kind, payload)``, ``None`` when missing, ``False`` on error."""
+
+    def get(handle: int, key: bytes):
+        addr, cap, p_len, p_kind, out_len, out_kind, view = tls.state
+        rc = fn(handle, key, len(key), addr, cap, p_len, p_kind)
+        if rc == 0:
+            return out_kind.value, view[: out_len.value].tobytes()
+        while rc == 2:  # buffer too small: retry with the size reported
+            need = out_len.value
+            if need <= _KEEP_BUFFER_MAX:
+                tls.resize(max(need, cap * 2))
+                addr, cap, p_len, p_kind, out_len, out_kind, view = tls.state
+            else:  # a one-off big value: do not keep a huge per-thread buffer around
+                tmp = ctypes.create_string_buffer(need)
+                addr, cap = ctypes.addressof(tmp), need
+            rc = fn(handle, key, len(key), addr, cap, p_len, p_kind)
+            if rc == 0:
+                return out_kind.value, ctypes.string_at(addr, out_len.value)
+        if rc == 1:
+            return None
+        return False
+
+    return get
 
 
 class FastPath:
-    """ctypes access to ``kv_fast_get`` / ``kv_fast_stream_read`` (docs/FORMAT.md §5)."""
+    """ctypes access to ``kv_fast_get`` / ``kv_fast_stream_read`` (docs/FORMAT.md §5).
+
+    Two bindings of ``kv_fast_get``: ``get`` releases the GIL during the call (ctypes.CDLL);
+    ``get_gil`` keeps it (ctypes.PyDLL), which avoids a GIL hand-off per point read when several
+    threads share a vault. ``get_gil`` is only used for file-backed vaults, whose reads take
+    pooled reader connections and never wait for a lock that a GIL-holding thread could keep
+    (``:memory:`` / URI vaults read through the writer connection, so they use ``get``).
+    """
 
     def __init__(self) -> None:
         self.available = False
-        self._get = None
-        self._read = None
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
         if path is None:
             return
         try:
-            lib = ctypes.CDLL(path)
-            get = lib.kv_fast_get
-            read = lib.kv_fast_stream_read
+            released = ctypes.CDLL(path)
+            held = ctypes.PyDLL(path)
+            get = released.kv_fast_get
+            get_gil = held.kv_fast_get
+            read = released.kv_fast_stream_read
         except (OSError, AttributeError):
             return
-        get.argtypes = (
-            ctypes.c_uint64,
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        )
-        get.restype = ctypes.c_int32
+        for fn in (get, get_gil):
+            fn.argtypes = _GET_ARGTYPES
+            fn.restype = ctypes.c_int32
         read.argtypes = (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)
         read.restype = ctypes.c_int64
-        self._lib = lib
-        self._get = get
+        self._libs = (released, held)
         self._read = read
-        self._tls = _ThreadBuffers()
+        self.tls = _ThreadBuffers()
+        self.get_fn = get
+        self.get_gil_fn = get_gil
+        self.get = _make_getter(get, self.tls)
+        self.get_gil = _make_getter(get_gil, self.tls)
         self.available = True
-
-    def get(self, handle: int, key: bytes):
-        """Return ``(kind, payload)``, ``None`` when missing, or ``False`` on error (use the UDL call)."""
-        tls = self._tls
-        rc = self._get(handle, key, len(key), tls.addr, tls.cap, tls.p_len, tls.p_kind)
-        if rc == 0:
-            return tls.out_kind.value, tls.view[: tls.out_len.value].tobytes()
-        if rc == 1:
-            return None
-        while rc == 2:  # buffer too small: retry with the size reported
-            need = tls.out_len.value
-            if need <= _KEEP_BUFFER_MAX:
-                tls.resize(max(need, tls.cap * 2))
-                addr, cap = tls.addr, tls.cap
-            else:  # a one-off big value: do not keep a huge per-thread buffer around
-                tmp = ctypes.create_string_buffer(need)
-                addr, cap = ctypes.addressof(tmp), need
-            rc = self._get(handle, key, len(key), addr, cap, tls.p_len, tls.p_kind)
-            if rc == 0:
-                return tls.out_kind.value, ctypes.string_at(addr, tls.out_len.value)
-        if rc == 1:
-            return None
-        return False
 
     def stream_read(self, handle: int, address: int, cap: int) -> int:
         """Copy up to ``cap`` bytes of a GetStream into ``address``: count, 0 at the end, -1 on error."""

@@ -98,7 +98,8 @@ def test_legacy_rewrite_is_byte_identical(legacy_path, tmp_path):
         new["json"] = Json({"a": 1})
         new["cbor"] = Cbor({"a": [1, 2.5]})
         new["msgpack_wrapped"] = MsgPack([1, 2, 3])
-    original = FIXTURES / "legacy_110.sqlite"
+    original = tmp_path / "pristine.db"  # never open the committed fixture itself (WAL sidecars)
+    shutil.copyfile(FIXTURES / "legacy_110.sqlite", original)
     for key in REWRITE_SAME + ["json", "cbor", "msgpack_wrapped"]:
         want = stored_bytes(str(original), key)
         assert stored_bytes(fresh, key) == want, key

@@ -237,19 +237,13 @@ impl KvInner {
                 None => return Ok(0),
             }
         };
-        let res = (|| -> Result<u64> {
-            let tx = w
-                .conn()
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            {
-                let mut st = tx.prepare_cached(&self.sql.upsert)?;
-                for (k, v) in batch.iter() {
-                    st.execute(params![k, v.as_slice()])?;
-                }
+        let res = crate::storage::in_tx(w.conn(), |tx| {
+            let mut st = tx.prepare_cached(&self.sql.upsert)?;
+            for (k, v) in batch.iter() {
+                st.execute(params![k, v.as_slice()])?;
             }
-            tx.commit()?;
             Ok(batch.len() as u64)
-        })();
+        });
         self.cache.lock().end_flush(res.is_ok());
         res
     }
@@ -461,15 +455,16 @@ impl KvStore {
             inner.db.check_writable()?;
             let _g = inner.gate_write()?;
             let cached = inner.cache.lock().lookup(key);
-            let stored = inner.db.write_tx(|tx| {
+            // Decoded inside the transaction: an undecodable value is a typed error and stays.
+            let value = inner.db.write_tx(|tx| {
                 let db_val = inner.read_stored(tx, key)?;
+                let stored = cached.map(|v| v.to_vec()).or(db_val);
+                let value = stored.map(|s| tagged_of(&s)).transpose()?;
                 tx.prepare_cached(&inner.sql.delete)?.execute([key])?;
-                Ok(cached.map(|v| v.to_vec()).or(db_val))
+                Ok(value)
             })?;
             inner.cache.lock().remove(key);
-            stored
-                .map(|s| tagged_of(&s).map(TaggedValue::from))
-                .transpose()
+            Ok(value.map(TaggedValue::from))
         })
     }
 

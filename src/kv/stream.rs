@@ -268,6 +268,26 @@ pub struct GetStream {
     fast_id: std::sync::atomic::AtomicU64,
 }
 
+/// Inside a new snapshot on `conn`: the row id, stored length and start of the user's bytes
+/// (after a raw-escape header) of `key`, reading only the first bytes of the BLOB.
+fn locate(inner: &KvInner, conn: &Connection, key: &[u8]) -> Result<Option<(i64, u64, u64)>> {
+    conn.execute_batch("BEGIN")?;
+    let rowid: Option<i64> = conn
+        .query_row(
+            &format!("SELECT rowid FROM {} WHERE key = ?1", inner.quoted),
+            [key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(rowid) = rowid else { return Ok(None) };
+    let blob = conn.blob_open(MAIN_DB, inner.table.as_str(), "value", rowid, true)?;
+    let len = blob.len() as u64;
+    let mut head = vec![0u8; (len as usize).min(HEAD)];
+    blob.read_at_exact(&mut head, 0)?;
+    let start = (head.len() - codec::stored_view(&head).len()) as u64;
+    Ok(Some((rowid, len, start)))
+}
+
 impl GetStream {
     pub(crate) fn open(inner: &Arc<KvInner>, key: &[u8]) -> Result<GetStream> {
         inner.db.check_open()?;
@@ -287,37 +307,30 @@ impl GetStream {
             (Source::Memory(Arc::new(v)), view_start, n)
         } else {
             let conn = inner.db.lease_reader()?;
-            conn.execute_batch("BEGIN")?;
-            let row: Option<(i64, i64, Option<Vec<u8>>)> = conn
-                .query_row(
-                    &format!(
-                        "SELECT rowid, length(value), substr(value, 1, {HEAD}) FROM {} WHERE key = ?1",
-                        inner.quoted
-                    ),
-                    [key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((rowid, len, head)) = row else {
-                let _ = conn.execute_batch("ROLLBACK");
-                inner.db.return_reader(conn);
-                return Err(not_found());
+            let found = match locate(inner, &conn, key) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    inner.db.return_reader(conn);
+                    return Err(e);
+                }
             };
-            let head = head.unwrap_or_default();
-            let view_start = (head.len() - codec::stored_view(&head).len()) as u64;
-            if len == 0 {
+            let Some((rowid, len, start)) = found.filter(|f| f.1 > 0) else {
                 let _ = conn.execute_batch("ROLLBACK");
                 inner.db.return_reader(conn);
-                return Ok(GetStream::new(
-                    inner,
-                    Source::Memory(Arc::new(Vec::new())),
-                    0,
-                    0,
-                ));
-            }
+                return match found {
+                    None => Err(not_found()),
+                    Some(_) => Ok(GetStream::new(
+                        inner,
+                        Source::Memory(Arc::new(Vec::new())),
+                        0,
+                        0,
+                    )),
+                };
+            };
             let conn = Box::new(conn);
             // SAFETY: the connection is boxed (its address never changes) and owned by the same
-            // `Source`, which drops `blob` before `conn`.
+            // `Source`, which drops `blob` before `conn`. The snapshot (BEGIN) stays open.
             let c: &'static Connection = unsafe { &*(conn.as_ref() as *const Connection) };
             let blob = match c.blob_open(MAIN_DB, inner.table.as_str(), "value", rowid, true) {
                 Ok(b) => b,
@@ -332,8 +345,8 @@ impl GetStream {
                     blob: Some(SendBlob(blob)),
                     conn,
                 },
-                view_start,
-                len as u64,
+                start,
+                len,
             )
         };
         Ok(GetStream::new(inner, source, start, total))

@@ -260,12 +260,7 @@ impl Db {
     pub fn write_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         self.check_writable()?;
         let mut w = self.writer()?;
-        let tx = w
-            .conn()
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        in_tx(w.conn(), f)
     }
 
     fn open_reader(&self) -> Result<Connection> {
@@ -370,6 +365,9 @@ impl Db {
             Error::Busy("database is locked: cannot close while the writer is busy".into())
         })?;
         self.closed.store(true, Ordering::Release);
+        // Readers go first so the writer is the last connection: closing it checkpoints and
+        // removes the -wal and -shm files.
+        self.readers.lock().clear();
         if let Some(conn) = w.take() {
             if !self.read_only {
                 let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
@@ -388,6 +386,22 @@ impl Db {
             None
         }
     }
+}
+
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`, committing on success. On any error
+/// the transaction is rolled back, explicitly if dropping it did not (the writer must never be
+/// left inside a transaction after a failure).
+pub fn in_tx<T>(conn: &mut Connection, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    let res = (|| {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    })();
+    if res.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    res
 }
 
 fn pragma_text(conn: &Connection, sql: &str) -> Result<String> {
