@@ -57,8 +57,12 @@ run() { # name command...
   echo "=== $name: exit $rc, $p passed, $f failed, $((SECONDS-start))s"
 }
 
-run setup bash scripts/setup-host.sh
-echo "lint: setup ok" >> "$logs/setup.log"
+echo "=== setup: bash scripts/setup-host.sh"
+if ! bash scripts/setup-host.sh; then
+  echo "setup failed: a toolchain could not be installed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 run rust bash scripts/test-rust.sh
 run python bash scripts/test-python.sh
 run kotlin bash scripts/test-kotlin.sh
