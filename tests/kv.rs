@@ -481,11 +481,13 @@ fn failed_flush_rolls_back_and_keeps_data_for_retry() {
     let p = d.path().join("p.db");
     let kv = open(&p);
     kv.enable_cache(1 << 20, 1 << 20, None).unwrap();
-    kv.put(b"ok", 0, b"1").unwrap();
-    kv.put(b"poison", 0, b"2").unwrap();
+    let mut items = Vec::new();
+    item(&mut items, 0, b"ok", b"1");
+    item(&mut items, 0, b"poison", b"2");
     let c = rusqlite::Connection::open(&p).unwrap();
     c.execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = X'706F69736F6E' BEGIN SELECT RAISE(ABORT, 'poisoned'); END")
         .unwrap();
+    kv.cache_put_many(&items).unwrap();
     assert!(kv.flush_cache().is_err());
     assert_eq!(
         kv.cache_stats().pending_entries,

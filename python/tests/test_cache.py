@@ -2,6 +2,8 @@
 
 import io
 import sqlite3
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -9,6 +11,11 @@ import pytest
 
 from conftest import run_python, stored_bytes
 from kohakuvault import DatabaseBusy, InvalidArgument, KohakuVaultError, KVault
+
+
+def sql_in_child(path, sql):
+    code = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
+    subprocess.run([sys.executable, "-c", code, path, sql], check=True, timeout=60)
 
 
 def committed_keys(path):
@@ -176,19 +183,18 @@ def test_failed_flush_keeps_data(kv, db_path):
     kv.enable_cache()
     kv["ok"] = b"1"
     kv["poison"] = b"2"
-    con = sqlite3.connect(db_path)
-    con.execute(
+    # The trigger is managed from another process: a second SQLite library in this process
+    # (Python's sqlite3) would release this process's POSIX locks when it closes the file.
+    sql_in_child(
+        db_path,
         "CREATE TRIGGER refuse BEFORE INSERT ON kv WHEN NEW.key = X'706F69736F6E' "
-        "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        "BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
     )
-    con.commit()
     with pytest.raises(KohakuVaultError):
         kv.flush_cache()
     assert kv["ok"] == b"1" and kv["poison"] == b"2"
     assert len(kv) == 2
-    con.execute("DROP TRIGGER refuse")
-    con.commit()
-    con.close()
+    sql_in_child(db_path, "DROP TRIGGER refuse")
     assert kv.flush_cache() == 2
     assert committed_keys(db_path) == {b"ok", b"poison"}
 

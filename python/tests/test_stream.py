@@ -201,7 +201,7 @@ def test_reentrant_access_from_callbacks(kv):
 
 
 BIG_CHILD = textwrap.dedent("""
-    import hashlib, os, resource, sys
+    import hashlib, os, sys
     from kohakuvault import KVault
     path = sys.argv[1]
     size = 64 << 20
@@ -227,12 +227,15 @@ BIG_CHILD = textwrap.dedent("""
             self.n += len(b)
             return len(b)
 
-    def rss_mib():
+    def status_mib(field):
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+    def rss_mib():
+        return status_mib("VmRSS")
 
     # a small SQLite page cache and no mmap: what is measured is the streaming path itself
     kv = KVault(path, cache_kb=2048, reader_cache_kb=2048, mmap_size=0)
@@ -242,7 +245,8 @@ BIG_CHILD = textwrap.dedent("""
     s = Sink()
     assert kv.get_to_file("big", s) == size
     assert s.h.digest() == g.h.digest()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM is this process's own peak; ru_maxrss would also count the parent's RSS at fork time
+    peak = status_mib("VmHWM")
     kv.close()
     print(f"base={base:.1f} peak={peak:.1f}")
     """)

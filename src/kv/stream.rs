@@ -62,14 +62,16 @@ impl PutState {
             return Err(Error::invalid("stream size exceeds SQLite BLOB limit"));
         }
         let c = conn(&mut self.lease);
-        let rowid: i64 = c.query_row(
-            &format!(
-                "INSERT INTO {}(key, value) VALUES (?1, zeroblob(?2)) ON CONFLICT(key) DO UPDATE SET value = excluded.value RETURNING rowid",
-                inner.quoted
-            ),
-            rusqlite::params![self.key, total as i64],
-            |r| r.get(0),
-        )?;
+        // DELETE + plain INSERT (not an upsert with RETURNING, which makes SQLite expand the
+        // zeroblob into memory); both run inside the stream's transaction.
+        c.prepare_cached(&format!("DELETE FROM {} WHERE key = ?1", inner.quoted))?
+            .execute([&self.key])?;
+        c.prepare_cached(&format!(
+            "INSERT INTO {}(key, value) VALUES (?1, zeroblob(?2))",
+            inner.quoted
+        ))?
+        .execute(rusqlite::params![self.key, total as i64])?;
+        let rowid = c.last_insert_rowid();
         self.rowid = Some(rowid);
         if escape {
             let h = codec::encode_raw(&self.head[..HEAD]);
