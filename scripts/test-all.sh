@@ -20,8 +20,8 @@ count() { # suite log -> adds to passed/failed from the runner's own summary lin
   fi
   # cargo test: "test result: ok. 12 passed; 0 failed"
   while read -r a b; do p=$((p+a)); f=$((f+b)); done < <(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed/\1 \2/')
-  # pytest: "== 10 passed, 1 failed, 2 skipped in 3.2s =="
-  n=$(grep -aE '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" | tail -1)
+  # pytest: "== 10 passed, 1 failed, 2 skipped in 3.2s ==" (or without the rules under -q)
+  n=$(grep -aE '^(=+ )?[0-9]+ (passed|failed|errors?|skipped).* in [0-9.]+s' "$log" | tail -1)
   if [ -n "$n" ]; then
     p=$((p + $(echo "$n" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)))
     f=$((f + $(echo "$n" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0) + $(echo "$n" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || echo 0)))
