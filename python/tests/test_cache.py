@@ -14,7 +14,9 @@ from kohakuvault import DatabaseBusy, InvalidArgument, KohakuVaultError, KVault
 
 
 def sql_in_child(path, sql):
-    code = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"
+    )
     subprocess.run([sys.executable, "-c", code, path, sql], check=True, timeout=60)
 
 
