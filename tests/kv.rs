@@ -531,3 +531,63 @@ fn close_removes_wal_and_shm() {
     assert!(!d.path().join("r.db-wal").exists());
     assert!(!d.path().join("r.db-shm").exists());
 }
+
+fn columns(items: &[(u8, &[u8], &[u8])]) -> [Vec<u8>; 5] {
+    let mut c: [Vec<u8>; 5] = Default::default();
+    for (kind, k, v) in items {
+        c[0].push(*kind);
+        c[1].extend_from_slice(&(k.len() as u32).to_le_bytes());
+        c[2].extend_from_slice(&(v.len() as u32).to_le_bytes());
+        c[3].extend_from_slice(k);
+        c[4].extend_from_slice(v);
+    }
+    c
+}
+
+#[test]
+fn columnar_batches_match_packed_ones() {
+    let d = tmp();
+    let kv = open(&d.path().join("cols.db"));
+    // 70 rows: two full multi-row statements and a remainder; a duplicate key: the later wins.
+    let keys: Vec<Vec<u8>> = (0..70).map(|i| format!("k{i:03}").into_bytes()).collect();
+    let mut items: Vec<(u8, &[u8], &[u8])> = keys.iter().map(|k| (0u8, &k[..], &k[..])).collect();
+    items.push((6, b"k005", "text".as_bytes()));
+    let [kinds, klens, vlens, ks, vs] = columns(&items);
+    kv.put_many_columns(&kinds, &klens, &vlens, &ks, &vs)
+        .unwrap();
+    assert_eq!(kv.len().unwrap(), 70);
+    let t = kv.get(b"k005").unwrap().unwrap();
+    assert_eq!((t.kind, t.payload.as_slice()), (6, &b"text"[..]));
+    assert_eq!(kv.get(b"k069").unwrap().unwrap().payload, b"k069");
+
+    kv.enable_cache(1 << 20, 1 << 20, None).unwrap();
+    let [kinds, klens, vlens, ks, vs] = columns(&[(16, b"n", &[7]), (0, b"k000", b"new")]);
+    kv.cache_put_many_columns(&kinds, &klens, &vlens, &ks, &vs)
+        .unwrap();
+    assert_eq!(kv.cache_stats().pending_entries, 2);
+    assert_eq!(kv.get(b"k000").unwrap().unwrap().payload, b"new");
+    assert_eq!(kv.flush_cache().unwrap(), 2);
+    assert_eq!(kv.get(b"n").unwrap().unwrap().payload, 7i64.to_le_bytes());
+
+    // Columns that disagree are an InvalidArgument and write nothing.
+    let [kinds, klens, vlens, ks, vs] = columns(&[(0, b"x1", b"1"), (0, b"x2", b"2")]);
+    type Cols<'a> = (&'a [u8], &'a [u8], &'a [u8], &'a [u8], &'a [u8]);
+    let bad: [Cols; 4] = [
+        (&kinds[..1], &klens, &vlens, &ks, &vs),
+        (&kinds, &klens, &vlens, &ks[..3], &vs),
+        (&kinds, &klens, &vlens, &ks, &[]),
+        (&kinds, &klens[..7], &vlens, &ks, &vs),
+    ];
+    for (a, b, c, k, v) in bad {
+        assert!(matches!(
+            kv.put_many_columns(a, b, c, k, v),
+            Err(VaultError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            kv.cache_put_many_columns(a, b, c, k, v),
+            Err(VaultError::InvalidArgument { .. })
+        ));
+    }
+    assert!(kv.get(b"x1").unwrap().is_none());
+    assert_eq!(kv.len().unwrap(), 71);
+}

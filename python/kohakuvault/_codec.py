@@ -165,6 +165,12 @@ class _Packers(threading.local):
 _PACKERS = _Packers()
 
 
+def msgpack_packer():
+    """This thread's strict MessagePack ``pack`` (plain dict/list/str/int/float/bytes/bool/None
+    only; anything else raises TypeError)."""
+    return _PACKERS.strict.pack
+
+
 def _pack_msgpack_strict(value) -> bytes:
     return _PACKERS.strict.pack(value)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import os
+import pickle
 import threading
 
 from . import _native as N
@@ -115,16 +116,20 @@ _GET_ARGTYPES = (
 
 
 class _ThreadBuffers(threading.local):
-    """Per-thread output buffer of the fast get, as one tuple (one attribute lookup per call)."""
+    """Per-thread output buffers of the fast path, as tuples (one attribute lookup per call)."""
 
     def __init__(self) -> None:
         self.out_len = ctypes.c_uint64()
         self.out_kind = ctypes.c_uint8()
+        self.page_ptr = ctypes.c_void_p()
+        self.page_len = ctypes.c_size_t()
+        self.page_out = (ctypes.byref(self.page_ptr), ctypes.byref(self.page_len))
         self.resize(64 * 1024)
 
     def resize(self, cap: int) -> None:
         buf = ctypes.create_string_buffer(cap)
         self.buf = buf
+        view = memoryview(buf).cast("B")
         self.state = (
             ctypes.addressof(buf),
             cap,
@@ -132,8 +137,9 @@ class _ThreadBuffers(threading.local):
             ctypes.byref(self.out_kind),
             self.out_len,
             self.out_kind,
-            memoryview(buf).cast("B"),
+            view,
         )
+        self.get2_state = (buf, cap, view)
 
 
 def _make_getter(fn, tls):
@@ -174,6 +180,7 @@ class FastPath:
 
     def __init__(self) -> None:
         self.available = False
+        self.pages = False
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -199,7 +206,85 @@ class FastPath:
         self.get_gil_fn = get_gil
         self.get = _make_getter(get, self.tls)
         self.get_gil = _make_getter(get_gil, self.tls)
+        # kv_fast_get2 takes only int-sized arguments and is called without argtypes: ctypes then
+        # converts each argument directly (ints as C int, bytes and ctypes arrays as pointers).
+        try:
+            self.get2_fn = released.kv_fast_get2
+            self.get2_gil_fn = held.kv_fast_get2
+            get_many = released.kv_fast_get_many
+            scan = released.kv_fast_scan
+            self._release = released.kv_fast_release
+        except AttributeError:
+            self.available = True
+            return
+        for fn in (self.get2_fn, self.get2_gil_fn):
+            fn.restype = ctypes.c_int64
+        get_many.argtypes = (
+            ctypes.c_uint64,  # handle
+            ctypes.c_char_p,  # key lengths (u32 LE each)
+            ctypes.c_size_t,
+            ctypes.c_char_p,  # keys, concatenated
+            ctypes.c_size_t,
+            ctypes.c_int32,  # decoded
+            ctypes.c_void_p,  # out: page pointer
+            ctypes.c_void_p,  # out: page length
+        )
+        get_many.restype = ctypes.c_int32
+        scan.argtypes = (
+            ctypes.c_uint64,  # handle
+            ctypes.c_char_p,  # prefix
+            ctypes.c_int64,  # prefix length, -1 none
+            ctypes.c_char_p,  # after
+            ctypes.c_int64,  # after length, -1 none
+            ctypes.c_uint64,  # limit
+            ctypes.c_uint64,  # max bytes
+            ctypes.c_uint32,  # flags: 1 values, 2 decoded
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        )
+        scan.restype = ctypes.c_int32
+        self._release.restype = None
+        self._get_many = get_many
+        self._scan = scan
+        self.pages = True
         self.available = True
+
+    def _page(self, rc: int, tls):
+        """The Python objects of this thread's page (docs/FORMAT.md §4.1), None on error."""
+        if rc != 0:
+            return None
+        n = tls.page_len.value
+        page = pickle.loads((ctypes.c_char * n).from_address(tls.page_ptr.value))
+        if n > _KEEP_BUFFER_MAX:
+            self._release()
+        return page
+
+    def get_many(self, handle: int, key_lens: bytes, keys: bytes, decoded: bool):
+        """``(values, special, end)`` for columnar keys, or None on error (see _page)."""
+        tls = self.tls
+        p_ptr, p_len = tls.page_out
+        rc = self._get_many(
+            handle, key_lens, len(key_lens), keys, len(keys), int(decoded), p_ptr, p_len
+        )
+        return self._page(rc, tls)
+
+    def scan(self, handle: int, prefix, after, limit: int, max_bytes: int, flags: int):
+        """``(entries, special, end)`` of one scan page, or None on error."""
+        tls = self.tls
+        p_ptr, p_len = tls.page_out
+        rc = self._scan(
+            handle,
+            prefix,
+            -1 if prefix is None else len(prefix),
+            after,
+            -1 if after is None else len(after),
+            limit,
+            max_bytes,
+            flags,
+            p_ptr,
+            p_len,
+        )
+        return self._page(rc, tls)
 
     def stream_read(self, handle: int, address: int, cap: int) -> int:
         """Copy up to ``cap`` bytes of a GetStream into ``address``: count, 0 at the end, -1 on error."""

@@ -20,10 +20,12 @@ import math
 import operator
 import os
 import struct
+import sys
 import threading
 import time
 import warnings
 import weakref
+from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from itertools import chain, islice
@@ -40,7 +42,6 @@ KeyType = Union[bytes, str]
 PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
-_ITEM = struct.Struct("<BII")
 _U32 = struct.Struct("<I")
 _STATUS = struct.Struct("<BI")
 _U32_MAX = 0xFFFFFFFF
@@ -51,8 +52,17 @@ _COMBINE_BYTES = 256 << 10
 _MISSING_STATUS = 0xFF
 _DECODE = _codec.decode
 _FAST_TLS = FAST.tls if FAST.available else None
+_FAST_PAGES = FAST.available and FAST.pages
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
+_MSGPACK = _codec.MSGPACK
+_PAIR_TYPES = frozenset((tuple, list))
+_SECOND = operator.itemgetter(1)
+# Default iteration pages (batch_size not given): up to this many entries or about this many bytes.
+_PAGE_ITEMS = 4096
+_PAGE_BYTES = 1 << 20
+_NO_BYTE_LIMIT = (1 << 64) - 1
+_U32_NATIVE = array("I").itemsize == 4 and sys.byteorder == "little"
 _REENTRANT = "reentrant access from a stream callback is not supported"
 
 _callbacks = threading.local()  # ids of vaults whose stream callback is running on this thread
@@ -69,11 +79,36 @@ def _to_bytes_key(key: Any) -> bytes:
             raise InvalidArgument(
                 "key must be bytes or str (str keys must be valid UTF-8)"
             ) from None
+    # Subclasses: their own data (as 1.1.0 read it), never what __str__/__bytes__ return.
     if isinstance(key, bytes):
-        return bytes(key)
+        return bytes(memoryview(key))
     if isinstance(key, str):
-        return _to_bytes_key(str(key))
+        return _to_bytes_key(str.__str__(key))
     raise InvalidArgument("key must be bytes or str")
+
+
+def _u32s(values) -> bytes:
+    """Little-endian u32s (``OverflowError`` past 2**32 - 1)."""
+    if _U32_NATIVE:
+        return array("I", values).tobytes()
+    values = list(values)
+    return struct.pack(f"<{len(values)}I", *values)
+
+
+def _key_column(keys) -> tuple[bytes, bytes]:
+    """(u32 lengths, concatenation) of keys as bytes: one columnar FFI argument pair.
+
+    All-ASCII str keys are joined and encoded at once (their lengths are their byte lengths).
+    """
+    if keys and type(keys[0]) is str:
+        try:
+            joined = "".join(keys)
+        except TypeError:
+            joined = None
+        if joined is not None and joined.isascii():
+            return _u32s(map(len, keys)), joined.encode("ascii")
+    encoded = [k if type(k) is bytes else _to_bytes_key(k) for k in keys]
+    return _u32s(map(len, encoded)), b"".join(encoded)
 
 
 def _mapped(exc: BaseException, key=None, decoding: bool = False) -> BaseException:
@@ -140,14 +175,18 @@ def _remaining_size(reader) -> Optional[int]:
 
 
 class _Combiner:
-    """The pending puts not yet handed to the core (all access under ``lock``)."""
+    """The pending puts not yet handed to the core, as columns (all access under ``lock``)."""
 
-    __slots__ = ("lock", "parts", "count", "size")
+    __slots__ = ("lock", "keys", "kinds", "payloads", "size")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.parts: list[bytes] = []
-        self.count = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.keys: list[bytes] = []
+        self.kinds = bytearray()
+        self.payloads: list[bytes] = []
         self.size = 0
 
 
@@ -286,11 +325,13 @@ class KVault(Mapping):
         self._bg_error: Optional[BaseException] = None
         self._drain_stop: Optional[threading.Event] = None
         self._fh = self._store.fast_handle() if FAST.available else 0
+        self._get2 = None  # kv_fast_get2 while it applies (see _refresh_fast)
         if FAST.available:
             pooled = path_str != ":memory:" and not path_str.startswith("file:")
             self._fast_get = FAST.get_gil if pooled else FAST.get
-            self._fast_fn = FAST.get_gil_fn if pooled else FAST.get_fn
+            self._get2_fn = FAST.get2_gil_fn if pooled else FAST.get2_fn
         self._closed = False
+        self._refresh_fast()
         _track(self)
 
     # ------------------------------------------------------------------ internals
@@ -327,12 +368,24 @@ class KVault(Mapping):
             delay *= 2
             attempt += 1
 
+    def _refresh_fast(self) -> None:
+        """Point reads take kv_fast_get2 while the vault is open with auto-pack on."""
+        fh = self._fh
+        usable = _FAST_PAGES and 0 < fh < (1 << 31) and self._auto_pack and not self._closed
+        self._get2 = self._get2_fn if usable else None
+
     def _drain_locked(self) -> None:
         wc = self._wc
-        if wc.count:
-            data = b"".join(wc.parts)
+        if wc.keys:
+            columns = (
+                bytes(wc.kinds),
+                _u32s(map(len, wc.keys)),
+                _u32s(map(len, wc.payloads)),
+                b"".join(wc.keys),
+                b"".join(wc.payloads),
+            )
             try:
-                self._store.cache_put_many(data)
+                self._store.cache_put_many_columns(*columns)
             except VaultError.Busy:
                 # The core could not take the batch (its write gate timed out): keep it; resending
                 # is idempotent (the same puts in the same order, last write wins).
@@ -340,15 +393,13 @@ class KVault(Mapping):
             except Exception:
                 # Any other error comes after the core admitted every item (e.g. a failed flush;
                 # the core keeps the data pending), or means the store is closed.
-                wc.parts, wc.count, wc.size = [], 0, 0
+                wc.reset()
                 raise
-            wc.parts = []
-            wc.count = 0
-            wc.size = 0
+            wc.reset()
 
     def _drain(self) -> None:
         """Hand buffered puts to the core (before any other operation: read-your-writes)."""
-        if self._wc.count:
+        if self._wc.keys:
             with self._wc.lock:
                 self._retry(self._drain_locked)
 
@@ -460,19 +511,18 @@ class KVault(Mapping):
             k = key
         else:
             k = _to_bytes_key(key)
-        if self._wc.count:
+        if self._wc.keys:
             self._drain()
-        fh = self._fh
-        if fh and self._auto_pack:
-            # The C fast path, inlined (the hot path of every point read).
-            addr, cap, p_len, p_kind, out_len, out_kind, view = _FAST_TLS.state
-            rc = self._fast_fn(fh, k, len(k), addr, cap, p_len, p_kind)
-            if rc == 0:
-                kind = out_kind.value
-                if kind == _RAW:
-                    return view[: out_len.value].tobytes()
-                return _decode_value(kind, view[: out_len.value].tobytes(), self._allow_pickle)
-            if rc == 1:
+        get2 = self._get2
+        if get2 is not None:
+            # The C fast path (the hot path of every point read): (len << 8) | kind, -2 missing.
+            buf, cap, view = _FAST_TLS.get2_state
+            r = get2(self._fh, k, len(k), buf, cap)
+            if r >= 0:
+                if r & 0xFF == _RAW:
+                    return view[: r >> 8].tobytes()
+                return _decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
+            if r == -2:
                 return default
         found = self._fetch(k)  # too big for the buffer, an error, or no fast path
         if found is None:
@@ -500,13 +550,14 @@ class KVault(Mapping):
                 wc = self._wc
                 with wc.lock:
                     if self._combine:
-                        wc.parts += (_ITEM.pack(kind, len(k), size - len(k)), k, payload)
-                        wc.count += 1
+                        wc.keys.append(k)
+                        wc.kinds.append(kind)
+                        wc.payloads.append(payload)
                         wc.size += size
-                        if wc.count >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES:
+                        if len(wc.keys) >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES:
                             self._retry(self._drain_locked)
                         return
-        if self._wc.count:
+        if self._wc.keys:
             self._drain()
         self._retry(self._store.put, k, kind, payload)
 
@@ -602,38 +653,86 @@ class KVault(Mapping):
         if not isinstance(items, (list, tuple)):
             raise InvalidArgument("put_many requires a list or tuple of key/value pairs")
         self._check()
-        parts = []
-        append = parts.append
-        pack = self._pack
-        for item in items:
-            if not isinstance(item, (list, tuple)):
-                raise InvalidArgument("each batch item must be a list or tuple")
-            if len(item) != 2:
-                raise InvalidArgument("each batch item must contain exactly (key, value)")
-            k = _to_bytes_key(item[0])
-            kind, payload = pack(item[1])
-            append(_ITEM.pack(kind, len(k), len(payload)))
-            append(k)
-            append(payload)
+        if items and set(map(type, items)) <= _PAIR_TYPES and set(map(len, items)) == {2}:
+            keys, values = zip(*items)
+        else:
+            keys, values = [], []
+            for item in items:
+                if not isinstance(item, (list, tuple)):
+                    raise InvalidArgument("each batch item must be a list or tuple")
+                if len(item) != 2:
+                    raise InvalidArgument("each batch item must contain exactly (key, value)")
+                keys.append(item[0])
+                values.append(item[1])
+        key_lens, key_blob = _key_column(keys)
+        kinds, value_lens, value_blob = self._value_columns(values)
         self._check()
         self._drain()
-        self._call(self._store.put_many, b"".join(parts))
+        self._call(self._store.put_many_columns, kinds, key_lens, value_lens, key_blob, value_blob)
+
+    def _value_columns(self, values) -> tuple[bytes, bytes, bytes]:
+        """(kinds, u32 lengths, concatenated payloads) of values, packed as ``put`` would."""
+        types = set(map(type, values))
+        payloads = None
+        if types == {bytes} or not values:
+            kinds = bytes(len(values))
+            payloads = values
+        elif self._auto_pack and types <= _PAIR_TYPES | {dict}:
+            pack = _codec.msgpack_packer()
+            try:  # plain dicts/lists: MessagePack in one pass (anything else fails over below)
+                payloads = list(map(pack, values))
+                kinds = bytes((_MSGPACK,)) * len(values)
+            except (TypeError, ValueError, OverflowError):
+                payloads = None
+        if payloads is None:
+            kind_list = bytearray(len(values))
+            payloads = list(values)
+            pack = self._pack
+            for i, value in enumerate(values):
+                if type(value) is not bytes:
+                    kind_list[i], payloads[i] = pack(value)
+            kinds = bytes(kind_list)
+        try:
+            lens = _u32s(map(len, payloads))
+        except OverflowError:
+            raise InvalidArgument("value larger than 4 GiB cannot be batched") from None
+        return kinds, lens, b"".join(payloads)
 
     def get_many(self, keys: list | tuple, default: Any = None) -> list[Any]:
         """Values for ``keys`` in order (``default`` for missing ones), from one read snapshot."""
         if not isinstance(keys, (list, tuple)):
             raise InvalidArgument("get_many requires a list or tuple of keys")
         self._check()
-        parts = []
-        append = parts.append
-        for key in keys:
-            k = _to_bytes_key(key)
-            append(_U32.pack(len(k)))
-            append(k)
+        key_lens, key_blob = _key_column(keys)
         self._drain()
-        request = b"".join(parts)
         auto = self._auto_pack
-        if auto:
+        page = None
+        if self._fh and _FAST_PAGES:
+            page = FAST.get_many(self._fh, key_lens, key_blob, auto)
+        if page is None:  # no fast path, or an error: the UDL call (typed errors)
+            return self._get_many_packed(key_lens, key_blob, len(keys), default)
+        values, special, _ = page
+        if special:
+            allow = self._allow_pickle
+            for i, value in enumerate(values):
+                if type(value) is not bytes:
+                    if value is None:
+                        values[i] = default
+                    else:
+                        values[i] = _decode_value(value[0], value[1], allow)
+        return values
+
+    def _get_many_packed(self, key_lens: bytes, key_blob: bytes, n: int, default: Any) -> list:
+        """get_many through the UDL operation and its packed result (docs/FORMAT.md §4)."""
+        lens = struct.unpack(f"<{n}I", key_lens)
+        parts = []
+        off = 0
+        for length in lens:
+            parts.append(_U32.pack(length))
+            parts.append(key_blob[off : off + length])
+            off += length
+        request = b"".join(parts)
+        if self._auto_pack:
             result = self._call(self._store.get_many, request, decoding=True)
         else:
             result = self._call(self._store.get_many_stored, request)
@@ -642,7 +741,7 @@ class KVault(Mapping):
         unpack = _STATUS.unpack_from
         allow = self._allow_pickle
         off = 0
-        for _ in range(len(keys)):
+        for _ in range(n):
             status, length = unpack(result, off)
             start = off + 5
             off = start + length
@@ -657,92 +756,128 @@ class KVault(Mapping):
     # ------------------------------------------------------------------ iteration
 
     def _pages(self, prefix, limit, batch_size, with_values: bool):
+        """Pages ``(entries, special)`` in key order; each page is one read snapshot.
+
+        Entries are keys, or ``(key, bytes)`` / ``(key, kind, payload)`` with values; ``special``
+        counts the 3-tuples. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
+        """
         if limit is not None:
             limit = operator.index(limit)
             if limit < 0:
                 raise ValueError("limit must be nonnegative or None")
-        batch_size = operator.index(batch_size)
-        if batch_size <= 0:
-            raise ValueError("batch_size must be positive")
+        if batch_size is None:
+            page_items, max_bytes = _PAGE_ITEMS, _PAGE_BYTES
+        else:
+            page_items = operator.index(batch_size)
+            if page_items <= 0:
+                raise ValueError("batch_size must be positive")
+            max_bytes = _NO_BYTE_LIMIT
         p = None if prefix is None else _to_bytes_key(prefix)
         after = None
         remaining = limit
         decoded = self._auto_pack
-        unpack_u32 = _U32.unpack_from
-        unpack_status = _STATUS.unpack_from
+        flags = (1 if with_values else 0) | (2 if decoded else 0)
         while remaining is None or remaining > 0:
-            n = batch_size if remaining is None else min(batch_size, remaining)
+            n = page_items if remaining is None else min(page_items, remaining)
             n = min(n, _U32_MAX)
             self._check()
             self._drain()
-            request = N.ScanRequest(
-                prefix=p, after=after, limit=n, with_values=with_values, decoded=decoded
-            )
-            page = self._retry(self._store.scan, request, decoding=True)
-            entries = []
-            off = 0
-            end = len(page)
-            append = entries.append
-            if with_values:
-                while off < end:
-                    (klen,) = unpack_u32(page, off)
-                    kend = off + 4 + klen
-                    kind, vlen = unpack_status(page, kend)
-                    vend = kend + 5 + vlen
-                    append((page[off + 4 : kend], kind, page[kend + 5 : vend]))
-                    off = vend
-            else:
-                while off < end:
-                    (klen,) = unpack_u32(page, off)
-                    kend = off + 4 + klen
-                    append(page[off + 4 : kend])
-                    off = kend
+            page = None
+            if self._fh and _FAST_PAGES:
+                page = FAST.scan(self._fh, p, after, n, max_bytes, flags)
+            if page is None:  # no fast path, or an error: the UDL call (typed errors)
+                page = self._scan_packed(p, after, n, with_values, decoded)
+            entries, special, end = page
             if not entries:
                 return
-            yield entries
+            yield entries, special
             if remaining is not None:
                 remaining -= len(entries)
-            if len(entries) < n:
+            if end:
                 return
             after = entries[-1][0] if with_values else entries[-1]
+
+    def _scan_packed(self, prefix, after, n: int, with_values: bool, decoded: bool):
+        """One page through the UDL ``scan`` (packed layout), shaped like a fast-path page."""
+        request = N.ScanRequest(
+            prefix=prefix, after=after, limit=n, with_values=with_values, decoded=decoded
+        )
+        page = self._retry(self._store.scan, request, decoding=True)
+        unpack_u32 = _U32.unpack_from
+        entries = []
+        append = entries.append
+        special = 0
+        off = 0
+        end = len(page)
+        while off < end:
+            (klen,) = unpack_u32(page, off)
+            kend = off + 4 + klen
+            key = page[off + 4 : kend]
+            if not with_values:
+                append(key)
+                off = kend
+                continue
+            kind, vlen = _STATUS.unpack_from(page, kend)
+            off = kend + 5 + vlen
+            if kind == _RAW:
+                append((key, page[kend + 5 : off]))
+            else:
+                append((key, kind, page[kend + 5 : off]))
+                special += 1
+        return entries, special, len(entries) < n
 
     def keys(
         self,
         prefix: Optional[KeyType] = None,
         limit: int | None = None,
         *,
-        batch_size: int = 1024,
+        batch_size: Optional[int] = None,
     ) -> Iterator[bytes]:
-        """Keys (always ``bytes``) in byte order, optionally under ``prefix`` / up to ``limit``."""
-        for page in self._pages(prefix, limit, batch_size, False):
-            yield from page
+        """Keys (always ``bytes``) in byte order, optionally under ``prefix`` / up to ``limit``.
+
+        ``batch_size``: entries per page (one snapshot each); by default pages adapt to the
+        entry sizes (up to 4096 entries, ~1 MiB).
+        """
+        for entries, _ in self._pages(prefix, limit, batch_size, False):
+            yield from entries
 
     def items(
         self,
         prefix: Optional[KeyType] = None,
         limit: int | None = None,
         *,
-        batch_size: int = 128,
+        batch_size: Optional[int] = None,
     ) -> Iterator[tuple[bytes, Any]]:
-        """(key, decoded value) pairs in key order."""
+        """(key, decoded value) pairs in key order (``batch_size`` as in :meth:`keys`)."""
         allow = self._allow_pickle
-        for page in self._pages(prefix, limit, batch_size, True):
-            for k, kind, payload in page:
-                if kind == _RAW:
-                    yield k, payload
+        for entries, special in self._pages(prefix, limit, batch_size, True):
+            if not special:
+                yield from entries
+                continue
+            for entry in entries:
+                if len(entry) == 2:
+                    yield entry
                 else:
-                    yield k, _decode_value(kind, payload, allow)
+                    yield entry[0], _decode_value(entry[1], entry[2], allow)
 
     def values(
         self,
         prefix: Optional[KeyType] = None,
         limit: int | None = None,
         *,
-        batch_size: int = 128,
+        batch_size: Optional[int] = None,
     ) -> Iterator[Any]:
-        """Decoded values in key order."""
-        for _, value in self.items(prefix, limit, batch_size=batch_size):
-            yield value
+        """Decoded values in key order (``batch_size`` as in :meth:`keys`)."""
+        allow = self._allow_pickle
+        for entries, special in self._pages(prefix, limit, batch_size, True):
+            if not special:
+                yield from map(_SECOND, entries)
+                continue
+            for entry in entries:
+                if len(entry) == 2:
+                    yield entry[1]
+                else:
+                    yield _decode_value(entry[1], entry[2], allow)
 
     # ------------------------------------------------------------------ streaming
 
@@ -1029,7 +1164,7 @@ class KVault(Mapping):
                 if vault is None or vault._closed:
                     return
                 try:
-                    if vault._wc.count and vault._wc.lock.acquire(timeout=period):
+                    if vault._wc.keys and vault._wc.lock.acquire(timeout=period):
                         try:
                             vault._drain_locked()
                         finally:
@@ -1078,6 +1213,7 @@ class KVault(Mapping):
         self._drain()
         self._auto_pack = True
         self._use_pickle = bool(use_pickle)
+        self._refresh_fast()
         self._store.set_headers_enabled(True)
         if not self._read_only:
             self._call(self._store.register_feature, "auto_pack_v1")
@@ -1087,6 +1223,7 @@ class KVault(Mapping):
         self._check()
         self._drain()
         self._auto_pack = False
+        self._refresh_fast()
 
     def auto_pack_enabled(self) -> bool:
         self._check()
@@ -1141,6 +1278,7 @@ class KVault(Mapping):
                     raise
                 self._closed = True
                 self._fh = 0
+                self._get2 = None
                 self._combine = False
         finally:
             self._closing = False

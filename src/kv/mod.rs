@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod packed;
+pub mod page;
 pub mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,13 +18,18 @@ use crate::error::{guard, Error, Result, VResult};
 use crate::fastpath;
 use crate::storage::{quote_ident, Db, OpenOptions};
 use cache::{Admit, CacheState};
-use packed::{parse_items, parse_keys, put_lv, put_tagged};
+use packed::{parse_item_columns, parse_items, parse_keys, split_columns, Item};
+use page::{Packed, Sink};
+
+/// Rows per multi-row upsert statement in batch writes (fewer statement executions per row).
+const UPSERT_RUN: usize = 32;
 
 /// SQL for one KV table, built once with the validated, quoted name.
 struct Sql {
     get: String,
     exists: String,
     upsert: String,
+    upsert_run: String,
     delete: String,
     count: String,
 }
@@ -35,6 +41,10 @@ impl Sql {
             exists: format!("SELECT 1 FROM {t} WHERE key = ?1"),
             upsert: format!(
                 "INSERT INTO {t}(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            ),
+            upsert_run: format!(
+                "INSERT INTO {t}(key, value) VALUES {} ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                vec!["(?, ?)"; UPSERT_RUN].join(", ")
             ),
             delete: format!("DELETE FROM {t} WHERE key = ?1"),
             count: format!("SELECT COUNT(*) FROM {t}"),
@@ -108,6 +118,40 @@ impl KvInner {
                 Ok((it.key, self.encode(it.kind, it.payload)?))
             })
             .collect()
+    }
+
+    /// Upserts `rows` in order (a later duplicate key wins) inside the caller's transaction,
+    /// `UPSERT_RUN` rows per statement.
+    fn upsert_rows<'r>(
+        &self,
+        conn: &Connection,
+        rows: impl ExactSizeIterator<Item = (&'r [u8], &'r [u8])>,
+    ) -> Result<()> {
+        let total = rows.len();
+        let full = total - total % UPSERT_RUN;
+        let mut run = if full > 0 {
+            Some(conn.prepare_cached(&self.sql.upsert_run)?)
+        } else {
+            None
+        };
+        let mut single = None;
+        for (i, (k, v)) in rows.enumerate() {
+            if i < full {
+                let st = run.as_mut().expect("prepared");
+                let slot = (i % UPSERT_RUN) * 2;
+                st.raw_bind_parameter(slot + 1, k)?;
+                st.raw_bind_parameter(slot + 2, v)?;
+                if slot + 2 == UPSERT_RUN * 2 {
+                    st.raw_execute()?;
+                }
+            } else {
+                if single.is_none() {
+                    single = Some(conn.prepare_cached(&self.sql.upsert)?);
+                }
+                single.as_mut().expect("prepared").execute(params![k, v])?;
+            }
+        }
+        Ok(())
     }
 
     fn encode(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
@@ -238,10 +282,7 @@ impl KvInner {
             }
         };
         let res = crate::storage::in_tx(w.conn(), |tx| {
-            let mut st = tx.prepare_cached(&self.sql.upsert)?;
-            for (k, v) in batch.iter() {
-                st.execute(params![k, v.as_slice()])?;
-            }
+            self.upsert_rows(tx, batch.iter().map(|(k, v)| (k.as_slice(), v.as_slice())))?;
             Ok(batch.len() as u64)
         });
         self.cache.lock().end_flush(res.is_ok());
@@ -516,170 +557,255 @@ impl KvStore {
     }
 
     pub fn put_many(&self, items: &[u8]) -> VResult<()> {
+        guard(|| self.put_many_items(&parse_items(items)?))
+    }
+
+    pub fn put_many_columns(
+        &self,
+        kinds: &[u8],
+        key_lens: &[u8],
+        value_lens: &[u8],
+        keys: &[u8],
+        values: &[u8],
+    ) -> VResult<()> {
         guard(|| {
-            let inner = &self.inner;
-            let items = parse_items(items)?;
-            let encoded = inner.encode_items(&items)?;
-            {
-                let c = inner.cache.lock();
-                if c.enabled && c.locked {
-                    return Err(Error::Busy(
-                        "Cache error: batch write prohibited while cache is locked".into(),
-                    ));
-                }
+            self.put_many_items(&parse_item_columns(
+                kinds, key_lens, value_lens, keys, values,
+            )?)
+        })
+    }
+
+    fn put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
+        let inner = &self.inner;
+        let encoded = inner.encode_items(items)?;
+        {
+            let c = inner.cache.lock();
+            if c.enabled && c.locked {
+                return Err(Error::Busy(
+                    "Cache error: batch write prohibited while cache is locked".into(),
+                ));
             }
-            let _g = inner.gate_write()?;
-            inner.db.write_tx(|tx| {
-                let mut st = tx.prepare_cached(&inner.sql.upsert)?;
-                for (k, v) in &encoded {
-                    st.execute(params![k, v])?;
-                }
-                Ok(())
-            })?;
-            let mut c = inner.cache.lock();
+        }
+        let _g = inner.gate_write()?;
+        inner.db.write_tx(|tx| {
+            inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_slice())))
+        })?;
+        let mut c = inner.cache.lock();
+        if !c.pending.is_empty() {
             for (k, _) in &encoded {
                 c.remove(k);
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     pub fn cache_put_many(&self, items: &[u8]) -> VResult<()> {
+        guard(|| self.cache_put_many_items(&parse_items(items)?))
+    }
+
+    pub fn cache_put_many_columns(
+        &self,
+        kinds: &[u8],
+        key_lens: &[u8],
+        value_lens: &[u8],
+        keys: &[u8],
+        values: &[u8],
+    ) -> VResult<()> {
         guard(|| {
-            let inner = &self.inner;
-            let items = parse_items(items)?;
-            let encoded = inner.encode_items(&items)?;
-            // Every item is admitted even if an earlier one hit an error (e.g. a failed flush):
-            // nothing acknowledged by the facade is dropped; the first error is reported.
-            let mut first_err = None;
-            for (k, v) in encoded {
-                let force = first_err.is_some();
-                if let Err(e) = inner.put_stored(k, v.clone(), force) {
-                    if first_err.is_none() {
-                        first_err = Some(e);
-                        if !inner.db.is_closed() && inner.cache.lock().enabled {
-                            let _ = inner.put_stored(k, v, true);
-                        }
-                    }
-                }
-            }
-            first_err.map_or(Ok(()), Err)
+            self.cache_put_many_items(&parse_item_columns(
+                kinds, key_lens, value_lens, keys, values,
+            )?)
         })
     }
 
-    fn get_many_impl(&self, keys: &[u8], decoded: bool) -> Result<Vec<u8>> {
+    fn cache_put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
+        let inner = &self.inner;
+        let encoded = inner.encode_items(items)?;
+        // Every item is admitted even if an earlier one hit an error (e.g. a failed flush):
+        // nothing acknowledged by the facade is dropped; the first error is reported.
+        let mut first_err = None;
+        for (k, v) in encoded {
+            let force = first_err.is_some();
+            if let Err(e) = inner.put_stored(k, v.clone(), force) {
+                if first_err.is_none() {
+                    first_err = Some(e);
+                    if !inner.db.is_closed() && inner.cache.lock().enabled {
+                        let _ = inner.put_stored(k, v, true);
+                    }
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Values of `keys` in order into `sink`, from one read snapshot (cache entries first).
+    pub(crate) fn get_many_into(
+        &self,
+        keys: &[&[u8]],
+        decoded: bool,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
         let inner = &self.inner;
         inner.db.check_open()?;
-        let keys = parse_keys(keys)?;
         let hits: Vec<Option<Arc<Vec<u8>>>> = {
             let c = inner.cache.lock();
-            keys.iter().map(|k| c.lookup(k)).collect()
-        };
-        let mut out = Vec::with_capacity(keys.len() * 64);
-        let emit = |out: &mut Vec<u8>, stored: Option<&[u8]>| -> Result<()> {
-            match stored {
-                None => put_tagged(out, 0xFF, &[]),
-                Some(s) if decoded => match codec::decode_span(s)? {
-                    (kind, codec::Span::Slice(a, b)) => put_tagged(out, kind, &s[a..b]),
-                    (kind, codec::Span::Owned(t)) => put_tagged(out, kind, &t.payload),
-                },
-                Some(s) => put_tagged(out, 0, codec::stored_view(s)),
+            if c.pending.is_empty() && c.inflight.is_none() {
+                Vec::new()
+            } else {
+                keys.iter().map(|k| c.lookup(k)).collect()
             }
         };
-        if hits.iter().all(|h| h.is_some()) {
-            for h in &hits {
-                emit(&mut out, h.as_deref().map(|v| v.as_slice()))?;
+        let hit = |i: usize| hits.get(i).and_then(|h| h.as_deref());
+        if !hits.is_empty() && hits.iter().all(|h| h.is_some()) {
+            for i in 0..keys.len() {
+                emit_value(sink, hit(i).map(|v| v.as_slice()), decoded)?;
             }
-            return Ok(out);
+            return Ok(());
         }
         inner.db.read(true, |conn| {
             let mut st = conn.prepare_cached(&inner.sql.get)?;
-            for (k, h) in keys.iter().zip(&hits) {
-                if let Some(v) = h {
-                    emit(&mut out, Some(v))?;
+            for (i, k) in keys.iter().enumerate() {
+                if let Some(v) = hit(i) {
+                    emit_value(sink, Some(v), decoded)?;
                     continue;
                 }
                 let mut rows = st.query([k])?;
                 match rows.next()? {
-                    Some(row) => emit(
-                        &mut out,
-                        Some(row.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[])),
-                    )?,
-                    None => emit(&mut out, None)?,
+                    Some(row) => emit_value(sink, Some(blob_of(row, 0)?), decoded)?,
+                    None => emit_value(sink, None, decoded)?,
                 }
             }
             Ok(())
-        })?;
-        Ok(out)
+        })
     }
 
     pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
-        guard(|| self.get_many_impl(keys, true))
+        guard(|| {
+            let mut out = Vec::with_capacity(keys.len() * 16);
+            self.get_many_into(&parse_keys(keys)?, true, &mut Packed { out: &mut out })?;
+            Ok(out)
+        })
     }
 
     pub fn get_many_stored(&self, keys: &[u8]) -> VResult<Vec<u8>> {
-        guard(|| self.get_many_impl(keys, false))
+        guard(|| {
+            let mut out = Vec::with_capacity(keys.len() * 16);
+            self.get_many_into(&parse_keys(keys)?, false, &mut Packed { out: &mut out })?;
+            Ok(out)
+        })
+    }
+
+    /// The keys of a columnar request: `lens` (u32 LE each) over the concatenated `keys`.
+    pub(crate) fn key_columns<'a>(lens: &[u8], keys: &'a [u8]) -> Result<Vec<&'a [u8]>> {
+        split_columns(lens, keys, lens.len() / 4)
     }
 
     pub fn scan(&self, req: ScanRequest) -> VResult<Vec<u8>> {
         guard(|| {
-            let inner = &self.inner;
-            inner.db.check_open()?;
-            let limit = req.limit.max(1) as usize;
-            let lo: Vec<u8> = req.prefix.clone().unwrap_or_default();
-            let hi = req.prefix.as_deref().and_then(prefix_end);
-            let after = req.after.as_deref();
-            let cached = inner.cache.lock().range(after, &lo, hi.as_deref(), limit);
-            let t = &inner.quoted;
-            let cols = if req.with_values { "key, value" } else { "key" };
-            // One lower bound for the index range: the larger of the prefix start and `after`
-            // (filtering on a second bound would re-walk the prefix on every page).
-            let (lower, lower_op) = match after {
-                Some(a) if a >= lo.as_slice() => (a.to_vec(), ">"),
-                _ => (lo.clone(), ">="),
-            };
-            let mut sql = format!("SELECT {cols} FROM {t} WHERE key {lower_op} ?1");
-            if hi.is_some() {
-                sql.push_str(" AND key < ?2");
-            } else {
-                sql.push_str(" AND ?2 IS NULL");
-            }
-            sql.push_str(" ORDER BY key LIMIT ?3");
-            let mut page: Vec<(Vec<u8>, Option<Vec<u8>>)> = inner.db.read(true, |c| {
-                let mut st = c.prepare_cached(&sql)?;
-                let rows = st.query_map(params![lower, hi, limit as i64], |r| {
-                    let k: Vec<u8> = r.get(0)?;
-                    let v: Option<Vec<u8>> = if req.with_values {
-                        Some(r.get(1)?)
-                    } else {
-                        None
-                    };
-                    Ok((k, v))
-                })?;
-                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-            })?;
-            if !cached.is_empty() {
-                let mut merged: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-                    page.into_iter().collect();
-                for (k, v) in cached {
-                    merged.insert(k, Some(v.to_vec()));
-                }
-                page = merged.into_iter().take(limit).collect();
-            }
             let mut out = Vec::new();
-            for (k, v) in page {
-                put_lv(&mut out, &k)?;
-                if req.with_values {
-                    let v = v.unwrap_or_default();
-                    if req.decoded {
-                        let t = codec::decode(&v)?;
-                        put_tagged(&mut out, t.kind, &t.payload)?;
-                    } else {
-                        put_tagged(&mut out, 0, codec::stored_view(&v))?;
-                    }
-                }
-            }
+            self.scan_into(
+                &ScanPage {
+                    prefix: req.prefix.as_deref(),
+                    after: req.after.as_deref(),
+                    limit: req.limit as usize,
+                    max_bytes: usize::MAX,
+                    with_values: req.with_values,
+                    decoded: req.decoded,
+                },
+                &mut Packed { out: &mut out },
+            )?;
             Ok(out)
+        })
+    }
+
+    /// One page of a key-ordered scan into `sink`: database rows from one snapshot merged with
+    /// pending cache entries (which win). Returns true when no entry follows the page.
+    pub(crate) fn scan_into(&self, req: &ScanPage<'_>, sink: &mut dyn Sink) -> Result<bool> {
+        let inner = &self.inner;
+        inner.db.check_open()?;
+        let limit = req.limit.max(1);
+        let lo: &[u8] = req.prefix.unwrap_or_default();
+        let hi = req.prefix.and_then(prefix_end);
+        let after = req.after;
+        let cached = {
+            let c = inner.cache.lock();
+            if c.pending.is_empty() && c.inflight.is_none() {
+                Vec::new()
+            } else {
+                c.range(after, lo, hi.as_deref(), limit)
+            }
+        };
+        let t = &inner.quoted;
+        let cols = if req.with_values { "key, value" } else { "key" };
+        // One lower bound for the index range: the larger of the prefix start and `after`
+        // (filtering on a second bound would re-walk the prefix on every page).
+        let (lower, lower_op) = match after {
+            Some(a) if a >= lo => (a, ">"),
+            _ => (lo, ">="),
+        };
+        let upper = if hi.is_some() {
+            " AND key < ?2"
+        } else {
+            " AND ?2 IS NULL"
+        };
+        let sql =
+            format!("SELECT {cols} FROM {t} WHERE key {lower_op} ?1{upper} ORDER BY key LIMIT ?3");
+        let emit = |sink: &mut dyn Sink, key: &[u8], stored: &[u8]| -> Result<()> {
+            if !req.with_values {
+                return sink.key(key);
+            }
+            if !req.decoded {
+                return sink.entry(key, 0, codec::stored_view(stored));
+            }
+            match codec::decode_span(stored)? {
+                (kind, codec::Span::Slice(a, b)) => sink.entry(key, kind, &stored[a..b]),
+                (kind, codec::Span::Owned(t)) => sink.entry(key, kind, &t.payload),
+            }
+        };
+        let full =
+            |sink: &dyn Sink, n: usize| n >= limit || (n > 0 && sink.size() >= req.max_bytes);
+        inner.db.read(true, |c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let mut rows = st.query(params![lower, hi, limit as i64])?;
+            let mut n = 0usize;
+            let mut ci = 0usize;
+            loop {
+                let Some(row) = rows.next()? else { break };
+                let key = blob_of(row, 0)?;
+                while ci < cached.len() && cached[ci].0.as_slice() < key {
+                    if full(sink, n) {
+                        return Ok(false);
+                    }
+                    emit(sink, &cached[ci].0, &cached[ci].1)?;
+                    ci += 1;
+                    n += 1;
+                }
+                if full(sink, n) {
+                    return Ok(false);
+                }
+                if ci < cached.len() && cached[ci].0.as_slice() == key {
+                    emit(sink, &cached[ci].0, &cached[ci].1)?;
+                    ci += 1;
+                } else {
+                    let stored = if req.with_values {
+                        blob_of(row, 1)?
+                    } else {
+                        &[]
+                    };
+                    emit(sink, key, stored)?;
+                }
+                n += 1;
+            }
+            while ci < cached.len() {
+                if full(sink, n) {
+                    return Ok(false);
+                }
+                emit(sink, &cached[ci].0, &cached[ci].1)?;
+                ci += 1;
+                n += 1;
+            }
+            // The query ran out of rows: unless it stopped at its LIMIT, nothing follows.
+            Ok(n < limit)
         })
     }
 
@@ -915,6 +1041,39 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+/// A BLOB (or TEXT) column of a row as bytes; NULL reads as empty.
+fn blob_of<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> Result<&'r [u8]> {
+    use rusqlite::types::ValueRef;
+    match row.get_ref(i)? {
+        ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
+        ValueRef::Null => Ok(&[]),
+        _ => Err(Error::corrupt("a KVault key or value is not a BLOB")),
+    }
+}
+
+/// One `get_many` result: missing, or the value decoded (`decoded`) or as stored.
+fn emit_value(sink: &mut dyn Sink, stored: Option<&[u8]>, decoded: bool) -> Result<()> {
+    match stored {
+        None => sink.missing(),
+        Some(s) if decoded => match codec::decode_span(s)? {
+            (kind, codec::Span::Slice(a, b)) => sink.value(kind, &s[a..b]),
+            (kind, codec::Span::Owned(t)) => sink.value(kind, &t.payload),
+        },
+        Some(s) => sink.value(0, codec::stored_view(s)),
+    }
+}
+
+/// Parameters of one scan page.
+pub(crate) struct ScanPage<'a> {
+    pub prefix: Option<&'a [u8]>,
+    pub after: Option<&'a [u8]>,
+    pub limit: usize,
+    /// Stop once the page has at least this many bytes (and one entry).
+    pub max_bytes: usize,
+    pub with_values: bool,
+    pub decoded: bool,
 }
 
 /// The UDL's `TaggedValue`.

@@ -56,6 +56,48 @@ pub fn parse_items(buf: &[u8]) -> Result<Vec<Item<'_>>> {
     Ok(out)
 }
 
+/// The columnar form of a batch of items (FORMAT.md §4): `kinds[n]`, `key_lens` and
+/// `value_lens` as `n` little-endian u32 each, then every key and every payload concatenated.
+pub fn parse_item_columns<'a>(
+    kinds: &'a [u8],
+    key_lens: &'a [u8],
+    value_lens: &'a [u8],
+    keys: &'a [u8],
+    values: &'a [u8],
+) -> Result<Vec<Item<'a>>> {
+    let n = kinds.len();
+    let keys = split_columns(key_lens, keys, n)?;
+    let payloads = split_columns(value_lens, values, n)?;
+    Ok(kinds
+        .iter()
+        .zip(keys)
+        .zip(payloads)
+        .map(|((&kind, key), payload)| Item { kind, key, payload })
+        .collect())
+}
+
+/// `blob` cut into `n` pieces by the little-endian u32 lengths in `lens` (which must cover it
+/// exactly).
+pub fn split_columns<'a>(lens: &[u8], blob: &'a [u8], n: usize) -> Result<Vec<&'a [u8]>> {
+    if lens.len() != n.checked_mul(4).ok_or_else(Reader::short)? {
+        return Err(Error::invalid(
+            "packed columns disagree on the number of items",
+        ));
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut pos = 0usize;
+    for len in lens.chunks_exact(4) {
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let end = pos.checked_add(len).ok_or_else(Reader::short)?;
+        out.push(blob.get(pos..end).ok_or_else(Reader::short)?);
+        pos = end;
+    }
+    if pos != blob.len() {
+        return Err(Error::invalid("packed columns have trailing bytes"));
+    }
+    Ok(out)
+}
+
 pub fn parse_keys(buf: &[u8]) -> Result<Vec<&[u8]>> {
     let mut r = Reader::new(buf);
     let mut out = Vec::new();

@@ -1,0 +1,213 @@
+"""Batch reads and writes behave the same through the C fast path (pages of Python objects,
+docs/FORMAT.md §4.1) and through the UDL operations (packed buffers, §4), with columnar puts."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from kohakuvault import KVault, proxy
+from kohakuvault.errors import InvalidArgument
+
+
+@pytest.fixture(params=["fast", "udl"])
+def path_kind(request, monkeypatch):
+    if request.param == "udl":
+        monkeypatch.setattr(proxy, "_FAST_PAGES", False)
+    elif not proxy._FAST_PAGES:
+        pytest.skip("the C fast path is not available")
+    return request.param
+
+
+@pytest.fixture
+def vault(path_kind, db_path):
+    with KVault(db_path) as kv:
+        if path_kind == "udl":
+            assert kv._get2 is None
+        yield kv
+
+
+class Str(str):
+    def __str__(self):  # never used for the key bytes
+        return "other"
+
+
+MIXED = [
+    ("raw", b"\x00bytes"),
+    ("empty", b""),
+    ("text", "héllo"),
+    ("int", -(1 << 70)),
+    ("float", 2.5),
+    ("bool", True),
+    ("dict", {"b": 1, "a": [1, 2, {"z": None}]}),
+    ("list", [1, "x", b"y"]),
+    ("tuple", (1, 2)),  # pickled (MessagePack would turn it into a list)
+    ("array", np.arange(6, dtype=np.int16).reshape(2, 3)),
+    ("big", bytes(range(256)) * 40),
+]
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def test_put_many_get_many_mixed(vault):
+    vault.put_many(MIXED)
+    got = vault.get_many([k for k, _ in MIXED] + ["missing"], default="dflt")
+    assert len(got) == len(MIXED) + 1 and got[-1] == "dflt"
+    for (key, value), back in zip(MIXED, got):
+        assert _same(value, back), key
+        assert _same(value, vault[key]), key
+    assert vault.get_many(["missing", "raw"]) == [None, b"\x00bytes"]
+    assert vault.get_many([]) == []
+
+
+def test_items_values_keys_mixed(vault):
+    vault.put_many(MIXED)
+    expected = sorted((k.encode(), v) for k, v in MIXED)
+    items = list(vault.items())
+    assert [k for k, _ in items] == [k for k, _ in expected]
+    assert all(_same(v, b) for (_, v), (_, b) in zip(expected, items))
+    values = list(vault.values())
+    assert all(_same(v, b) for (_, v), b in zip(expected, values))
+    assert list(vault.keys()) == [k for k, _ in expected]
+    for batch in (1, 2, 5, 100):
+        assert [k for k, _ in vault.items(batch_size=batch)] == [k for k, _ in expected]
+        assert list(vault.keys(batch_size=batch, limit=4)) == [k for k, _ in expected][:4]
+
+
+def test_key_forms(vault):
+    pairs = [("ascii", b"1"), ("ünï", b"2"), (b"\xff\x00raw", b"3"), (Str("sub"), b"4")]
+    vault.put_many(pairs)
+    assert vault.get_many(["ascii", "ünï", b"\xff\x00raw", "sub"]) == [b"1", b"2", b"3", b"4"]
+    assert vault.get_many([Str("sub"), b"sub"]) == [b"4", b"4"]
+    vault.put_many([("x", b"a"), (b"y", b"b")])  # str and bytes keys mixed
+    assert vault.get_many([b"x", "y"]) == [b"a", b"b"]
+    with pytest.raises(InvalidArgument):
+        vault.get_many(["ok", 3])
+    with pytest.raises(InvalidArgument):
+        vault.put_many([("ok", b"1"), (3, b"2")])
+    with pytest.raises(InvalidArgument):
+        vault.put_many([("\ud800", b"lone surrogate")])
+    assert "ok" not in vault
+
+
+def test_batch_shapes(vault):
+    vault.put_many([["list-pair", b"1"], ("tuple-pair", b"2")])
+    assert vault.get_many(("list-pair", "tuple-pair")) == [b"1", b"2"]
+    for bad in ([("a", b"1", b"extra")], [("a",)], ["ab"], [b"ab"]):
+        with pytest.raises(InvalidArgument):
+            vault.put_many(bad)
+    vault.put_many([])
+    assert len(vault) == 2
+
+
+def test_duplicates_last_write_wins(vault):
+    vault.put_many([("k", b"1"), ("j", b"x"), ("k", b"2")] + [(f"f{i}", b"") for i in range(70)])
+    assert vault["k"] == b"2"
+    assert len(vault) == 72
+
+
+def test_big_pages_follow_the_byte_budget(vault):
+    big = b"v" * (300 << 10)  # a default page (~1 MiB) holds about four of these
+    vault.put_many(
+        [(f"b{i:02d}", big) for i in range(20)] + [(f"s{i:04d}", b"s") for i in range(9000)]
+    )
+    keys = list(vault.keys())
+    assert len(keys) == 9020 and keys == sorted(keys)
+    items = list(vault.items(prefix="b"))
+    assert [k for k, _ in items] == [f"b{i:02d}".encode() for i in range(20)]
+    assert all(v == big for _, v in items)
+    assert sum(1 for _ in vault.values(prefix="s")) == 9000
+    assert len(list(vault.items(limit=4100))) == 4100
+
+
+def test_pages_merge_pending_cache(vault):
+    vault.put_many([(f"k{i:03d}", i) for i in range(0, 300, 2)])
+    vault.enable_cache()
+    for i in range(1, 300, 2):
+        vault[f"k{i:03d}"] = -i
+    vault["k000"] = "replaced"
+    expected = [(f"k{i:03d}".encode(), (-i if i % 2 else i)) for i in range(300)]
+    expected[0] = (b"k000", "replaced")
+    assert list(vault.items()) == expected
+    assert list(vault.items(batch_size=7)) == expected
+    assert list(vault.keys(prefix="k1", limit=10)) == [f"k1{i:02d}".encode() for i in range(10)]
+    assert vault.get_many(["k000", "k001", "k002", "nope"]) == ["replaced", -1, 2, None]
+    vault.flush_cache()
+    assert list(vault.items()) == expected
+
+
+def test_combiner_mixed_kinds(vault):
+    vault.enable_cache()
+    for key, value in MIXED:
+        vault[key] = value
+    for key, value in MIXED:
+        assert _same(value, vault[key]), key
+    vault.flush_cache()
+    got = vault.get_many([k for k, _ in MIXED])
+    assert all(_same(v, b) for (_, v), b in zip(MIXED, got))
+
+
+def test_auto_pack_off_returns_stored_bytes(vault):
+    vault["n"] = 5
+    vault["b"] = b"raw"
+    vault.disable_auto_pack()
+    stored = vault.get_many(["n", "b", "x"])
+    assert stored[1] == b"raw" and stored[2] is None
+    assert stored[0][:2] == b"\x89\x4b"  # the value header
+    assert dict(vault.items()) == {b"n": stored[0], b"b": b"raw"}
+    assert vault["n"] == stored[0]
+    vault.enable_auto_pack()
+    assert vault["n"] == 5
+
+
+def test_closed_vault(path_kind, db_path):
+    kv = KVault(db_path)
+    kv.put_many([("a", b"1")])
+    kv.close()
+    with pytest.raises(ValueError, match="closed"):
+        kv.get_many(["a"])
+    with pytest.raises(ValueError, match="closed"):
+        list(kv.items())
+    with pytest.raises(ValueError, match="closed"):
+        kv.get("a")
+
+
+def test_page_stream_is_data_only():
+    """The fast-path page is plain pickle data: no opcode that could import or call."""
+    import pickletools
+
+    if not proxy._FAST_PAGES:
+        pytest.skip("the C fast path is not available")
+    from kohakuvault._ffi import FAST
+
+    with KVault(":memory:") as kv:
+        kv.put_many(MIXED)
+        tls = FAST.tls
+        for call in (
+            lambda: FAST.get_many(kv._fh, *proxy._key_column([k for k, _ in MIXED]), True),
+            lambda: FAST.scan(kv._fh, None, None, 100, 1 << 20, 3),
+        ):
+            assert call() is not None
+            import ctypes
+
+            raw = ctypes.string_at(tls.page_ptr.value, tls.page_len.value)
+            ops = {op.name for op, _, _ in pickletools.genops(raw)}
+            assert ops <= {
+                "PROTO",
+                "EMPTY_LIST",
+                "MARK",
+                "APPENDS",
+                "SHORT_BINBYTES",
+                "BINBYTES",
+                "BININT",
+                "BININT1",
+                "NONE",
+                "TUPLE2",
+                "TUPLE3",
+                "STOP",
+            }
+            assert isinstance(pickle.loads(raw), tuple)

@@ -1,0 +1,208 @@
+//! Result pages of batch reads (`get_many`, `scan`), written through one `Sink` in either of two
+//! encodings (docs/FORMAT.md §4):
+//!
+//! * `Packed`: the little-endian layout every binding parses.
+//! * `PyPage`: the same entries as a stream of Python objects, for the C fast path. It uses a
+//!   data-only subset of the pickle protocol (bytes, small ints, None, tuples, one list), so
+//!   Python's C unpickler builds the result objects without a Python-level loop. No opcode that
+//!   names a class or calls anything is ever written: the stream can only produce those objects.
+
+use crate::error::{Error, Result};
+use crate::kv::packed::{put_lv, put_tagged};
+
+/// Status byte of a missing key in a packed `get_many` result.
+pub const MISSING: u8 = 0xFF;
+
+pub trait Sink {
+    /// A found value (`get_many`).
+    fn value(&mut self, kind: u8, payload: &[u8]) -> Result<()>;
+    /// A missing key (`get_many`).
+    fn missing(&mut self) -> Result<()>;
+    /// A key of a keys-only scan.
+    fn key(&mut self, key: &[u8]) -> Result<()>;
+    /// A key and its value (scan with values).
+    fn entry(&mut self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()>;
+    /// Bytes written so far (scan pages stop at a byte budget).
+    fn size(&self) -> usize;
+}
+
+/// The packed layout (FORMAT.md §4).
+pub struct Packed<'a> {
+    pub out: &'a mut Vec<u8>,
+}
+
+impl Sink for Packed<'_> {
+    fn value(&mut self, kind: u8, payload: &[u8]) -> Result<()> {
+        put_tagged(self.out, kind, payload)
+    }
+    fn missing(&mut self) -> Result<()> {
+        put_tagged(self.out, MISSING, &[])
+    }
+    fn key(&mut self, key: &[u8]) -> Result<()> {
+        put_lv(self.out, key)
+    }
+    fn entry(&mut self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()> {
+        put_lv(self.out, key)?;
+        put_tagged(self.out, kind, payload)
+    }
+    fn size(&self) -> usize {
+        self.out.len()
+    }
+}
+
+// Pickle opcodes (protocol 4; every one is also valid in protocols 3-5).
+const PROTO: u8 = 0x80;
+const EMPTY_LIST: u8 = b']';
+const MARK: u8 = b'(';
+const APPENDS: u8 = b'e';
+const SHORT_BINBYTES: u8 = b'C';
+const BINBYTES: u8 = b'B';
+const BININT: u8 = b'J';
+const BININT1: u8 = b'K';
+const NONE: u8 = b'N';
+const TUPLE2: u8 = 0x86;
+const TUPLE3: u8 = 0x87;
+const STOP: u8 = b'.';
+/// APPENDS after this many entries keeps the unpickler's stack short.
+const RUN: u32 = 1000;
+
+/// A page of Python objects (FORMAT.md §4.1): the tuple `(entries, special, end)`, where
+/// `entries` is a list, `special` counts entries that are not plain `bytes` / `(key, bytes)`, and
+/// `end` is 1 when a scan has no entries after this page.
+pub struct PyPage<'a> {
+    out: &'a mut Vec<u8>,
+    special: u32,
+    run: u32,
+}
+
+impl<'a> PyPage<'a> {
+    pub fn begin(out: &'a mut Vec<u8>) -> Self {
+        out.extend_from_slice(&[PROTO, 4, EMPTY_LIST, MARK]);
+        PyPage {
+            out,
+            special: 0,
+            run: 0,
+        }
+    }
+
+    fn bytes(&mut self, b: &[u8]) -> Result<()> {
+        if b.len() < 256 {
+            self.out.push(SHORT_BINBYTES);
+            self.out.push(b.len() as u8);
+        } else {
+            let n = u32::try_from(b.len())
+                .map_err(|_| Error::invalid("item larger than 4 GiB cannot be batched"))?;
+            self.out.push(BINBYTES);
+            self.out.extend_from_slice(&n.to_le_bytes());
+        }
+        self.out.extend_from_slice(b);
+        Ok(())
+    }
+
+    fn next_entry(&mut self) {
+        self.run += 1;
+        if self.run == RUN {
+            self.out.extend_from_slice(&[APPENDS, MARK]);
+            self.run = 0;
+        }
+    }
+
+    pub fn finish(self, end: bool) {
+        self.out.push(APPENDS);
+        self.out.push(BININT);
+        self.out
+            .extend_from_slice(&(self.special.min(i32::MAX as u32) as i32).to_le_bytes());
+        self.out
+            .extend_from_slice(&[BININT1, end as u8, TUPLE3, STOP]);
+    }
+}
+
+impl Sink for PyPage<'_> {
+    /// `bytes` for raw values, `(kind, payload)` for the others.
+    fn value(&mut self, kind: u8, payload: &[u8]) -> Result<()> {
+        if kind == 0 {
+            self.bytes(payload)?;
+        } else {
+            self.out.extend_from_slice(&[BININT1, kind]);
+            self.bytes(payload)?;
+            self.out.push(TUPLE2);
+            self.special += 1;
+        }
+        self.next_entry();
+        Ok(())
+    }
+    /// `None`.
+    fn missing(&mut self) -> Result<()> {
+        self.out.push(NONE);
+        self.special += 1;
+        self.next_entry();
+        Ok(())
+    }
+    fn key(&mut self, key: &[u8]) -> Result<()> {
+        self.bytes(key)?;
+        self.next_entry();
+        Ok(())
+    }
+    /// `(key, bytes)` for raw values, `(key, kind, payload)` for the others.
+    fn entry(&mut self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()> {
+        self.bytes(key)?;
+        if kind == 0 {
+            self.bytes(payload)?;
+            self.out.push(TUPLE2);
+        } else {
+            self.out.extend_from_slice(&[BININT1, kind]);
+            self.bytes(payload)?;
+            self.out.push(TUPLE3);
+            self.special += 1;
+        }
+        self.next_entry();
+        Ok(())
+    }
+    fn size(&self) -> usize {
+        self.out.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pypage_layout() {
+        let mut out = Vec::new();
+        let mut p = PyPage::begin(&mut out);
+        p.value(0, b"ab").unwrap();
+        p.missing().unwrap();
+        p.value(4, &[0x90]).unwrap();
+        p.finish(false);
+        assert_eq!(
+            out,
+            [
+                &[0x80, 4, b']', b'(', b'C', 2, b'a', b'b', b'N', b'K', 4, b'C', 1, 0x90, 0x86][..],
+                &[b'e', b'J', 2, 0, 0, 0, b'K', 0, 0x87, b'.'][..],
+            ]
+            .concat()
+        );
+    }
+
+    #[test]
+    fn pypage_long_bytes_and_runs() {
+        let mut out = Vec::new();
+        let mut p = PyPage::begin(&mut out);
+        let big = vec![7u8; 300];
+        p.entry(b"k", 0, &big).unwrap();
+        for _ in 1..RUN {
+            p.key(b"").unwrap();
+        }
+        p.finish(true);
+        assert_eq!(&out[4..7], &[b'C', 1, b'k']);
+        assert_eq!(out[7], b'B');
+        assert_eq!(&out[8..12], &300u32.to_le_bytes());
+        // RUN entries: one APPENDS + MARK in the middle, one APPENDS at the end.
+        let tail = &out[out.len() - 14..];
+        assert_eq!(
+            tail,
+            &[b'C', 0, b'e', b'(', b'e', b'J', 0, 0, 0, 0, b'K', 1, 0x87, b'.']
+        );
+    }
+}
