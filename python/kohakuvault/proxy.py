@@ -175,18 +175,18 @@ def _remaining_size(reader) -> Optional[int]:
 
 
 class _Combiner:
-    """The pending puts not yet handed to the core, as columns (all access under ``lock``)."""
+    """Puts not yet handed to the core: ``items`` of (key, kind, payload).
 
-    __slots__ = ("lock", "keys", "kinds", "payloads", "size")
+    Puts append without a lock (``list.append`` is atomic) to a list that is never replaced;
+    drains hold ``lock`` and delete only the prefix they sent, so an append racing with a drain
+    is never lost. ``size`` (bytes appended since the last drain) is a heuristic only.
+    """
+
+    __slots__ = ("lock", "items", "size")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.keys: list[bytes] = []
-        self.kinds = bytearray()
-        self.payloads: list[bytes] = []
+        self.items: list[tuple[bytes, int, bytes]] = []
         self.size = 0
 
 
@@ -375,14 +375,16 @@ class KVault(Mapping):
         self._get2 = self._get2_fn if usable else None
 
     def _drain_locked(self) -> None:
-        wc = self._wc
-        if wc.keys:
+        items = self._wc.items
+        n = len(items)
+        if n:
+            keys, kinds, payloads = zip(*items[:n])
             columns = (
-                bytes(wc.kinds),
-                _u32s(map(len, wc.keys)),
-                _u32s(map(len, wc.payloads)),
-                b"".join(wc.keys),
-                b"".join(wc.payloads),
+                bytes(kinds),
+                _u32s(map(len, keys)),
+                _u32s(map(len, payloads)),
+                b"".join(keys),
+                b"".join(payloads),
             )
             try:
                 self._store.cache_put_many_columns(*columns)
@@ -393,13 +395,15 @@ class KVault(Mapping):
             except Exception:
                 # Any other error comes after the core admitted every item (e.g. a failed flush;
                 # the core keeps the data pending), or means the store is closed.
-                wc.reset()
+                del items[:n]
+                self._wc.size = 0
                 raise
-            wc.reset()
+            del items[:n]
+            self._wc.size = 0
 
     def _drain(self) -> None:
         """Hand buffered puts to the core (before any other operation: read-your-writes)."""
-        if self._wc.keys:
+        if self._wc.items:
             with self._wc.lock:
                 self._retry(self._drain_locked)
 
@@ -465,9 +469,6 @@ class KVault(Mapping):
             raise KeyError(key)
         return value
 
-    def __setitem__(self, key: KeyType, value: Any) -> None:
-        self.put(key, value)
-
     def __delitem__(self, key: KeyType) -> None:
         if not self.delete(key):
             raise KeyError(key)
@@ -511,7 +512,7 @@ class KVault(Mapping):
             k = key
         else:
             k = _to_bytes_key(key)
-        if self._wc.keys:
+        if self._wc.items:
             self._drain()
         get2 = self._get2
         if get2 is not None:
@@ -536,30 +537,37 @@ class KVault(Mapping):
         """Store ``value`` under ``key`` (through the write-back cache when it is enabled)."""
         if self._closed or self._streams:
             self._check()
-        if type(key) is bytes:
+        if type(key) is str:
+            try:
+                k = key.encode()
+            except UnicodeEncodeError:
+                k = _to_bytes_key(key)  # raises InvalidArgument
+        elif type(key) is bytes:
             k = key
         else:
             k = _to_bytes_key(key)
         if type(value) is bytes:
-            kind, payload = _RAW, value
+            kind = _RAW
+            payload = value
         else:
             kind, payload = self._pack(value)
         if self._combine:
             size = len(k) + len(payload)
             if size <= self._cache_cap and len(k) <= _KEY_MAX:
                 wc = self._wc
-                with wc.lock:
-                    if self._combine:
-                        wc.keys.append(k)
-                        wc.kinds.append(kind)
-                        wc.payloads.append(payload)
-                        wc.size += size
-                        if len(wc.keys) >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES:
-                            self._retry(self._drain_locked)
-                        return
-        if self._wc.keys:
+                items = wc.items
+                items.append((k, kind, payload))
+                wc.size += size
+                # Drain when full, and when a concurrent close/lock/disable turned combining
+                # off around the append (its own drain may have missed this item).
+                if len(items) >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES or not self._combine:
+                    self._drain()
+                return
+        if self._wc.items:
             self._drain()
         self._retry(self._store.put, k, kind, payload)
+
+    __setitem__ = put
 
     def delete(self, key: KeyType) -> bool:
         """Delete ``key`` (committed on return). True if it existed."""
@@ -1164,7 +1172,7 @@ class KVault(Mapping):
                 if vault is None or vault._closed:
                     return
                 try:
-                    if vault._wc.keys and vault._wc.lock.acquire(timeout=period):
+                    if vault._wc.items and vault._wc.lock.acquire(timeout=period):
                         try:
                             vault._drain_locked()
                         finally:

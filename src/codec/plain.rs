@@ -26,17 +26,25 @@ pub fn write_msgpack(v: &Mp) -> Vec<u8> {
     out
 }
 
-/// Sorts str-keyed maps (recursively) the way 1.1.0's serde_json round trip did. Returns `None`
-/// when the payload is already canonical (the common case: no re-encoding).
+/// Sorts str-keyed maps (recursively, in map values and array items) by key bytes, the way
+/// 1.1.0's serde_json round trip did; every other byte is kept as written. Returns `None` when
+/// the payload is already canonical (no copy). Works on the encoded bytes: no value tree.
 pub fn canonical_msgpack(payload: &[u8]) -> Result<Option<Vec<u8>>> {
-    let mut v = read_msgpack(payload)?;
-    if sort_maps(&mut v) {
-        Ok(Some(write_msgpack(&v)))
-    } else {
-        Ok(None)
+    let mut sorted = true;
+    let end = mp_walk(payload, 0, 0, &mut sorted)?;
+    if end != payload.len() {
+        return Err(Error::invalid("MessagePack payload has trailing bytes"));
     }
+    if sorted {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(payload.len());
+    mp_write_sorted(payload, 0, 0, &mut out)?;
+    Ok(Some(out))
 }
 
+/// Sorts str-keyed maps of a value tree (as `canonical_msgpack` does on bytes); true if any
+/// map changed.
 fn sort_maps(v: &mut Mp) -> bool {
     match v {
         Mp::Array(items) => items.iter_mut().fold(false, |acc, x| sort_maps(x) | acc),
@@ -44,23 +52,187 @@ fn sort_maps(v: &mut Mp) -> bool {
             let mut changed = entries
                 .iter_mut()
                 .fold(false, |acc, (_, x)| sort_maps(x) | acc);
-            if entries.iter().all(|(k, _)| k.as_str().is_some()) {
-                let sorted = entries.windows(2).all(|w| {
-                    w[0].0.as_str().unwrap().as_bytes() <= w[1].0.as_str().unwrap().as_bytes()
-                });
-                if !sorted {
-                    entries.sort_by(|a, b| {
-                        a.0.as_str()
-                            .unwrap()
-                            .as_bytes()
-                            .cmp(b.0.as_str().unwrap().as_bytes())
-                    });
-                    changed = true;
+            let keys: Option<Vec<&[u8]>> = entries
+                .iter()
+                .map(|(k, _)| k.as_str().map(str::as_bytes))
+                .collect();
+            if keys.is_some_and(|ks| ks.windows(2).any(|w| w[0] > w[1])) {
+                fn key(e: &(Mp, Mp)) -> &[u8] {
+                    e.0.as_str().map(str::as_bytes).unwrap_or_default()
                 }
+                entries.sort_by(|a, b| key(a).cmp(key(b)));
+                changed = true;
             }
             changed
         }
         _ => false,
+    }
+}
+
+/// The shape of the MessagePack value at one position.
+enum MpHead {
+    /// Anything without children: its total length in bytes.
+    Leaf(usize),
+    /// A str: header length, data length.
+    Str(usize, usize),
+    /// An array or a map: header length, element count (a map's count is of pairs).
+    Array(usize, usize),
+    Map(usize, usize),
+}
+
+fn mp_truncated() -> Error {
+    Error::invalid("invalid MessagePack payload: truncated or malformed")
+}
+
+fn mp_len(b: &[u8], p: usize, n: usize) -> Result<usize> {
+    let s = b.get(p..p + n).ok_or_else(mp_truncated)?;
+    Ok(s.iter().fold(0usize, |acc, &x| (acc << 8) | x as usize))
+}
+
+fn mp_head(b: &[u8], p: usize) -> Result<MpHead> {
+    use MpHead::*;
+    let t = *b.get(p).ok_or_else(mp_truncated)?;
+    Ok(match t {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Leaf(1),
+        0x80..=0x8f => Map(1, (t & 0x0f) as usize),
+        0x90..=0x9f => Array(1, (t & 0x0f) as usize),
+        0xa0..=0xbf => Str(1, (t & 0x1f) as usize),
+        0xc1 => {
+            return Err(Error::invalid(
+                "invalid MessagePack payload: reserved byte 0xc1",
+            ))
+        }
+        0xc4 => Leaf(2 + mp_len(b, p + 1, 1)?),
+        0xc5 => Leaf(3 + mp_len(b, p + 1, 2)?),
+        0xc6 => Leaf(5 + mp_len(b, p + 1, 4)?),
+        0xc7 => Leaf(3 + mp_len(b, p + 1, 1)?),
+        0xc8 => Leaf(4 + mp_len(b, p + 1, 2)?),
+        0xc9 => Leaf(6 + mp_len(b, p + 1, 4)?),
+        0xca | 0xce | 0xd2 => Leaf(5),
+        0xcb | 0xcf | 0xd3 => Leaf(9),
+        0xcc | 0xd0 => Leaf(2),
+        0xcd | 0xd1 => Leaf(3),
+        0xd4 => Leaf(3),
+        0xd5 => Leaf(4),
+        0xd6 => Leaf(6),
+        0xd7 => Leaf(10),
+        0xd8 => Leaf(18),
+        0xd9 => Str(2, mp_len(b, p + 1, 1)?),
+        0xda => Str(3, mp_len(b, p + 1, 2)?),
+        0xdb => Str(5, mp_len(b, p + 1, 4)?),
+        0xdc => Array(3, mp_len(b, p + 1, 2)?),
+        0xdd => Array(5, mp_len(b, p + 1, 4)?),
+        0xde => Map(3, mp_len(b, p + 1, 2)?),
+        0xdf => Map(5, mp_len(b, p + 1, 4)?),
+    })
+}
+
+/// The key bytes when the value at `p` is a str holding valid UTF-8 (a key that sorts).
+fn mp_str_key(b: &[u8], p: usize) -> Result<Option<&[u8]>> {
+    Ok(match mp_head(b, p)? {
+        MpHead::Str(h, n) => {
+            let s = b.get(p + h..p + h + n).ok_or_else(mp_truncated)?;
+            std::str::from_utf8(s).ok().map(|_| s)
+        }
+        _ => None,
+    })
+}
+
+fn mp_depth(depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::invalid(
+            "invalid MessagePack payload: nested too deeply",
+        ));
+    }
+    Ok(())
+}
+
+/// End of the value at `p` (validating its structure); clears `sorted` when a str-keyed map in
+/// it (outside map keys) is out of key order.
+fn mp_walk(b: &[u8], p: usize, depth: usize, sorted: &mut bool) -> Result<usize> {
+    mp_depth(depth)?;
+    let end = match mp_head(b, p)? {
+        MpHead::Leaf(n) => p + n,
+        MpHead::Str(h, n) => p + h + n,
+        MpHead::Array(h, n) => {
+            let mut q = p + h;
+            for _ in 0..n {
+                q = mp_walk(b, q, depth + 1, sorted)?;
+            }
+            q
+        }
+        MpHead::Map(h, n) => {
+            let mut q = p + h;
+            let mut all_str = true;
+            let mut in_order = true;
+            let mut prev: Option<&[u8]> = None;
+            let mut ignored = true;
+            for _ in 0..n {
+                match mp_str_key(b, q)? {
+                    Some(k) => {
+                        if prev.is_some_and(|pk| pk > k) {
+                            in_order = false;
+                        }
+                        prev = Some(k);
+                    }
+                    None => all_str = false,
+                }
+                q = mp_walk(b, q, depth + 1, &mut ignored)?;
+                q = mp_walk(b, q, depth + 1, sorted)?;
+            }
+            if all_str && !in_order {
+                *sorted = false;
+            }
+            q
+        }
+    };
+    if end > b.len() {
+        return Err(mp_truncated());
+    }
+    Ok(end)
+}
+
+/// Writes the canonical form of the (already validated) value at `p`; returns its end.
+fn mp_write_sorted(b: &[u8], p: usize, depth: usize, out: &mut Vec<u8>) -> Result<usize> {
+    mp_depth(depth)?;
+    match mp_head(b, p)? {
+        MpHead::Leaf(_) | MpHead::Str(..) => {
+            let end = mp_walk(b, p, depth, &mut true)?;
+            out.extend_from_slice(&b[p..end]);
+            Ok(end)
+        }
+        MpHead::Array(h, n) => {
+            out.extend_from_slice(&b[p..p + h]);
+            let mut q = p + h;
+            for _ in 0..n {
+                q = mp_write_sorted(b, q, depth + 1, out)?;
+            }
+            Ok(q)
+        }
+        MpHead::Map(h, n) => {
+            out.extend_from_slice(&b[p..p + h]);
+            // (key, key span, value start)
+            let mut entries = Vec::with_capacity(n);
+            let mut q = p + h;
+            let mut all_str = true;
+            for _ in 0..n {
+                let key = mp_str_key(b, q)?;
+                all_str &= key.is_some();
+                let kend = mp_walk(b, q, depth + 1, &mut true)?;
+                let vend = mp_walk(b, kend, depth + 1, &mut true)?;
+                entries.push((key, q, kend));
+                q = vend;
+            }
+            if all_str {
+                // Stable: equal keys keep their order.
+                entries.sort_by(|x, y| x.0.cmp(&y.0));
+            }
+            for (_, kstart, kend) in entries {
+                out.extend_from_slice(&b[kstart..kend]);
+                mp_write_sorted(b, kend, depth + 1, out)?;
+            }
+            Ok(q)
+        }
     }
 }
 
@@ -384,4 +556,74 @@ pub fn plain_to_msgpack(nodes: &[PlainNode]) -> Result<Vec<u8>> {
         return Err(Error::invalid("plain node list has trailing nodes"));
     }
     Ok(write_msgpack(&v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random MessagePack value tree.
+    fn gen(seed: &mut u64, depth: usize) -> Mp {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = (*seed >> 33) as usize;
+        let word = |i: usize| ["b", "a", "zz", "é", "", "a0", "B"][i % 7].to_string();
+        match if depth > 3 { r % 5 } else { r % 8 } {
+            0 => Mp::Nil,
+            1 => Mp::from((r as i64) - (1 << 30)),
+            2 => Mp::from(r as f64 / 7.0),
+            3 => Mp::from(word(r)),
+            4 => Mp::Binary(vec![r as u8; r % 300]),
+            5 => Mp::Array((0..r % 4).map(|_| gen(seed, depth + 1)).collect()),
+            6 => Mp::Map(
+                (0..r % 5)
+                    .map(|i| (Mp::from(word(r + i)), gen(seed, depth + 1)))
+                    .collect(),
+            ),
+            _ => Mp::Map(vec![
+                (Mp::from(3), gen(seed, depth + 1)),
+                (Mp::from("a"), Mp::Nil),
+            ]),
+        }
+    }
+
+    #[test]
+    fn canonical_msgpack_matches_the_value_tree_sort() {
+        let mut seed = 7;
+        for _ in 0..2000 {
+            let v = gen(&mut seed, 0);
+            let bytes = write_msgpack(&v);
+            let mut sorted = v.clone();
+            let changed = sort_maps(&mut sorted);
+            let got = canonical_msgpack(&bytes).unwrap();
+            assert_eq!(got.is_some(), changed, "{v:?}");
+            assert_eq!(got.unwrap_or(bytes), write_msgpack(&sorted), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_msgpack_rejects_malformed_payloads() {
+        let good = write_msgpack(&Mp::Map(vec![
+            (Mp::from("b"), Mp::from(1)),
+            (Mp::from("a"), Mp::from(vec![1u8; 40])),
+        ]));
+        for cut in 0..good.len() {
+            assert!(canonical_msgpack(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(canonical_msgpack(&trailing).is_err());
+        assert!(canonical_msgpack(&[0xc1]).is_err());
+        let deep = [vec![0x91u8; 600], vec![0xc0]].concat();
+        assert!(canonical_msgpack(&deep).is_err());
+        // A map whose keys are not all valid UTF-8 str keeps its order.
+        let odd = [0x82, 0xa1, b'b', 0x01, 0xa1, 0xff, 0x02];
+        assert_eq!(canonical_msgpack(&odd).unwrap(), None);
+        let sorted_by_key = [0x82, 0xa1, b'b', 0x01, 0xa1, b'a', 0x02];
+        assert_eq!(
+            canonical_msgpack(&sorted_by_key).unwrap().unwrap(),
+            [0x82, 0xa1, b'a', 0x02, 0xa1, b'b', 0x01]
+        );
+    }
 }

@@ -45,20 +45,29 @@ impl CacheState {
     }
 
     pub fn admit(&mut self, key: &[u8], value: Arc<Vec<u8>>, force: bool) -> Admit {
+        use std::collections::btree_map::Entry;
         let size = entry_size(key, &value);
         if size > self.cap && !force {
             return Admit::TooLarge;
         }
-        let old = self
-            .pending
-            .get(key)
-            .map(|v| entry_size(key, v))
-            .unwrap_or(0);
-        if !force && self.buffered() - old + size > self.cap {
-            return Admit::NeedFlush;
+        let buffered = self.buffered();
+        match self.pending.entry(key.to_vec()) {
+            Entry::Occupied(mut e) => {
+                let old = entry_size(key, e.get());
+                if !force && buffered - old + size > self.cap {
+                    return Admit::NeedFlush;
+                }
+                e.insert(value);
+                self.pending_bytes = self.pending_bytes - old + size;
+            }
+            Entry::Vacant(e) => {
+                if !force && buffered + size > self.cap {
+                    return Admit::NeedFlush;
+                }
+                e.insert(value);
+                self.pending_bytes += size;
+            }
         }
-        self.pending_bytes = self.pending_bytes - old + size;
-        self.pending.insert(key.to_vec(), value);
         Admit::Done
     }
 

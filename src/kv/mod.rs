@@ -6,6 +6,7 @@ pub mod packed;
 pub mod page;
 pub mod stream;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Weak};
 use std::time::Duration;
@@ -108,14 +109,24 @@ impl KvInner {
     }
 
     /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
-    fn encode_items<'a>(&self, items: &[packed::Item<'a>]) -> Result<Vec<(&'a [u8], Vec<u8>)>> {
+    /// Raw payloads that need no escaping stay borrowed.
+    fn encode_items<'a>(
+        &self,
+        items: &[packed::Item<'a>],
+    ) -> Result<Vec<(&'a [u8], Cow<'a, [u8]>)>> {
         self.db.check_writable()?;
         items
             .iter()
             .map(|it| {
                 Self::check_key(it.key)?;
                 Self::check_value(it.payload)?;
-                Ok((it.key, self.encode(it.kind, it.payload)?))
+                let stored = if it.kind == codec::KIND_RAW && !codec::looks_like_header(it.payload)
+                {
+                    Cow::Borrowed(it.payload)
+                } else {
+                    Cow::Owned(self.encode(it.kind, it.payload)?)
+                };
+                Ok((it.key, stored))
             })
             .collect()
     }
@@ -195,9 +206,8 @@ impl KvInner {
     }
 
     /// put of already-encoded stored bytes, through the cache when it is enabled.
-    fn put_stored(&self, key: &[u8], stored: Vec<u8>, force: bool) -> Result<()> {
+    fn put_stored(&self, key: &[u8], stored: Arc<Vec<u8>>, force: bool) -> Result<()> {
         self.db.check_writable()?;
-        let stored = Arc::new(stored);
         loop {
             let g = self
                 .gate
@@ -243,6 +253,68 @@ impl KvInner {
                 }
             }
         }
+    }
+
+    /// `put_stored` of many entries in order, with the same outcome entry by entry: runs of plain
+    /// admissions take the locks once; any entry that needs more (a flush first, a direct write,
+    /// an error) goes through `put_stored`. After the first error every later entry is still
+    /// admitted (nothing a facade acknowledged is dropped) and that error is returned.
+    fn put_stored_batch(&self, entries: Vec<(&[u8], Cow<'_, [u8]>)>) -> Result<()> {
+        self.db.check_writable()?;
+        let entries: Vec<(&[u8], Arc<Vec<u8>>)> = entries
+            .into_iter()
+            .map(|(k, v)| (k, Arc::new(v.into_owned())))
+            .collect();
+        let mut first_err: Option<Error> = None;
+        let mut i = 0;
+        while i < entries.len() {
+            let (n, flush) = self.admit_run(&entries[i..], first_err.is_some());
+            i += n;
+            if flush {
+                if let Err(e) = self.flush(false) {
+                    first_err.get_or_insert(e);
+                }
+            }
+            let Some((k, v)) = entries.get(i) else { break };
+            if n > 0 && i < entries.len() && flush {
+                continue; // the run stopped at the threshold: resume after the flush
+            }
+            let force = first_err.is_some();
+            if let Err(e) = self.put_stored(k, v.clone(), force) {
+                if first_err.is_none() {
+                    if !self.db.is_closed() && self.cache.lock().enabled {
+                        let _ = self.put_stored(k, v.clone(), true);
+                    }
+                    first_err = Some(e);
+                }
+            }
+            i += 1;
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Admits a prefix of `entries` under one gate and cache lock, without waiting for either
+    /// and only while each admission is plain (`Admit::Done`); stops after the entry that takes
+    /// the pending bytes to the flush threshold. Returns (admitted, flush now).
+    fn admit_run(&self, entries: &[(&[u8], Arc<Vec<u8>>)], force: bool) -> (usize, bool) {
+        let Some(_g) = self.gate.try_read() else {
+            return (0, false);
+        };
+        let mut c = self.cache.lock();
+        if !c.enabled {
+            return (0, false);
+        }
+        let mut n = 0;
+        for (k, v) in entries {
+            if !matches!(c.admit(k, v.clone(), force), Admit::Done) {
+                break;
+            }
+            n += 1;
+            if !c.locked && c.pending_bytes >= c.threshold {
+                return (n, true);
+            }
+        }
+        (n, false)
     }
 
     /// Commits pending entries in one transaction. `required`: a locked non-empty cache is an
@@ -420,7 +492,7 @@ impl KvStore {
             KvInner::check_value(payload)?;
             self.inner.db.check_writable()?;
             let stored = self.inner.encode(kind, payload)?;
-            self.inner.put_stored(key, stored, false)
+            self.inner.put_stored(key, Arc::new(stored), false)
         })
     }
 
@@ -587,9 +659,9 @@ impl KvStore {
             }
         }
         let _g = inner.gate_write()?;
-        inner.db.write_tx(|tx| {
-            inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_slice())))
-        })?;
+        inner
+            .db
+            .write_tx(|tx| inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_ref()))))?;
         let mut c = inner.cache.lock();
         if !c.pending.is_empty() {
             for (k, _) in &encoded {
@@ -621,21 +693,7 @@ impl KvStore {
     fn cache_put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
         let inner = &self.inner;
         let encoded = inner.encode_items(items)?;
-        // Every item is admitted even if an earlier one hit an error (e.g. a failed flush):
-        // nothing acknowledged by the facade is dropped; the first error is reported.
-        let mut first_err = None;
-        for (k, v) in encoded {
-            let force = first_err.is_some();
-            if let Err(e) = inner.put_stored(k, v.clone(), force) {
-                if first_err.is_none() {
-                    first_err = Some(e);
-                    if !inner.db.is_closed() && inner.cache.lock().enabled {
-                        let _ = inner.put_stored(k, v, true);
-                    }
-                }
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        inner.put_stored_batch(encoded)
     }
 
     /// Values of `keys` in order into `sink`, from one read snapshot (cache entries first).
