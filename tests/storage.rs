@@ -25,16 +25,23 @@ fn pragmas_are_applied_and_vec0_is_registered() {
     assert!(vec.starts_with('v'), "sqlite-vec is loaded: {vec}");
     drop(w);
     // Readers are read-only connections from the pool, with vec0 too.
-    let ro = db
-        .read(false, |c| {
-            Ok(c.execute_batch("CREATE TABLE nope(x)").is_err())
-        })
+    let reader = db.lease_reader().unwrap();
+    assert!(
+        reader.execute_batch("CREATE TABLE nope(x)").is_err(),
+        "pooled readers cannot write"
+    );
+    reader
+        .query_row("SELECT vec_version()", [], |_| Ok(()))
         .unwrap();
-    assert!(ro, "pooled readers cannot write");
-    db.read(false, |c| {
-        Ok(c.query_row("SELECT vec_version()", [], |_| Ok(()))?)
-    })
-    .unwrap();
+    db.return_reader(reader);
+    assert_eq!(db.reader_pool_stats().0, 1);
+    // A read takes the writer when it is free, else a pooled reader.
+    db.read(false, |c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        .unwrap();
+    let held = db.writer().unwrap();
+    db.read(true, |c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        .unwrap();
+    drop(held);
     assert_eq!(db.reader_pool_stats().0, 1);
     db.close().unwrap();
     assert!(db.writer().is_err());

@@ -12,7 +12,10 @@ fn small_dict(i: usize) -> Vec<u8> {
     let v = Value::Map(vec![
         (Value::from("id"), Value::from(i as u64)),
         (Value::from("name"), Value::from(format!("user{i}"))),
-        (Value::from("tags"), Value::from(vec![Value::from(1), Value::from(2), Value::from(3)])),
+        (
+            Value::from("tags"),
+            Value::from(vec![Value::from(1), Value::from(2), Value::from(3)]),
+        ),
         (Value::from("score"), Value::from(0.5)),
     ]);
     let mut out = Vec::new();
@@ -79,7 +82,11 @@ fn main() {
             let mut b = Vec::new();
             for (j, k) in ks.iter().enumerate() {
                 let i = c * 512 + j;
-                let (kind, v) = if dicts { (4u8, small_dict(i)) } else { (0u8, value.clone()) };
+                let (kind, v) = if dicts {
+                    (4u8, small_dict(i))
+                } else {
+                    (0u8, value.clone())
+                };
                 b.push(kind);
                 b.extend_from_slice(&(k.len() as u32).to_le_bytes());
                 b.extend_from_slice(&(v.len() as u32).to_le_bytes());

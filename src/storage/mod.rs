@@ -274,35 +274,27 @@ impl Db {
         Ok(conn)
     }
 
-    /// Runs `f` on a reader connection (a pooled read-only one for files, the writer for
-    /// `:memory:`/URI databases). With `snapshot`, `f` runs inside `BEGIN … ROLLBACK` so several
-    /// statements see one consistent snapshot.
+    /// Runs `f` on a connection for reading: the writer when it is free this instant (its page
+    /// cache holds what was just written, and no reader connection has to be opened), else a
+    /// pooled read-only one (files) or the writer once it is free (`:memory:`/URI databases).
+    /// Never waits for the writer while a pooled reader could serve. With `snapshot`, `f` runs
+    /// inside `BEGIN … ROLLBACK` so several statements see one consistent snapshot.
     pub fn read<T>(&self, snapshot: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.check_open()?;
-        if !self.pooled {
-            let mut w = self.writer()?;
-            let conn = w.conn();
-            if snapshot && conn.is_autocommit() {
-                let tx = conn.transaction()?;
-                let out = f(&tx);
-                tx.rollback()?;
-                return out;
-            }
-            return f(conn);
-        }
-        let conn = self.lease_reader()?;
-        let out = if snapshot {
-            match conn.execute_batch("BEGIN") {
-                Ok(()) => {
-                    let out = f(&conn);
-                    let _ = conn.execute_batch("ROLLBACK");
-                    out
+        if self.pooled {
+            if let Some(mut g) = self.writer.try_lock() {
+                if let Some(conn) = g.as_mut() {
+                    if conn.is_autocommit() {
+                        return read_on(conn, snapshot, f);
+                    }
                 }
-                Err(e) => Err(e.into()),
             }
         } else {
-            f(&conn)
-        };
+            let mut w = self.writer()?;
+            return read_on(w.conn(), snapshot, f);
+        }
+        let conn = self.lease_reader()?;
+        let out = read_on(&conn, snapshot, f);
         self.return_reader(conn);
         out
     }
@@ -386,6 +378,23 @@ impl Db {
             None
         }
     }
+}
+
+/// `f` on `conn`, inside `BEGIN … ROLLBACK` with `snapshot` (unless a transaction is open).
+fn read_on<T>(
+    conn: &Connection,
+    snapshot: bool,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    if !snapshot || !conn.is_autocommit() {
+        return f(conn);
+    }
+    conn.execute_batch("BEGIN")?;
+    let out = f(conn);
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    out
 }
 
 /// Runs `f` in one `BEGIN IMMEDIATE` transaction on `conn`, committing on success. On any error
