@@ -56,6 +56,9 @@ impl Sql {
     }
 }
 
+/// A key and its stored bytes, borrowed from the request when no encoding was needed.
+type Encoded<'a> = (&'a [u8], Cow<'a, [u8]>);
+
 pub struct KvInner {
     pub(crate) db: Db,
     pub(crate) table: String,
@@ -116,7 +119,7 @@ impl KvInner {
     fn encode_items<'a>(
         &self,
         items: &[packed::Item<'a>],
-    ) -> Result<Vec<(&'a [u8], Cow<'a, [u8]>)>> {
+    ) -> Result<Vec<Encoded<'a>>> {
         self.db.check_writable()?;
         items
             .iter()
@@ -262,7 +265,7 @@ impl KvInner {
     /// admissions take the locks once; any entry that needs more (a flush first, a direct write,
     /// an error) goes through `put_stored`. After the first error every later entry is still
     /// admitted (nothing a facade acknowledged is dropped) and that error is returned.
-    fn put_stored_batch(&self, entries: Vec<(&[u8], Cow<'_, [u8]>)>) -> Result<()> {
+    fn put_stored_batch(&self, entries: Vec<Encoded<'_>>) -> Result<()> {
         self.db.check_writable()?;
         let entries: Vec<(&[u8], Arc<Vec<u8>>)> = entries
             .into_iter()
