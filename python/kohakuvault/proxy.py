@@ -1157,7 +1157,8 @@ class KVault(Mapping):
 
     def _start_drainer(self, interval: Optional[float]) -> None:
         """With ``flush_interval``, a daemon hands combiner contents to the core periodically,
-        so the core's background flush sees them."""
+        so the core's background flush sees them, and reports the first failure of that flush
+        as a ``RuntimeWarning`` (as 1.1.0's daemon did), then stops."""
         self._stop_drainer()
         if interval is None:
             return
@@ -1177,16 +1178,17 @@ class KVault(Mapping):
                             vault._drain_locked()
                         finally:
                             vault._wc.lock.release()
+                    failure = vault._store.background_flush_error()
                 except Exception as exc:
+                    if vault._closed or stop.is_set():
+                        return
                     vault._bg_error = _mapped(exc)
-                    warnings.warn(
-                        f"KVault background flush failed: {exc}; call flush_cache() to retry",
-                        RuntimeWarning,
-                        stacklevel=1,
-                    )
-                    return
+                    failure = f"KVault background flush failed: {exc}; call flush_cache() to retry"
                 finally:
                     del vault
+                if failure is not None and not stop.is_set():
+                    warnings.warn(failure, RuntimeWarning, stacklevel=1)
+                    return
 
         thread = threading.Thread(target=run, name="kohakuvault-drain", daemon=True)
         thread.start()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import pytest
 
@@ -133,6 +134,36 @@ def test_flush_interval(db_path):
             time.sleep(0.1)
         assert committed_keys(db_path) == {b"a", b"b"}
         assert kv.background_flush_error is None
+
+
+def test_background_flush_failure_warns_and_keeps_data(db_path):
+    with KVault(db_path) as kv:
+        kv["x"] = b"0"
+        # A trigger in the file refuses one key, so the periodic flush fails.
+        sql_in_child(
+            db_path,
+            "CREATE TRIGGER boom BEFORE INSERT ON kv WHEN NEW.key = X'626f6f6d' "
+            "BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            kv.enable_cache(flush_interval=0.1)
+            kv["boom"] = b"1"
+            deadline = time.time() + 10
+            while time.time() < deadline and not any(
+                issubclass(w.category, RuntimeWarning) for w in caught
+            ):
+                time.sleep(0.05)
+        messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+        assert messages and "background flush failed" in messages[0]
+        assert "boom refused" in messages[0]
+        assert "boom refused" in str(kv.background_flush_error)
+        assert kv["boom"] == b"1"  # still pending, still readable
+        assert b"boom" not in committed_keys(db_path)
+        sql_in_child(db_path, "DROP TRIGGER boom")
+        assert kv.flush_cache() == 1
+        assert kv.background_flush_error is None
+    assert b"boom" in committed_keys(db_path)
 
 
 def test_lock_cache_table(db_path):

@@ -116,10 +116,7 @@ impl KvInner {
 
     /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
     /// Raw payloads that need no escaping stay borrowed.
-    fn encode_items<'a>(
-        &self,
-        items: &[packed::Item<'a>],
-    ) -> Result<Vec<Encoded<'a>>> {
+    fn encode_items<'a>(&self, items: &[packed::Item<'a>]) -> Result<Vec<Encoded<'a>>> {
         self.db.check_writable()?;
         items
             .iter()
