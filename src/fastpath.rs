@@ -221,8 +221,7 @@ pub unsafe extern "C" fn kv_fast_get_many(
             let keys = KvStore::key_columns(lens, keys)?;
             let mut sink = PyPage::begin(page);
             store.get_many_into(&keys, decoded != 0, &mut sink)?;
-            sink.finish(true);
-            Ok(())
+            sink.finish(true)
         })
     });
     r.unwrap_or(-1)
@@ -274,8 +273,7 @@ pub unsafe extern "C" fn kv_fast_scan(
                 },
                 &mut sink,
             )?;
-            sink.finish(end);
-            Ok(())
+            sink.finish(end)
         })
     });
     r.unwrap_or(-1)
@@ -421,9 +419,10 @@ mod tests {
             )
         };
         let page = page_bytes(rc, ptr, len);
-        let mut expect = vec![0x80, 4, b']', b'(', b'C', 1, b'1', b'K', 16, b'C', 8];
+        let mut expect = vec![0x80, 4, b'(', b']', b'(', b'C', 1, b'1', b'K', 16, b'C', 8];
         expect.extend_from_slice(&2i64.to_le_bytes());
-        expect.extend_from_slice(&[0x86, b'N', b'e', b'J', 2, 0, 0, 0, b'K', 1, 0x87, b'.']);
+        expect.extend_from_slice(&[0x86, b'N', b'e', b'J', 2, 0, 0, 0, b'K', 1]);
+        expect.extend_from_slice(&[b'N', b'J', 0, 0, 0, 0, b't', b'.']);
         assert_eq!(page, expect);
         // Lengths that do not cover the keys: an error, not a page.
         let rc = unsafe {
@@ -458,7 +457,11 @@ mod tests {
         let page = page_bytes(rc, ptr, len);
         assert_eq!(
             page,
-            [0x80, 4, b']', b'(', b'C', 1, b'b', b'e', b'J', 0, 0, 0, 0, b'K', 0, 0x87, b'.']
+            [
+                &[0x80, 4, b'(', b']', b'(', b'C', 1, b'b', b'e', b'J', 0, 0, 0, 0, b'K', 0][..],
+                &[b'N', b'J', 0, 0, 0, 0, b't', b'.'][..]
+            ]
+            .concat()
         );
         // A one-byte budget still yields one entry per page; the last page says "end".
         let rc = unsafe {
@@ -476,7 +479,7 @@ mod tests {
             )
         };
         let page = page_bytes(rc, ptr, len);
-        assert!(page.ends_with(&[b'K', 1, 0x87, b'.']));
+        assert!(page.ends_with(&[b'K', 1, b'N', b'J', 0, 0, 0, 0, b't', b'.']));
         kv_fast_release();
     }
 }

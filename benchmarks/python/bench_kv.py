@@ -190,7 +190,7 @@ WORKLOADS = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per workload (median)")
+    parser.add_argument("--runs", type=int, default=11, help="runs per workload (median)")
     parser.add_argument("--stream-runs", type=int, default=3)
     parser.add_argument("--json", help="write {workload: median} to this file")
     parser.add_argument("--only", help="substring filter on workload names")

@@ -320,6 +320,11 @@ def _decode_ndarray(payload, scalar: bool):
     return arr.reshape(shape)
 
 
+def unpack_msgpack(payload):
+    """A stored MessagePack payload as Python objects (str keys and values as str)."""
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+
+
 def _refuse_pickle():
     raise InvalidArgument(
         "refusing to unpickle a stored value: this vault was opened with allow_pickle=False"
@@ -331,7 +336,7 @@ def decode(kind: int, payload, allow_pickle: bool = True) -> Any:
     if kind == RAW:
         return payload if type(payload) is bytes else bytes(payload)
     if kind == MSGPACK:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        return unpack_msgpack(payload)
     if kind == UTF8:
         return bytes(payload).decode("utf-8")
     if kind == INT:

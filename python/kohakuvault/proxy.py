@@ -56,7 +56,9 @@ _FAST_PAGES = FAST.available and FAST.pages
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
 _MSGPACK = _codec.MSGPACK
+_PACKERS = _codec._PACKERS
 _PAIR_TYPES = frozenset((tuple, list))
+_FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 # Default iteration pages (batch_size not given): up to this many entries or about this many bytes.
 _PAGE_ITEMS = 4096
@@ -109,6 +111,16 @@ def _key_column(keys) -> tuple[bytes, bytes]:
             return _u32s(map(len, keys)), joined.encode("ascii")
     encoded = [k if type(k) is bytes else _to_bytes_key(k) for k in keys]
     return _u32s(map(len, encoded)), b"".join(encoded)
+
+
+def _unpack_many(packed) -> list:
+    """The values of a page's MessagePack array (decoded as ``_codec.decode`` decodes one)."""
+    if packed is None:
+        return []
+    try:
+        return _codec.unpack_msgpack(packed)
+    except Exception as exc:
+        raise InvalidArgument(f"cannot decode stored value: {exc}") from exc
 
 
 def _mapped(exc: BaseException, key=None, decoding: bool = False) -> BaseException:
@@ -546,9 +558,16 @@ class KVault(Mapping):
             k = key
         else:
             k = _to_bytes_key(key)
-        if type(value) is bytes:
+        t = type(value)
+        if t is bytes:
             kind = _RAW
             payload = value
+        elif t is dict and self._auto_pack:
+            try:  # the common structured value, without the general encoder's dispatch
+                payload = _PACKERS.strict.pack(value)
+                kind = _MSGPACK
+            except (TypeError, ValueError, OverflowError):
+                kind, payload = self._pack(value)
         else:
             kind, payload = self._pack(value)
         if self._combine:
@@ -719,15 +738,22 @@ class KVault(Mapping):
             page = FAST.get_many(self._fh, key_lens, key_blob, auto)
         if page is None:  # no fast path, or an error: the UDL call (typed errors)
             return self._get_many_packed(key_lens, key_blob, len(keys), default)
-        values, special, _ = page
-        if special:
-            allow = self._allow_pickle
-            for i, value in enumerate(values):
-                if type(value) is not bytes:
-                    if value is None:
-                        values[i] = default
-                    else:
-                        values[i] = _decode_value(value[0], value[1], allow)
+        values, special, _, packed, n_packed = page
+        if not special:
+            return values
+        decoded = _unpack_many(packed)
+        if n_packed == len(values):
+            return decoded  # every value was MessagePack: decoded in one call
+        decoded = iter(decoded)
+        allow = self._allow_pickle
+        for i, value in enumerate(values):
+            if type(value) is not bytes:
+                if value is None:
+                    values[i] = default
+                elif type(value) is int:  # the MessagePack marker: the next packed value
+                    values[i] = next(decoded)
+                else:
+                    values[i] = _decode_value(value[0], value[1], allow)
         return values
 
     def _get_many_packed(self, key_lens: bytes, key_blob: bytes, n: int, default: Any) -> list:
@@ -764,10 +790,10 @@ class KVault(Mapping):
     # ------------------------------------------------------------------ iteration
 
     def _pages(self, prefix, limit, batch_size, with_values: bool):
-        """Pages ``(entries, special)`` in key order; each page is one read snapshot.
-
-        Entries are keys, or ``(key, bytes)`` / ``(key, kind, payload)`` with values; ``special``
-        counts the 3-tuples. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
+        """Pages in key order, each one read snapshot (docs/FORMAT.md §4.1): keys, or
+        ``(entries, special, packed, n_packed)`` with values, where entries are ``(key, bytes)``,
+        ``(key, None)`` (the next value of the MessagePack array ``packed``) or
+        ``(key, kind, payload)``. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
         """
         if limit is not None:
             limit = operator.index(limit)
@@ -795,10 +821,10 @@ class KVault(Mapping):
                 page = FAST.scan(self._fh, p, after, n, max_bytes, flags)
             if page is None:  # no fast path, or an error: the UDL call (typed errors)
                 page = self._scan_packed(p, after, n, with_values, decoded)
-            entries, special, end = page
+            entries, special, end, packed, n_packed = page
             if not entries:
                 return
-            yield entries, special
+            yield (entries, special, packed, n_packed) if with_values else entries
             if remaining is not None:
                 remaining -= len(entries)
             if end:
@@ -832,7 +858,28 @@ class KVault(Mapping):
             else:
                 append((key, kind, page[kend + 5 : off]))
                 special += 1
-        return entries, special, len(entries) < n
+        return entries, special, len(entries) < n, None, 0
+
+    def _page_items(self, page) -> Iterator[tuple[bytes, Any]]:
+        """(key, decoded value) pairs of one page from ``_pages``."""
+        entries, special, packed, n_packed = page
+        if not special:
+            return iter(entries)
+        decoded = _unpack_many(packed)
+        if n_packed == len(entries):
+            return zip(map(_FIRST, entries), decoded)
+        return self._mixed_items(entries, iter(decoded))
+
+    def _mixed_items(self, entries, decoded) -> Iterator[tuple[bytes, Any]]:
+        allow = self._allow_pickle
+        for entry in entries:
+            if len(entry) == 2:
+                if entry[1] is None:
+                    yield entry[0], next(decoded)
+                else:
+                    yield entry
+            else:
+                yield entry[0], _decode_value(entry[1], entry[2], allow)
 
     def keys(
         self,
@@ -846,7 +893,7 @@ class KVault(Mapping):
         ``batch_size``: entries per page (one snapshot each); by default pages adapt to the
         entry sizes (up to 4096 entries, ~1 MiB).
         """
-        for entries, _ in self._pages(prefix, limit, batch_size, False):
+        for entries in self._pages(prefix, limit, batch_size, False):
             yield from entries
 
     def items(
@@ -857,16 +904,8 @@ class KVault(Mapping):
         batch_size: Optional[int] = None,
     ) -> Iterator[tuple[bytes, Any]]:
         """(key, decoded value) pairs in key order (``batch_size`` as in :meth:`keys`)."""
-        allow = self._allow_pickle
-        for entries, special in self._pages(prefix, limit, batch_size, True):
-            if not special:
-                yield from entries
-                continue
-            for entry in entries:
-                if len(entry) == 2:
-                    yield entry
-                else:
-                    yield entry[0], _decode_value(entry[1], entry[2], allow)
+        for page in self._pages(prefix, limit, batch_size, True):
+            yield from self._page_items(page)
 
     def values(
         self,
@@ -876,16 +915,8 @@ class KVault(Mapping):
         batch_size: Optional[int] = None,
     ) -> Iterator[Any]:
         """Decoded values in key order (``batch_size`` as in :meth:`keys`)."""
-        allow = self._allow_pickle
-        for entries, special in self._pages(prefix, limit, batch_size, True):
-            if not special:
-                yield from map(_SECOND, entries)
-                continue
-            for entry in entries:
-                if len(entry) == 2:
-                    yield entry[1]
-                else:
-                    yield _decode_value(entry[1], entry[2], allow)
+        for page in self._pages(prefix, limit, batch_size, True):
+            yield from map(_SECOND, self._page_items(page))
 
     # ------------------------------------------------------------------ streaming
 

@@ -208,6 +208,47 @@ def test_page_stream_is_data_only():
                 "NONE",
                 "TUPLE2",
                 "TUPLE3",
+                "TUPLE",
                 "STOP",
             }
             assert isinstance(pickle.loads(raw), tuple)
+
+
+def test_msgpack_values_decode_in_bulk(vault):
+    dicts = [(f"d{i:03d}", {"i": i, "s": "x" * (i % 5), "l": [i, None]}) for i in range(300)]
+    vault.put_many(dicts)
+    keys = [k for k, _ in dicts]
+    assert vault.get_many(keys) == [v for _, v in dicts]  # all MessagePack: one decode
+    assert list(vault.items()) == [(k.encode(), v) for k, v in dicts]
+    assert list(vault.values(batch_size=7)) == [v for _, v in dicts]
+    vault.put_many([("d000a", b"raw between"), ("d001a", 7)])
+    got = vault.get_many(["d000", "d000a", "nope", "d001a", "d001"], default=0)
+    assert got == [dicts[0][1], b"raw between", 0, 7, dicts[1][1]]
+    mixed = dict(vault.items(prefix="d00"))
+    assert mixed[b"d000a"] == b"raw between" and mixed[b"d001a"] == 7
+    assert mixed[b"d002"] == dicts[2][1]
+
+
+def test_corrupt_msgpack_value_is_a_typed_error(path_kind, db_path):
+    import subprocess
+    import sys
+
+    with KVault(db_path) as kv:
+        kv.put_many([("good", {"a": 1}), ("bad", {"b": 2})])
+    header = bytes([0x89, 0x4B, 0x01, 0x04, 0, 0, 0, 0, 0x56, 0x4B])
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+        "c.execute('UPDATE kv SET value = ? WHERE key = ?', (bytes.fromhex(sys.argv[2]), b'bad'));"
+        "c.commit()"
+    )
+    body = bytes([0x92, 0x01])  # an array of two with one element: truncated
+    subprocess.run([sys.executable, "-c", code, db_path, (header + body).hex()], check=True)
+    with KVault(db_path) as kv:
+        assert kv["good"] == {"a": 1}
+        with pytest.raises(InvalidArgument):
+            kv["bad"]
+        with pytest.raises(InvalidArgument):
+            kv.get_many(["good", "bad"])
+        with pytest.raises(InvalidArgument):
+            list(kv.items())
+        assert kv.get_many(["good"]) == [{"a": 1}]

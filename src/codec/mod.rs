@@ -100,8 +100,12 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
             with_header(ENC_JSON, payload, headers)
         }
         KIND_MSGPACK => {
-            let canon = plain::canonical_msgpack(payload)?;
-            with_header(ENC_MSGPACK, canon.as_deref().unwrap_or(payload), headers)
+            let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+            if headers {
+                out.extend_from_slice(&header(ENC_MSGPACK));
+            }
+            plain::canonical_msgpack_into(payload, &mut out)?;
+            out
         }
         KIND_CBOR => {
             plain::check_cbor(payload)?;

@@ -30,17 +30,33 @@ pub fn write_msgpack(v: &Mp) -> Vec<u8> {
 /// 1.1.0's serde_json round trip did; every other byte is kept as written. Returns `None` when
 /// the payload is already canonical (no copy). Works on the encoded bytes: no value tree.
 pub fn canonical_msgpack(payload: &[u8]) -> Result<Option<Vec<u8>>> {
-    let mut sorted = true;
-    let end = mp_walk(payload, 0, 0, &mut sorted)?;
-    if end != payload.len() {
-        return Err(Error::invalid("MessagePack payload has trailing bytes"));
-    }
-    if sorted {
+    if msgpack_is_canonical(payload)? {
         return Ok(None);
     }
     let mut out = Vec::with_capacity(payload.len());
     mp_write_sorted(payload, 0, 0, &mut out)?;
     Ok(Some(out))
+}
+
+/// Appends the canonical form of `payload` to `out` (validated; see `canonical_msgpack`).
+pub fn canonical_msgpack_into(payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    if msgpack_is_canonical(payload)? {
+        out.extend_from_slice(payload);
+    } else {
+        mp_write_sorted(payload, 0, 0, out)?;
+    }
+    Ok(())
+}
+
+/// True when `payload` is one well-formed MessagePack value (nothing after it) whose str-keyed
+/// maps are in key order; an error when it is malformed.
+pub fn msgpack_is_canonical(payload: &[u8]) -> Result<bool> {
+    let mut sorted = true;
+    let end = mp_walk(payload, 0, 0, &mut sorted)?;
+    if end != payload.len() {
+        return Err(Error::invalid("MessagePack payload has trailing bytes"));
+    }
+    Ok(sorted)
 }
 
 /// Sorts str-keyed maps of a value tree (as `canonical_msgpack` does on bytes); true if any

@@ -7,6 +7,7 @@
 //!   Python's C unpickler builds the result objects without a Python-level loop. No opcode that
 //!   names a class or calls anything is ever written: the stream can only produce those objects.
 
+use crate::codec::{plain, KIND_MSGPACK};
 use crate::error::{Error, Result};
 use crate::kv::packed::{put_lv, put_tagged};
 
@@ -62,27 +63,52 @@ const BININT1: u8 = b'K';
 const NONE: u8 = b'N';
 const TUPLE2: u8 = 0x86;
 const TUPLE3: u8 = 0x87;
+const TUPLE: u8 = b't';
 const STOP: u8 = b'.';
 /// APPENDS after this many entries keeps the unpickler's stack short.
 const RUN: u32 = 1000;
 
-/// A page of Python objects (FORMAT.md §4.1): the tuple `(entries, special, end)`, where
-/// `entries` is a list, `special` counts entries that are not plain `bytes` / `(key, bytes)`, and
-/// `end` is 1 when a scan has no entries after this page.
+/// A page of Python objects (FORMAT.md §4.1): the tuple
+/// `(entries, special, end, packed, n_packed)`, where `entries` is a list, `special` counts entries
+/// that are not plain `bytes` / `(key, bytes)`, `end` is 1 when a scan has no entries after this
+/// page, and `packed` is one MessagePack array holding the payloads of the `n_packed` MessagePack
+/// values in entry order (the facade decodes them in one call), or None.
 pub struct PyPage<'a> {
     out: &'a mut Vec<u8>,
     special: u32,
     run: u32,
+    packed: Vec<u8>,
+    n_packed: u32,
 }
 
 impl<'a> PyPage<'a> {
     pub fn begin(out: &'a mut Vec<u8>) -> Self {
-        out.extend_from_slice(&[PROTO, 4, EMPTY_LIST, MARK]);
+        out.extend_from_slice(&[PROTO, 4, MARK, EMPTY_LIST, MARK]);
         PyPage {
             out,
             special: 0,
             run: 0,
+            packed: Vec::new(),
+            n_packed: 0,
         }
+    }
+
+    /// Moves a MessagePack payload into the packed array when it is one well-formed value (a
+    /// malformed one stays a `(kind, payload)` entry and fails alone when decoded).
+    fn pack(&mut self, kind: u8, payload: &[u8]) -> bool {
+        if kind != KIND_MSGPACK
+            || self.n_packed == u32::MAX
+            || plain::msgpack_is_canonical(payload).is_err()
+        {
+            return false;
+        }
+        if self.packed.is_empty() {
+            self.packed.extend_from_slice(&[0xdd, 0, 0, 0, 0]);
+        }
+        self.packed.extend_from_slice(payload);
+        self.n_packed += 1;
+        self.special += 1;
+        true
     }
 
     fn bytes(&mut self, b: &[u8]) -> Result<()> {
@@ -107,21 +133,36 @@ impl<'a> PyPage<'a> {
         }
     }
 
-    pub fn finish(self, end: bool) {
+    pub fn finish(mut self, end: bool) -> Result<()> {
         self.out.push(APPENDS);
         self.out.push(BININT);
         self.out
             .extend_from_slice(&(self.special.min(i32::MAX as u32) as i32).to_le_bytes());
+        self.out.extend_from_slice(&[BININT1, end as u8]);
+        if self.n_packed == 0 {
+            self.out.push(NONE);
+        } else {
+            let n = self.n_packed.to_be_bytes();
+            self.packed[1..5].copy_from_slice(&n);
+            let packed = std::mem::take(&mut self.packed);
+            self.bytes(&packed)?;
+        }
+        self.out.push(BININT);
         self.out
-            .extend_from_slice(&[BININT1, end as u8, TUPLE3, STOP]);
+            .extend_from_slice(&(self.n_packed.min(i32::MAX as u32) as i32).to_le_bytes());
+        self.out.extend_from_slice(&[TUPLE, STOP]);
+        Ok(())
     }
 }
 
 impl Sink for PyPage<'_> {
-    /// `bytes` for raw values, `(kind, payload)` for the others.
+    /// `bytes` for raw values, the int 4 for MessagePack values (their payload is in `packed`),
+    /// `(kind, payload)` for the others.
     fn value(&mut self, kind: u8, payload: &[u8]) -> Result<()> {
         if kind == 0 {
             self.bytes(payload)?;
+        } else if self.pack(kind, payload) {
+            self.out.extend_from_slice(&[BININT1, KIND_MSGPACK]);
         } else {
             self.out.extend_from_slice(&[BININT1, kind]);
             self.bytes(payload)?;
@@ -143,12 +184,15 @@ impl Sink for PyPage<'_> {
         self.next_entry();
         Ok(())
     }
-    /// `(key, bytes)` for raw values, `(key, kind, payload)` for the others.
+    /// `(key, bytes)` for raw values, `(key, None)` for MessagePack values (their payload is in
+    /// `packed`), `(key, kind, payload)` for the others.
     fn entry(&mut self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()> {
         self.bytes(key)?;
         if kind == 0 {
             self.bytes(payload)?;
             self.out.push(TUPLE2);
+        } else if self.pack(kind, payload) {
+            self.out.extend_from_slice(&[NONE, TUPLE2]);
         } else {
             self.out.extend_from_slice(&[BININT1, kind]);
             self.bytes(payload)?;
@@ -173,16 +217,24 @@ mod tests {
         let mut p = PyPage::begin(&mut out);
         p.value(0, b"ab").unwrap();
         p.missing().unwrap();
-        p.value(4, &[0x90]).unwrap();
-        p.finish(false);
-        assert_eq!(
-            out,
-            [
-                &[0x80, 4, b']', b'(', b'C', 2, b'a', b'b', b'N', b'K', 4, b'C', 1, 0x90, 0x86][..],
-                &[b'e', b'J', 2, 0, 0, 0, b'K', 0, 0x87, b'.'][..],
-            ]
-            .concat()
-        );
+        p.value(4, &[0x90]).unwrap(); // packed
+        p.value(4, &[0x92, 0x01]).unwrap(); // malformed: stays (kind, payload)
+        p.value(6, b"s").unwrap();
+        p.finish(false).unwrap();
+        let expect: Vec<u8> = [
+            &[
+                0x80, 4, b'(', b']', b'(', b'C', 2, b'a', b'b', b'N', b'K', 4,
+            ][..],
+            &[
+                b'K', 4, b'C', 2, 0x92, 0x01, 0x86, b'K', 6, b'C', 1, b's', 0x86,
+            ][..],
+            &[
+                b'e', b'J', 4, 0, 0, 0, b'K', 0, b'C', 6, 0xdd, 0, 0, 0, 1, 0x90,
+            ][..],
+            &[b'J', 1, 0, 0, 0, b't', b'.'][..],
+        ]
+        .concat();
+        assert_eq!(out, expect);
     }
 
     #[test]
@@ -194,15 +246,18 @@ mod tests {
         for _ in 1..RUN {
             p.key(b"").unwrap();
         }
-        p.finish(true);
-        assert_eq!(&out[4..7], &[b'C', 1, b'k']);
-        assert_eq!(out[7], b'B');
-        assert_eq!(&out[8..12], &300u32.to_le_bytes());
+        p.finish(true).unwrap();
+        assert_eq!(&out[5..8], &[b'C', 1, b'k']);
+        assert_eq!(out[8], b'B');
+        assert_eq!(&out[9..13], &300u32.to_le_bytes());
         // RUN entries: one APPENDS + MARK in the middle, one APPENDS at the end.
-        let tail = &out[out.len() - 14..];
+        let tail = &out[out.len() - 20..];
         assert_eq!(
             tail,
-            &[b'C', 0, b'e', b'(', b'e', b'J', 0, 0, 0, 0, b'K', 1, 0x87, b'.']
+            &[
+                b'C', 0, b'e', b'(', b'e', b'J', 0, 0, 0, 0, b'K', 1, b'N', b'J', 0, 0, 0, 0, b't',
+                b'.'
+            ]
         );
     }
 }
