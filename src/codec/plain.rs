@@ -143,15 +143,14 @@ fn mp_head(b: &[u8], p: usize) -> Result<MpHead> {
     })
 }
 
-/// The key bytes when the value at `p` is a str holding valid UTF-8 (a key that sorts).
-fn mp_str_key(b: &[u8], p: usize) -> Result<Option<&[u8]>> {
-    Ok(match mp_head(b, p)? {
-        MpHead::Str(h, n) => {
-            let s = b.get(p + h..p + h + n).ok_or_else(mp_truncated)?;
-            std::str::from_utf8(s).ok().map(|_| s)
-        }
-        _ => None,
-    })
+/// A map key at `p`: its end, and its bytes when it is a str holding valid UTF-8 (a key that
+/// sorts). Keys are walked like any value (for their end) but never reordered inside.
+fn mp_key(b: &[u8], p: usize, depth: usize) -> Result<(usize, Option<&[u8]>)> {
+    if let MpHead::Str(h, n) = mp_head(b, p)? {
+        let s = b.get(p + h..p + h + n).ok_or_else(mp_truncated)?;
+        return Ok((p + h + n, std::str::from_utf8(s).ok().map(|_| s)));
+    }
+    Ok((mp_walk(b, p, depth, &mut true)?, None))
 }
 
 fn mp_depth(depth: usize) -> Result<()> {
@@ -182,9 +181,9 @@ fn mp_walk(b: &[u8], p: usize, depth: usize, sorted: &mut bool) -> Result<usize>
             let mut all_str = true;
             let mut in_order = true;
             let mut prev: Option<&[u8]> = None;
-            let mut ignored = true;
             for _ in 0..n {
-                match mp_str_key(b, q)? {
+                let (kend, key) = mp_key(b, q, depth + 1)?;
+                match key {
                     Some(k) => {
                         if prev.is_some_and(|pk| pk > k) {
                             in_order = false;
@@ -193,8 +192,7 @@ fn mp_walk(b: &[u8], p: usize, depth: usize, sorted: &mut bool) -> Result<usize>
                     }
                     None => all_str = false,
                 }
-                q = mp_walk(b, q, depth + 1, &mut ignored)?;
-                q = mp_walk(b, q, depth + 1, sorted)?;
+                q = mp_walk(b, kend, depth + 1, sorted)?;
             }
             if all_str && !in_order {
                 *sorted = false;
@@ -211,33 +209,28 @@ fn mp_walk(b: &[u8], p: usize, depth: usize, sorted: &mut bool) -> Result<usize>
 /// Writes the canonical form of the (already validated) value at `p`; returns its end.
 fn mp_write_sorted(b: &[u8], p: usize, depth: usize, out: &mut Vec<u8>) -> Result<usize> {
     mp_depth(depth)?;
-    match mp_head(b, p)? {
-        MpHead::Leaf(_) | MpHead::Str(..) => {
-            let end = mp_walk(b, p, depth, &mut true)?;
-            out.extend_from_slice(&b[p..end]);
-            Ok(end)
-        }
+    let end = match mp_head(b, p)? {
+        MpHead::Leaf(n) => p + n,
+        MpHead::Str(h, n) => p + h + n,
         MpHead::Array(h, n) => {
             out.extend_from_slice(&b[p..p + h]);
             let mut q = p + h;
             for _ in 0..n {
                 q = mp_write_sorted(b, q, depth + 1, out)?;
             }
-            Ok(q)
+            return Ok(q);
         }
         MpHead::Map(h, n) => {
             out.extend_from_slice(&b[p..p + h]);
-            // (key, key span, value start)
+            // (sort key, key start, value start)
             let mut entries = Vec::with_capacity(n);
             let mut q = p + h;
             let mut all_str = true;
             for _ in 0..n {
-                let key = mp_str_key(b, q)?;
+                let (kend, key) = mp_key(b, q, depth + 1)?;
                 all_str &= key.is_some();
-                let kend = mp_walk(b, q, depth + 1, &mut true)?;
-                let vend = mp_walk(b, kend, depth + 1, &mut true)?;
                 entries.push((key, q, kend));
-                q = vend;
+                q = mp_walk(b, kend, depth + 1, &mut true)?;
             }
             if all_str {
                 // Stable: equal keys keep their order.
@@ -247,9 +240,12 @@ fn mp_write_sorted(b: &[u8], p: usize, depth: usize, out: &mut Vec<u8>) -> Resul
                 out.extend_from_slice(&b[kstart..kend]);
                 mp_write_sorted(b, kend, depth + 1, out)?;
             }
-            Ok(q)
+            return Ok(q);
         }
-    }
+    };
+    let s = b.get(p..end).ok_or_else(mp_truncated)?;
+    out.extend_from_slice(s);
+    Ok(end)
 }
 
 pub fn check_cbor(payload: &[u8]) -> Result<()> {
