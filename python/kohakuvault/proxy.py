@@ -747,13 +747,15 @@ class KVault(Mapping):
         decoded = iter(decoded)
         allow = self._allow_pickle
         for i, value in enumerate(values):
-            if type(value) is not bytes:
-                if value is None:
-                    values[i] = default
-                elif type(value) is int:  # the MessagePack marker: the next packed value
-                    values[i] = next(decoded)
-                else:
-                    values[i] = _decode_value(value[0], value[1], allow)
+            t = type(value)
+            if t is bytes or t is dict or t is list:  # raw, or a MessagePack map/array as is
+                continue
+            if value is None:
+                values[i] = default
+            elif t is int:  # the MessagePack marker: the next packed value
+                values[i] = next(decoded)
+            else:
+                values[i] = _decode_value(value[0], value[1], allow)
         return values
 
     def _get_many_packed(self, key_lens: bytes, key_blob: bytes, n: int, default: Any) -> list:
@@ -792,8 +794,8 @@ class KVault(Mapping):
     def _pages(self, prefix, limit, batch_size, with_values: bool):
         """Pages in key order, each one read snapshot (docs/FORMAT.md §4.1): keys, or
         ``(entries, special, packed, n_packed)`` with values, where entries are ``(key, bytes)``,
-        ``(key, None)`` (the next value of the MessagePack array ``packed``) or
-        ``(key, kind, payload)``. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
+        ``(key, dict | list)`` (decoded MessagePack), ``(key, None)`` (the next value of the
+        MessagePack array ``packed``) or ``(key, kind, payload)``. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
         """
         if limit is not None:
             limit = operator.index(limit)

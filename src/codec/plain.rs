@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// Nesting limit for every structured payload we parse (keeps hostile input from exhausting the
 /// stack).
-const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 pub fn read_msgpack(payload: &[u8]) -> Result<Mp> {
     let mut cur = payload;
@@ -86,7 +86,7 @@ fn sort_maps(v: &mut Mp) -> bool {
 }
 
 /// The shape of the MessagePack value at one position.
-enum MpHead {
+pub(crate) enum MpHead {
     /// Anything without children: its total length in bytes.
     Leaf(usize),
     /// A str: header length, data length.
@@ -100,12 +100,12 @@ fn mp_truncated() -> Error {
     Error::invalid("invalid MessagePack payload: truncated or malformed")
 }
 
-fn mp_len(b: &[u8], p: usize, n: usize) -> Result<usize> {
+pub(crate) fn mp_len(b: &[u8], p: usize, n: usize) -> Result<usize> {
     let s = b.get(p..p + n).ok_or_else(mp_truncated)?;
     Ok(s.iter().fold(0usize, |acc, &x| (acc << 8) | x as usize))
 }
 
-fn mp_head(b: &[u8], p: usize) -> Result<MpHead> {
+pub(crate) fn mp_head(b: &[u8], p: usize) -> Result<MpHead> {
     use MpHead::*;
     let t = *b.get(p).ok_or_else(mp_truncated)?;
     Ok(match t {

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod packed;
 pub mod page;
+pub mod pickle;
 pub mod stream;
 
 use std::borrow::Cow;

@@ -10,6 +10,7 @@
 use crate::codec::{plain, KIND_MSGPACK};
 use crate::error::{Error, Result};
 use crate::kv::packed::{put_lv, put_tagged};
+use crate::kv::pickle;
 
 /// Status byte of a missing key in a packed `get_many` result.
 pub const MISSING: u8 = 0xFF;
@@ -79,6 +80,7 @@ pub struct PyPage<'a> {
     run: u32,
     packed: Vec<u8>,
     n_packed: u32,
+    memo: pickle::Memo,
 }
 
 impl<'a> PyPage<'a> {
@@ -90,6 +92,7 @@ impl<'a> PyPage<'a> {
             run: 0,
             packed: Vec::new(),
             n_packed: 0,
+            memo: pickle::Memo::default(),
         }
     }
 
@@ -156,11 +159,13 @@ impl<'a> PyPage<'a> {
 }
 
 impl Sink for PyPage<'_> {
-    /// `bytes` for raw values, the int 4 for MessagePack values (their payload is in `packed`),
+    /// `bytes` for raw values, the dict or list itself for MessagePack maps and arrays (see
+    /// `pickle`), the int 4 for other MessagePack values (their payload is in `packed`),
     /// `(kind, payload)` for the others.
     fn value(&mut self, kind: u8, payload: &[u8]) -> Result<()> {
         if kind == 0 {
             self.bytes(payload)?;
+        } else if kind == KIND_MSGPACK && pickle::transcode(payload, self.out, &mut self.memo) {
         } else if self.pack(kind, payload) {
             self.out.extend_from_slice(&[BININT1, KIND_MSGPACK]);
         } else {
@@ -184,12 +189,15 @@ impl Sink for PyPage<'_> {
         self.next_entry();
         Ok(())
     }
-    /// `(key, bytes)` for raw values, `(key, None)` for MessagePack values (their payload is in
-    /// `packed`), `(key, kind, payload)` for the others.
+    /// `(key, bytes)` for raw values, `(key, dict or list)` for MessagePack maps and arrays,
+    /// `(key, None)` for other MessagePack values (their payload is in `packed`),
+    /// `(key, kind, payload)` for the others.
     fn entry(&mut self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()> {
         self.bytes(key)?;
         if kind == 0 {
             self.bytes(payload)?;
+            self.out.push(TUPLE2);
+        } else if kind == KIND_MSGPACK && pickle::transcode(payload, self.out, &mut self.memo) {
             self.out.push(TUPLE2);
         } else if self.pack(kind, payload) {
             self.out.extend_from_slice(&[NONE, TUPLE2]);
@@ -217,19 +225,20 @@ mod tests {
         let mut p = PyPage::begin(&mut out);
         p.value(0, b"ab").unwrap();
         p.missing().unwrap();
-        p.value(4, &[0x90]).unwrap(); // packed
+        p.value(4, &[0x90]).unwrap(); // an array: the list itself
+        p.value(4, &[0x05]).unwrap(); // a scalar: packed
         p.value(4, &[0x92, 0x01]).unwrap(); // malformed: stays (kind, payload)
         p.value(6, b"s").unwrap();
         p.finish(false).unwrap();
         let expect: Vec<u8> = [
             &[
-                0x80, 4, b'(', b']', b'(', b'C', 2, b'a', b'b', b'N', b'K', 4,
+                0x80, 4, b'(', b']', b'(', b'C', 2, b'a', b'b', b'N', b']', b'K', 4,
             ][..],
             &[
                 b'K', 4, b'C', 2, 0x92, 0x01, 0x86, b'K', 6, b'C', 1, b's', 0x86,
             ][..],
             &[
-                b'e', b'J', 4, 0, 0, 0, b'K', 0, b'C', 6, 0xdd, 0, 0, 0, 1, 0x90,
+                b'e', b'J', 4, 0, 0, 0, b'K', 0, b'C', 6, 0xdd, 0, 0, 0, 1, 0x05,
             ][..],
             &[b'J', 1, 0, 0, 0, b't', b'.'][..],
         ]
