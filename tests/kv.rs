@@ -591,3 +591,45 @@ fn columnar_batches_match_packed_ones() {
     assert!(kv.get(b"x1").unwrap().is_none());
     assert_eq!(kv.len().unwrap(), 71);
 }
+
+#[test]
+fn close_racing_cached_puts_keeps_every_acknowledged_put() {
+    for round in 0..5 {
+        let d = tmp();
+        let p = d.path().join(format!("race{round}.db"));
+        let kv = std::sync::Arc::new(open(&p));
+        kv.enable_cache(1 << 20, 64 << 10, None).unwrap();
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let kv = kv.clone();
+                std::thread::spawn(move || {
+                    let mut acked = Vec::new();
+                    for i in 0..20_000u32 {
+                        let key = format!("t{t}:{i:05}").into_bytes();
+                        match kv.put(&key, 0, &i.to_le_bytes()) {
+                            Ok(()) => acked.push((key, i)),
+                            Err(VaultError::Closed { .. }) => break,
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    acked
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        kv.close().unwrap();
+        let acked: Vec<_> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        let again = open(&p);
+        for (key, i) in &acked {
+            let v = again
+                .get(key)
+                .unwrap()
+                .unwrap_or_else(|| panic!("lost {key:?}"));
+            assert_eq!(v.payload, i.to_le_bytes());
+        }
+        again.close().unwrap();
+    }
+}

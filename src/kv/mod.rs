@@ -219,6 +219,7 @@ impl KvInner {
                 .ok_or_else(|| {
                     Error::Busy("database is locked: a concurrent write holds the vault".into())
                 })?;
+            self.db.check_open()?;
             let mut c = self.cache.lock();
             if !c.enabled {
                 drop(c);
@@ -305,8 +306,8 @@ impl KvInner {
             return (0, false);
         };
         let mut c = self.cache.lock();
-        if !c.enabled {
-            return (0, false);
+        if !c.enabled || self.db.is_closed() {
+            return (0, false); // put_stored reports it
         }
         let mut n = 0;
         for (k, v) in entries {
@@ -398,6 +399,12 @@ impl KvInner {
     }
 
     fn close(&self) -> Result<()> {
+        if self.db.is_closed() {
+            return Ok(());
+        }
+        // The gate, exclusively: no cached put is admitted during the last flush or after it
+        // (a put waiting for the gate finds the vault closed).
+        let _g = self.gate_write()?;
         if self.db.is_closed() {
             return Ok(());
         }
