@@ -633,3 +633,41 @@ fn close_racing_cached_puts_keeps_every_acknowledged_put() {
         again.close().unwrap();
     }
 }
+
+#[test]
+fn failed_flush_mid_batch_keeps_every_entry_without_retrying_per_entry() {
+    let d = tmp();
+    let p = d.path().join("ff.db");
+    let kv = open(&p);
+    kv.put(b"seed", 0, b"0").unwrap();
+    let side = rusqlite::Connection::open(&p).unwrap();
+    side.execute_batch(
+        "CREATE TRIGGER boom BEFORE INSERT ON kv WHEN NEW.key = X'626f6f6d' \
+         BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+    )
+    .unwrap();
+    // A threshold of 64 bytes: the batch tries to flush after its first entries, and fails.
+    kv.enable_cache(1 << 20, 64, None).unwrap();
+    let mut items = Vec::new();
+    item(&mut items, 0, b"boom", &[7u8; 80]);
+    for i in 0..300u32 {
+        item(&mut items, 0, format!("k{i:03}").as_bytes(), &[1u8; 80]);
+    }
+    let t = std::time::Instant::now();
+    let err = kv.cache_put_many(&items).unwrap_err();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(format!("{err:?}").contains("boom refused"), "{err:?}");
+    assert_eq!(kv.cache_stats().pending_entries, 301);
+    assert_eq!(kv.get(b"k299").unwrap().unwrap().payload, [1u8; 80]);
+    side.execute_batch("DROP TRIGGER boom").unwrap();
+    drop(side);
+    assert_eq!(kv.flush_cache().unwrap(), 301);
+    kv.close().unwrap();
+    let again = open(&p);
+    assert_eq!(again.len().unwrap(), 302);
+    again.close().unwrap();
+}

@@ -210,15 +210,21 @@ impl KvInner {
     }
 
     /// put of already-encoded stored bytes, through the cache when it is enabled.
+    /// `force` (an earlier entry of the same batch failed): admit whatever the size or lock
+    /// state, waiting for the gate as long as it takes (its holders finish in bounded time
+    /// without waiting for a cached put), so one failure costs one timeout, not one per entry.
     fn put_stored(&self, key: &[u8], stored: Arc<Vec<u8>>, force: bool) -> Result<()> {
         self.db.check_writable()?;
         loop {
-            let g = self
-                .gate
-                .try_read_for(gate_timeout(&self.db))
-                .ok_or_else(|| {
-                    Error::Busy("database is locked: a concurrent write holds the vault".into())
-                })?;
+            let g = if force {
+                self.gate.read()
+            } else {
+                self.gate
+                    .try_read_for(gate_timeout(&self.db))
+                    .ok_or_else(|| {
+                        Error::Busy("database is locked: a concurrent write holds the vault".into())
+                    })?
+            };
             self.db.check_open()?;
             let mut c = self.cache.lock();
             if !c.enabled {
@@ -228,7 +234,8 @@ impl KvInner {
             }
             match c.admit(key, stored.clone(), force) {
                 Admit::Done => {
-                    let flush = !c.locked && c.pending_bytes >= c.threshold;
+                    // Forced admissions follow a failure: they do not try to flush again.
+                    let flush = !force && !c.locked && c.pending_bytes >= c.threshold;
                     drop(c);
                     drop(g);
                     if flush {
@@ -315,7 +322,7 @@ impl KvInner {
                 break;
             }
             n += 1;
-            if !c.locked && c.pending_bytes >= c.threshold {
+            if !force && !c.locked && c.pending_bytes >= c.threshold {
                 return (n, true);
             }
         }
