@@ -11,17 +11,28 @@ import kotlin.random.Random
 
 /*
  * Kotlin/JVM micro-benchmark of the KVault facade (run: scripts/bench-kotlin.sh). Not a test.
- * Each figure is the median of several timed rounds after a warm-up; one FFI call costs tens of µs under JNA,
- * so batches are one call.
+ * Each figure is the median of several timed rounds after a warm-up (see medianNanos); one FFI call costs tens of µs
+ * under JNA, so batches are one call.
  */
 
 private const val N = 10_000
 private const val VALUE_SIZE = 256
 private const val SINGLE_GETS = 1000
 private const val ROUNDS = 7
+private const val WARMUP_NANOS = 1_000_000_000L
 
+/**
+ * The median of [rounds] timed runs of [block], after at least [warmup] untimed runs and at least a second of
+ * them (JIT compilation, direct buffers and SQLite's WAL reach their steady state; right after start-up the JVM's
+ * background compilation also competes for the CPU).
+ */
 private fun medianNanos(rounds: Int = ROUNDS, warmup: Int = 2, block: () -> Unit): Long {
-    repeat(warmup) { block() }
+    val start = System.nanoTime()
+    var runs = 0
+    while (runs < warmup || System.nanoTime() - start < WARMUP_NANOS) {
+        block()
+        runs++
+    }
     val t = LongArray(rounds) {
         val s = System.nanoTime()
         block()
@@ -48,6 +59,9 @@ fun main() {
         println("KohakuVault Kotlin/JVM benchmark, core ${KVault.coreVersion()}, JVM ${System.getProperty("java.version")}")
         KVault(File(dir, "bench.db").path).use { kv ->
             report("put_many ${N}x${VALUE_SIZE}B (1 call)", medianNanos { kv.putMany(items) }, N)
+            report("batch {} ${N}x${VALUE_SIZE}B (1 call)", medianNanos {
+                kv.batch { for (i in 0 until N) this[keys[i]] = values[i] }
+            }, N)
 
             var sink = 0
             report("get_many $N keys (1 call)", medianNanos {

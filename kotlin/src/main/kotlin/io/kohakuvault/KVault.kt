@@ -3,6 +3,7 @@ package io.kohakuvault
 import io.kohakuvault.internal.Arena
 import io.kohakuvault.internal.FastPath
 import io.kohakuvault.internal.ItemsBuffer
+import io.kohakuvault.internal.StagedItems
 import io.kohakuvault.internal.getBytes
 import io.kohakuvault.internal.leReader
 import io.kohakuvault.internal.packKeys
@@ -314,27 +315,28 @@ class KVault @JvmOverloads constructor(
 
     /** Puts raw values in one atomic transaction (one FFI call). Bypasses and supersedes the cache. */
     fun putMany(items: Map<String, ByteArray>) {
-        val b = ItemsBuffer((items.size * 32).coerceAtLeast(256))
-        for ((k, v) in items) b.add(Kind.RAW, k.encodeToByteArray(), v)
-        commitItems(b)
+        val staged = StagedItems(items.size)
+        for ((k, v) in items) staged.add(Kind.RAW, k.encodeToByteArray(), v)
+        commitItems(staged.pack())
     }
 
     @JvmName("putManyBytes")
     fun putMany(items: List<Pair<ByteArray, ByteArray>>) {
-        val b = ItemsBuffer((items.size * 32).coerceAtLeast(256))
-        for ((k, v) in items) b.add(Kind.RAW, k, v)
-        commitItems(b)
+        val staged = StagedItems(items.size)
+        for ((k, v) in items) staged.add(Kind.RAW, k, v)
+        commitItems(staged.pack())
     }
 
     /** Puts values of any kind (e.g. `VaultValue.of("text")`) in one atomic transaction. */
     @JvmName("putManyTagged")
     fun putManyTagged(items: Map<String, VaultValue>) {
-        val b = ItemsBuffer((items.size * 32).coerceAtLeast(256))
-        for ((k, v) in items) b.add(v.kind, k.encodeToByteArray(), v.payload)
-        commitItems(b)
+        val staged = StagedItems(items.size)
+        for ((k, v) in items) staged.add(v.kind, k.encodeToByteArray(), v.payload)
+        commitItems(staged.pack())
     }
 
-    private fun commitItems(b: ItemsBuffer) = read { store.putMany(b.view()) }
+    /** Hands a packed items buffer (direct, position 0) to `put_many`. */
+    private fun commitItems(packed: ByteBuffer) = read { store.putMany(packed) }
 
     /**
      * Collects puts (all the typed puts of [ValueWriter]) and writes them in one atomic `put_many` when [block]
@@ -343,17 +345,19 @@ class KVault @JvmOverloads constructor(
     fun <R> batch(block: Batch.() -> R): R {
         val b = Batch()
         val r = b.block()
-        if (b.items.count > 0) commitItems(b.items)
+        if (b.items.count > 0) commitItems(b.items.pack())
         return r
     }
 
     /** The receiver of [batch]. */
     class Batch internal constructor() : ValueWriter {
-        internal val items = ItemsBuffer(64 shl 10)
+        internal val items = StagedItems()
         val count: Int get() = items.count
+
+        /** Copies [key] and [payload]: the batch writes them as they are now, even if the caller reuses the arrays. */
         override fun putTagged(key: ByteArray, kind: Int, payload: ByteArray) {
             if (kind !in 0..255) throw KohakuVaultException.InvalidArgument("kind must be 0..255")
-            items.add(kind, key, payload)
+            items.add(kind, key.copyOf(), payload.copyOf())
         }
     }
 

@@ -115,4 +115,52 @@ class MapAndBatchTest {
         }
         assertFalse(kv.containsKey("never"))
     }
+
+    @Test
+    fun `batch copies the arrays it is given`() = vault { kv ->
+        val key = b("k0")
+        val value = b("v0")
+        kv.batch {
+            for (i in 0 until 3) {
+                key[1] = '0'.code.plus(i).toByte()
+                value[1] = '0'.code.plus(i).toByte()
+                this[key] = value
+                // reads inside the block use this thread's scratch buffer; the batch must not live there
+                assertNull(kv["k$i"])
+            }
+            assertEquals(3, count)
+        }
+        assertEquals(listOf("v0", "v1", "v2"), kv.getMany(listOf("k0", "k1", "k2")).map { String(it!!) })
+    }
+
+    @Test
+    fun `putMany after combined cache puts, large and empty batches`() = vault { kv ->
+        kv.cache {
+            this["a"] = b("cached")
+            this["b"] = b("cached")
+            assertEquals(2, cacheStats().combinerEntries)
+            // the buffered puts are handed over first, then the batch supersedes them
+            putMany(mapOf("a" to b("batch"), "c" to b("batch")))
+            assertEquals(0, cacheStats().combinerEntries)
+        }
+        assertEquals(listOf("batch", "cached", "batch"), kv.getMany(listOf("a", "b", "c")).map { String(it!!) })
+
+        // larger than the per-thread scratch space kept between calls, then small again
+        val big = (0 until 40).associate { "big%02d".format(it) to ByteArray(256 shl 10) { i -> (i * 31 + it).toByte() } }
+        kv.putMany(big)
+        kv.putMany(listOf(b("small") to b("s")))
+        kv.batch { big.forEach { (k, v) -> this["copy-$k"] = v } }
+        big.forEach { (k, v) ->
+            assertArrayEquals(v, kv[k])
+            assertArrayEquals(v, kv["copy-$k"])
+        }
+        assertArrayEquals(b("s"), kv["small"])
+
+        val before = kv.size
+        kv.putMany(emptyMap())
+        kv.putMany(emptyList())
+        kv.putManyTagged(emptyMap())
+        kv.batch { }
+        assertEquals(before, kv.size)
+    }
 }

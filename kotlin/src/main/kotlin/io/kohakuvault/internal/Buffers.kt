@@ -66,9 +66,15 @@ internal class Arena {
     }
 }
 
+/** The largest batch buffer the core accepts (its lengths are u32, and a JVM buffer holds at most 2 GiB). */
+private const val MAX_BATCH_BYTES = Int.MAX_VALUE - 8L
+
+private fun batchTooLarge(): Nothing = throw KohakuVaultException.InvalidArgument("batch exceeds 2 GiB")
+
 /**
  * A growable direct little-endian buffer of FORMAT.md §4 items: repeated `[kind u8][klen u32][vlen u32][key][payload]`.
- * Used for put_many, cache_put_many (the write combiner) and batches.
+ * Used by the write combiner (cache_put_many), which keeps it for the life of the vault: growing direct memory is
+ * expensive (fresh zeroed pages and a copy at every doubling), so one-off batches use [StagedItems] instead.
  */
 internal class ItemsBuffer(initial: Int = 64 shl 10) {
     private var buf: ByteBuffer = ByteBuffer.allocateDirect(initial).order(ByteOrder.LITTLE_ENDIAN)
@@ -90,10 +96,10 @@ internal class ItemsBuffer(initial: Int = 64 shl 10) {
     private fun ensure(extra: Long) {
         val needed = buf.position().toLong() + extra
         if (needed <= buf.capacity()) return
-        if (needed > Int.MAX_VALUE - 8) throw KohakuVaultException.InvalidArgument("batch exceeds 2 GiB")
+        if (needed > MAX_BATCH_BYTES) batchTooLarge()
         var cap = buf.capacity().toLong().coerceAtLeast(1024)
         while (cap < needed) cap *= 2
-        val nb = ByteBuffer.allocateDirect(cap.coerceAtMost(Int.MAX_VALUE - 8L).toInt()).order(ByteOrder.LITTLE_ENDIAN)
+        val nb = ByteBuffer.allocateDirect(cap.coerceAtMost(MAX_BATCH_BYTES).toInt()).order(ByteOrder.LITTLE_ENDIAN)
         buf.flip()
         nb.put(buf)
         buf = nb
@@ -114,6 +120,54 @@ internal class ItemsBuffer(initial: Int = 64 shl 10) {
         } else {
             buf.clear()
         }
+    }
+}
+
+/**
+ * The items of one `put_many`, staged as array references and packed (FORMAT.md §4) into this thread's [Arena] with a
+ * single exactly-sized copy by [pack]. [add] records the arrays as given: the caller passes copies if the arrays may
+ * change before [pack] (a [batch][io.kohakuvault.KVault.batch] block), or the originals when it packs right away.
+ */
+internal class StagedItems(expected: Int = 16) {
+    private var kinds = ByteArray(expected.coerceAtLeast(1))
+    private var keys = arrayOfNulls<ByteArray>(kinds.size)
+    private var payloads = arrayOfNulls<ByteArray>(kinds.size)
+    private var total = 0L
+    var count: Int = 0
+        private set
+
+    fun add(kind: Int, key: ByteArray, payload: ByteArray) {
+        val newTotal = total + 9L + key.size + payload.size
+        if (newTotal > MAX_BATCH_BYTES) batchTooLarge()
+        if (count == kinds.size) grow()
+        kinds[count] = kind.toByte()
+        keys[count] = key
+        payloads[count] = payload
+        count++
+        total = newTotal
+    }
+
+    private fun grow() {
+        val cap = kinds.size * 2   // no overflow: at 9+ bytes an item, a 2 GiB batch holds under 2^28 items
+        kinds = kinds.copyOf(cap)
+        keys = keys.copyOf(cap)
+        payloads = payloads.copyOf(cap)
+    }
+
+    /** The packed items as a direct view (position 0) in this thread's arena, valid until the arena's next use. */
+    fun pack(): ByteBuffer {
+        val arena = Arena.get(total.toInt())
+        val b = arena.buffer
+        for (i in 0 until count) {
+            val key = keys[i]!!
+            val payload = payloads[i]!!
+            b.put(kinds[i])
+            b.putInt(key.size)
+            b.putInt(payload.size)
+            b.put(key)
+            b.put(payload)
+        }
+        return arena.sliceFrom(0)
     }
 }
 
