@@ -231,6 +231,57 @@ def _close_live_vaults() -> None:  # exercised by the subprocess tests
             vault._finalize()
 
 
+def _point_read(raise_missing: bool):
+    """``get`` (missing: ``default``) and ``__getitem__`` (missing: ``KeyError``) from one body,
+    so the hot path of every point read is a single Python call."""
+
+    def read(self, key: KeyType, default: Any = None) -> Any:
+        if self._closed or self._streams:
+            self._check()
+        if type(key) is str:
+            try:
+                k = key.encode()
+            except UnicodeEncodeError:
+                k = _to_bytes_key(key)  # raises InvalidArgument
+        elif type(key) is bytes:
+            k = key
+        else:
+            k = _to_bytes_key(key)
+        if self._wc.items:
+            self._drain()
+        get2 = self._get2
+        if get2 is not None:
+            # The C fast path: (len << 8) | kind, -2 missing; anything else takes _fetch.
+            buf, cap, view = _FAST_TLS.get2_state
+            r = get2(self._fh, k, len(k), buf, cap)
+            if r >= 0:
+                if r & 0xFF == _RAW:
+                    return view[: r >> 8].tobytes()
+                return _decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
+            if r == -2:
+                if raise_missing:
+                    raise KeyError(key)
+                return default
+        found = self._fetch(k)  # too big for the buffer, an error, or no fast path
+        if found is None:
+            if raise_missing:
+                raise KeyError(key)
+            return default
+        kind, payload = found
+        if kind == _RAW:
+            return payload
+        return _decode_value(kind, payload, self._allow_pickle)
+
+    if raise_missing:
+        read.__name__ = "__getitem__"
+        read.__doc__ = "The decoded value of ``key``; ``KeyError`` if it is absent."
+    else:
+        read.__name__ = "get"
+        read.__doc__ = "The decoded value of ``key``, or ``default`` if it is absent."
+    read.__qualname__ = f"KVault.{read.__name__}"
+    return read
+
+
 class KVault(Mapping):
     """A key-value vault in one SQLite file (``bytes``/``str`` keys, auto-packed values).
 
@@ -475,12 +526,6 @@ class KVault(Mapping):
 
     # ------------------------------------------------------------------ mapping protocol
 
-    def __getitem__(self, key: KeyType) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
     def __delitem__(self, key: KeyType) -> None:
         if not self.delete(key):
             raise KeyError(key)
@@ -516,34 +561,8 @@ class KVault(Mapping):
 
     # ------------------------------------------------------------------ point operations
 
-    def get(self, key: KeyType, default: Any = None) -> Any:
-        """The decoded value of ``key``, or ``default`` if it is absent."""
-        if self._closed or self._streams:
-            self._check()
-        if type(key) is bytes:
-            k = key
-        else:
-            k = _to_bytes_key(key)
-        if self._wc.items:
-            self._drain()
-        get2 = self._get2
-        if get2 is not None:
-            # The C fast path (the hot path of every point read): (len << 8) | kind, -2 missing.
-            buf, cap, view = _FAST_TLS.get2_state
-            r = get2(self._fh, k, len(k), buf, cap)
-            if r >= 0:
-                if r & 0xFF == _RAW:
-                    return view[: r >> 8].tobytes()
-                return _decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
-            if r == -2:
-                return default
-        found = self._fetch(k)  # too big for the buffer, an error, or no fast path
-        if found is None:
-            return default
-        kind, payload = found
-        if kind == _RAW:
-            return payload
-        return _decode_value(kind, payload, self._allow_pickle)
+    get = _point_read(raise_missing=False)
+    __getitem__ = _point_read(raise_missing=True)
 
     def put(self, key: KeyType, value: Any) -> None:
         """Store ``value`` under ``key`` (through the write-back cache when it is enabled)."""
