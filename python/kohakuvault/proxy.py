@@ -250,7 +250,7 @@ def _point_read(raise_missing: bool):
         if self._wc.items:
             self._drain()
         get2 = self._get2
-        if get2 is not None:
+        if get2 is not None and len(k) <= _KEY_MAX:  # int-sized arguments only
             # The C fast path: (len << 8) | kind, -2 missing; anything else takes _fetch.
             buf, cap, view = _FAST_TLS.get2_state
             r = get2(self._fh, k, len(k), buf, cap)

@@ -92,6 +92,9 @@ def test_key_forms(vault):
     with pytest.raises(InvalidArgument):
         vault.put_many([("\ud800", b"lone surrogate")])
     assert "ok" not in vault
+    assert vault.get(b"x" * (2 << 20)) is None  # longer than any stored key: just missing
+    with pytest.raises(KeyError):
+        vault["x" * (2 << 20)]
 
 
 def test_batch_shapes(vault):
