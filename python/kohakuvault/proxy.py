@@ -238,15 +238,7 @@ def _point_read(raise_missing: bool):
     def read(self, key: KeyType, default: Any = None) -> Any:
         if self._closed or self._streams:
             self._check()
-        if type(key) is str:
-            try:
-                k = key.encode()
-            except UnicodeEncodeError:
-                k = _to_bytes_key(key)  # raises InvalidArgument
-        elif type(key) is bytes:
-            k = key
-        else:
-            k = _to_bytes_key(key)
+        k = key if type(key) is bytes else _to_bytes_key(key)
         if self._wc.items:
             self._drain()
         get2 = self._get2
@@ -568,15 +560,7 @@ class KVault(Mapping):
         """Store ``value`` under ``key`` (through the write-back cache when it is enabled)."""
         if self._closed or self._streams:
             self._check()
-        if type(key) is str:
-            try:
-                k = key.encode()
-            except UnicodeEncodeError:
-                k = _to_bytes_key(key)  # raises InvalidArgument
-        elif type(key) is bytes:
-            k = key
-        else:
-            k = _to_bytes_key(key)
+        k = key if type(key) is bytes else _to_bytes_key(key)
         t = type(value)
         if t is bytes:
             kind = _RAW

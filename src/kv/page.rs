@@ -10,7 +10,10 @@
 use crate::codec::{plain, KIND_MSGPACK};
 use crate::error::{Error, Result};
 use crate::kv::packed::{put_lv, put_tagged};
-use crate::kv::pickle;
+use crate::kv::pickle::{
+    self, APPENDS, BINBYTES, BININT, BININT1, EMPTY_LIST, MARK, NONE, PROTO, SHORT_BINBYTES, STOP,
+    TUPLE, TUPLE2, TUPLE3,
+};
 
 /// Status byte of a missing key in a packed `get_many` result.
 pub const MISSING: u8 = 0xFF;
@@ -52,20 +55,6 @@ impl Sink for Packed<'_> {
     }
 }
 
-// Pickle opcodes (protocol 4; every one is also valid in protocols 3-5).
-const PROTO: u8 = 0x80;
-const EMPTY_LIST: u8 = b']';
-const MARK: u8 = b'(';
-const APPENDS: u8 = b'e';
-const SHORT_BINBYTES: u8 = b'C';
-const BINBYTES: u8 = b'B';
-const BININT: u8 = b'J';
-const BININT1: u8 = b'K';
-const NONE: u8 = b'N';
-const TUPLE2: u8 = 0x86;
-const TUPLE3: u8 = 0x87;
-const TUPLE: u8 = b't';
-const STOP: u8 = b'.';
 /// APPENDS after this many entries keeps the unpickler's stack short.
 const RUN: u32 = 1000;
 
@@ -115,17 +104,8 @@ impl<'a> PyPage<'a> {
     }
 
     fn bytes(&mut self, b: &[u8]) -> Result<()> {
-        if b.len() < 256 {
-            self.out.push(SHORT_BINBYTES);
-            self.out.push(b.len() as u8);
-        } else {
-            let n = u32::try_from(b.len())
-                .map_err(|_| Error::invalid("item larger than 4 GiB cannot be batched"))?;
-            self.out.push(BINBYTES);
-            self.out.extend_from_slice(&n.to_le_bytes());
-        }
-        self.out.extend_from_slice(b);
-        Ok(())
+        pickle::sized(self.out, SHORT_BINBYTES, BINBYTES, b)
+            .ok_or_else(|| Error::invalid("item larger than 4 GiB cannot be batched"))
     }
 
     fn next_entry(&mut self) {

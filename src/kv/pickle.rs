@@ -11,22 +11,28 @@ use std::collections::HashMap;
 
 use crate::codec::plain::{mp_head, mp_len, MpHead, MAX_DEPTH};
 
-const NONE: u8 = b'N';
+// Pickle opcodes (protocol 4; every one is also valid in protocols 3-5), shared with `page`.
+pub(crate) const PROTO: u8 = 0x80;
+pub(crate) const STOP: u8 = b'.';
+pub(crate) const TUPLE: u8 = b't';
+pub(crate) const TUPLE2: u8 = 0x86;
+pub(crate) const TUPLE3: u8 = 0x87;
+pub(crate) const NONE: u8 = b'N';
 const NEWTRUE: u8 = 0x88;
 const NEWFALSE: u8 = 0x89;
-const BININT: u8 = b'J';
-const BININT1: u8 = b'K';
+pub(crate) const BININT: u8 = b'J';
+pub(crate) const BININT1: u8 = b'K';
 const BININT2: u8 = b'M';
 const LONG1: u8 = 0x8a;
 const BINFLOAT: u8 = b'G';
 const SHORT_BINUNICODE: u8 = 0x8c;
 const BINUNICODE: u8 = b'X';
-const SHORT_BINBYTES: u8 = b'C';
-const BINBYTES: u8 = b'B';
-const EMPTY_LIST: u8 = b']';
+pub(crate) const SHORT_BINBYTES: u8 = b'C';
+pub(crate) const BINBYTES: u8 = b'B';
+pub(crate) const EMPTY_LIST: u8 = b']';
 const EMPTY_DICT: u8 = b'}';
-const MARK: u8 = b'(';
-const APPENDS: u8 = b'e';
+pub(crate) const MARK: u8 = b'(';
+pub(crate) const APPENDS: u8 = b'e';
 const SETITEMS: u8 = b'u';
 const BINPUT: u8 = b'q';
 const LONG_BINPUT: u8 = b'r';
@@ -53,13 +59,17 @@ pub fn transcode(payload: &[u8], out: &mut Vec<u8>, memo: &mut Memo) -> bool {
         return false;
     }
     let mark = out.len();
-    let mut added = Vec::new();
-    let ok =
-        matches!(emit(payload, 0, 0, out, memo, &mut added), Some(end) if end == payload.len());
+    let mut e = Emitter {
+        b: payload,
+        out,
+        memo,
+        added: Vec::new(),
+    };
+    let ok = matches!(e.value(0, 0), Some(end) if end == payload.len());
     if !ok {
-        out.truncate(mark);
-        for key in added {
-            memo.ids.remove(&key);
+        e.out.truncate(mark);
+        for key in e.added {
+            e.memo.ids.remove(&key);
         }
     }
     ok
@@ -86,7 +96,8 @@ fn int(out: &mut Vec<u8>, v: i128) {
     }
 }
 
-fn sized(out: &mut Vec<u8>, short: u8, long: u8, data: &[u8]) -> Option<()> {
+/// `data` with the short (u8 length) or long (u32 LE length) form of a sized opcode.
+pub(crate) fn sized(out: &mut Vec<u8>, short: u8, long: u8, data: &[u8]) -> Option<()> {
     if data.len() < 256 {
         out.extend_from_slice(&[short, data.len() as u8]);
     } else {
@@ -106,121 +117,120 @@ fn memo_op(out: &mut Vec<u8>, short: u8, long: u8, id: u32) {
     }
 }
 
-/// Writes the value at `p`; returns its end, or None when it is not transcoded.
-fn emit(
-    b: &[u8],
-    p: usize,
-    depth: usize,
-    out: &mut Vec<u8>,
-    memo: &mut Memo,
-    added: &mut Vec<Vec<u8>>,
-) -> Option<usize> {
-    if depth > MAX_DEPTH {
-        return None;
-    }
-    let t = *b.get(p)?;
-    match mp_head(b, p).ok()? {
-        MpHead::Str(h, n) => {
-            let s = b.get(p + h..p + h + n)?;
-            std::str::from_utf8(s).ok()?;
-            sized(out, SHORT_BINUNICODE, BINUNICODE, s)?;
-            Some(p + h + n)
-        }
-        MpHead::Array(h, n) => {
-            out.push(EMPTY_LIST);
-            let mut q = p + h;
-            if n > 0 {
-                out.push(MARK);
-                for _ in 0..n {
-                    q = emit(b, q, depth + 1, out, memo, added)?;
-                }
-                out.push(APPENDS);
-            }
-            Some(q)
-        }
-        MpHead::Map(h, n) => {
-            out.push(EMPTY_DICT);
-            let mut q = p + h;
-            if n > 0 {
-                out.push(MARK);
-                for _ in 0..n {
-                    q = key(b, q, depth + 1, out, memo, added)?;
-                    q = emit(b, q, depth + 1, out, memo, added)?;
-                }
-                out.push(SETITEMS);
-            }
-            Some(q)
-        }
-        MpHead::Leaf(len) => {
-            let end = p + len;
-            if end > b.len() {
-                return None;
-            }
-            match t {
-                0x00..=0x7f => int(out, t as i128),
-                0xe0..=0xff => int(out, t as i8 as i128),
-                0xc0 => out.push(NONE),
-                0xc2 => out.push(NEWFALSE),
-                0xc3 => out.push(NEWTRUE),
-                0xcc..=0xcf => int(out, be(b, p + 1, len - 1)? as i128),
-                0xd0 => int(out, be(b, p + 1, 1)? as u8 as i8 as i128),
-                0xd1 => int(out, be(b, p + 1, 2)? as u16 as i16 as i128),
-                0xd2 => int(out, be(b, p + 1, 4)? as u32 as i32 as i128),
-                0xd3 => int(out, be(b, p + 1, 8)? as i64 as i128),
-                0xca => {
-                    let f = f32::from_bits(be(b, p + 1, 4)? as u32) as f64;
-                    out.push(BINFLOAT);
-                    out.extend_from_slice(&f.to_be_bytes());
-                }
-                0xcb => {
-                    out.push(BINFLOAT);
-                    out.extend_from_slice(&b[p + 1..end]);
-                }
-                0xc4..=0xc6 => {
-                    let hl = 1 << (t - 0xc4); // length field: 1, 2 or 4 bytes
-                    let n = mp_len(b, p + 1, hl).ok()?;
-                    sized(
-                        out,
-                        SHORT_BINBYTES,
-                        BINBYTES,
-                        b.get(p + 1 + hl..p + 1 + hl + n)?,
-                    )?;
-                }
-                _ => return None, // ext types
-            }
-            Some(end)
-        }
-    }
+/// One value being transcoded: the payload, where it goes, and the memo keys it added (removed
+/// again if the value is not transcoded after all).
+struct Emitter<'a> {
+    b: &'a [u8],
+    out: &'a mut Vec<u8>,
+    memo: &'a mut Memo,
+    added: Vec<Vec<u8>>,
 }
 
-/// Writes a map key at `p` (short str keys through the memo); None for container keys.
-fn key(
-    b: &[u8],
-    p: usize,
-    depth: usize,
-    out: &mut Vec<u8>,
-    memo: &mut Memo,
-    added: &mut Vec<Vec<u8>>,
-) -> Option<usize> {
-    match mp_head(b, p).ok()? {
-        MpHead::Array(..) | MpHead::Map(..) => None,
-        MpHead::Str(h, n) if n <= MEMO_KEY_MAX => {
-            let s = b.get(p + h..p + h + n)?;
-            if let Some(&id) = memo.ids.get(s) {
-                memo_op(out, BINGET, LONG_BINGET, id);
-                return Some(p + h + n);
-            }
-            let end = emit(b, p, depth, out, memo, added)?;
-            if memo.ids.len() < MEMO_MAX {
-                let id = memo.next;
-                memo.next += 1;
-                memo_op(out, BINPUT, LONG_BINPUT, id);
-                memo.ids.insert(s.to_vec(), id);
-                added.push(s.to_vec());
-            }
-            Some(end)
+impl Emitter<'_> {
+    /// Writes the value at `p`; returns its end, or None when it is not transcoded.
+    fn value(&mut self, p: usize, depth: usize) -> Option<usize> {
+        let (b, out) = (self.b, &mut *self.out);
+        if depth > MAX_DEPTH {
+            return None;
         }
-        _ => emit(b, p, depth, out, memo, added),
+        let t = *b.get(p)?;
+        match mp_head(b, p).ok()? {
+            MpHead::Str(h, n) => {
+                let s = b.get(p + h..p + h + n)?;
+                std::str::from_utf8(s).ok()?;
+                sized(out, SHORT_BINUNICODE, BINUNICODE, s)?;
+                Some(p + h + n)
+            }
+            MpHead::Array(h, n) => {
+                out.push(EMPTY_LIST);
+                let mut q = p + h;
+                if n > 0 {
+                    out.push(MARK);
+                    for _ in 0..n {
+                        q = self.value(q, depth + 1)?;
+                    }
+                    self.out.push(APPENDS);
+                }
+                Some(q)
+            }
+            MpHead::Map(h, n) => {
+                out.push(EMPTY_DICT);
+                let mut q = p + h;
+                if n > 0 {
+                    out.push(MARK);
+                    for _ in 0..n {
+                        q = self.key(q, depth + 1)?;
+                        q = self.value(q, depth + 1)?;
+                    }
+                    self.out.push(SETITEMS);
+                }
+                Some(q)
+            }
+            MpHead::Leaf(len) => {
+                let end = p + len;
+                if end > b.len() {
+                    return None;
+                }
+                match t {
+                    0x00..=0x7f => int(out, t as i128),
+                    0xe0..=0xff => int(out, t as i8 as i128),
+                    0xc0 => out.push(NONE),
+                    0xc2 => out.push(NEWFALSE),
+                    0xc3 => out.push(NEWTRUE),
+                    0xcc..=0xcf => int(out, be(b, p + 1, len - 1)? as i128),
+                    0xd0 => int(out, be(b, p + 1, 1)? as u8 as i8 as i128),
+                    0xd1 => int(out, be(b, p + 1, 2)? as u16 as i16 as i128),
+                    0xd2 => int(out, be(b, p + 1, 4)? as u32 as i32 as i128),
+                    0xd3 => int(out, be(b, p + 1, 8)? as i64 as i128),
+                    0xca => {
+                        let f = f32::from_bits(be(b, p + 1, 4)? as u32) as f64;
+                        out.push(BINFLOAT);
+                        out.extend_from_slice(&f.to_be_bytes());
+                    }
+                    0xcb => {
+                        out.push(BINFLOAT);
+                        out.extend_from_slice(&b[p + 1..end]);
+                    }
+                    0xc4..=0xc6 => {
+                        let hl = 1 << (t - 0xc4); // length field: 1, 2 or 4 bytes
+                        let n = mp_len(b, p + 1, hl).ok()?;
+                        sized(
+                            out,
+                            SHORT_BINBYTES,
+                            BINBYTES,
+                            b.get(p + 1 + hl..p + 1 + hl + n)?,
+                        )?;
+                    }
+                    _ => return None, // ext types
+                }
+                Some(end)
+            }
+        }
+    }
+
+    /// Writes a map key at `p` (short str keys through the memo); None for container keys.
+    fn key(&mut self, p: usize, depth: usize) -> Option<usize> {
+        let b = self.b;
+        match mp_head(b, p).ok()? {
+            MpHead::Array(..) | MpHead::Map(..) => None,
+            MpHead::Str(h, n) if n <= MEMO_KEY_MAX => {
+                let s = b.get(p + h..p + h + n)?;
+                if let Some(&id) = self.memo.ids.get(s) {
+                    memo_op(self.out, BINGET, LONG_BINGET, id);
+                    return Some(p + h + n);
+                }
+                let end = self.value(p, depth)?;
+                if self.memo.ids.len() < MEMO_MAX {
+                    let id = self.memo.next;
+                    self.memo.next += 1;
+                    memo_op(self.out, BINPUT, LONG_BINPUT, id);
+                    self.memo.ids.insert(s.to_vec(), id);
+                    self.added.push(s.to_vec());
+                }
+                Some(end)
+            }
+            _ => self.value(p, depth),
+        }
     }
 }
 
