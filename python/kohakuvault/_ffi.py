@@ -202,8 +202,6 @@ class FastPath:
         self._libs = (released, held)
         self._read = read
         self.tls = _ThreadBuffers()
-        self.get_fn = get
-        self.get_gil_fn = get_gil
         self.get = _make_getter(get, self.tls)
         self.get_gil = _make_getter(get_gil, self.tls)
         # kv_fast_get2 takes only int-sized arguments and is called without argtypes: ctypes then
