@@ -1,18 +1,23 @@
 //! KohakuVault: a one-file embedded datastore on SQLite. This crate is the Rust core; the
-//! interface every language sees is `udl/kohakuvault.udl` (uniffi), plus the C fast path in
-//! [`fastpath`].
+//! interface every language sees is `udl/kohakuvault.udl` (uniffi), plus the C fast path
+//! ([`fastpath`] and each vault's `fast.rs`). docs/ARCHITECTURE.md describes the layers.
+//!
+//! Shared layers (no vault imports them the other way): [`error`], [`codec`], [`ffi`],
+//! [`fastpath`], [`storage`]. Vaults: [`kv`], [`packer`].
 
 pub mod codec;
 pub mod error;
 pub mod fastpath;
+pub mod ffi;
 pub mod kv;
 pub mod packer;
 pub mod storage;
 
 pub use codec::plain::{PlainKind, PlainNode};
+pub use codec::TaggedValue;
 pub use error::{VResult, VaultError};
 pub use kv::stream::{GetStream, PutStream};
-pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanRequest, TaggedValue};
+pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanPage, ScanRequest};
 pub use packer::DataPacker;
 pub use storage::OpenOptions;
 
@@ -20,7 +25,7 @@ use error::guard;
 
 uniffi::include_scaffolding!("kohakuvault");
 
-/// Version of the Rust core.
+/// The library's version: one number for the core and every package (Cargo.toml's).
 pub fn core_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
@@ -32,7 +37,7 @@ pub fn encode_value(kind: u8, payload: &[u8], headers: bool) -> VResult<Vec<u8>>
 
 /// Stored bytes → (kind, payload).
 pub fn decode_value(stored: &[u8]) -> VResult<TaggedValue> {
-    guard(|| codec::decode(stored).map(TaggedValue::from))
+    guard(|| codec::decode(stored))
 }
 
 /// Converts a structured payload between msgpack (4), cbor (5) and json (3).

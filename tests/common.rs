@@ -42,13 +42,15 @@ pub fn item(out: &mut Vec<u8>, kind: u8, key: &[u8], payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-pub fn keys_buf(keys: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// Keys as the columns `get_many` takes: (u32 LE lengths, concatenated keys).
+pub fn keys_buf(keys: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
+    let mut lens = Vec::new();
+    let mut blob = Vec::new();
     for k in keys {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(k);
+        lens.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        blob.extend_from_slice(k);
     }
-    out
+    (lens, blob)
 }
 
 /// Parses `[status u8][len u32][payload]` records.

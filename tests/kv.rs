@@ -74,10 +74,8 @@ fn batches_are_atomic_and_ordered() {
     item(&mut items, 0, b"k000", b"last wins");
     kv.put_many(&items).unwrap();
     assert_eq!(kv.len().unwrap(), 100);
-    let res = parse_tagged(
-        &kv.get_many(&keys_buf(&[b"k000", b"nope", b"k005", b"k005"]))
-            .unwrap(),
-    );
+    let (lens, blob) = keys_buf(&[b"k000", b"nope", b"k005", b"k005"]);
+    let res = parse_tagged(&kv.get_many(&lens, &blob, true).unwrap());
     assert_eq!(res[0], (0, b"last wins".to_vec()));
     assert_eq!(res[1].0, 0xFF);
     assert_eq!(res[2], (0, 5u32.to_le_bytes().to_vec()));
@@ -111,12 +109,16 @@ fn scan_all(kv: &KvStore, prefix: Option<&[u8]>, page: u32) -> Vec<Vec<u8>> {
                 decoded: true,
             })
             .unwrap();
-        let got = parse_page(&buf, false);
+        let end = buf.end;
+        let got = parse_page(&buf.entries, false);
         if got.is_empty() {
             return out;
         }
         after = Some(got.last().unwrap().0.clone());
         out.extend(got.into_iter().map(|(k, _)| k));
+        if end {
+            return out;
+        }
     }
 }
 
@@ -154,7 +156,8 @@ fn prefix_scans_merge_pending_cache_entries() {
             decoded: true,
         })
         .unwrap();
-    let got = parse_page(&page, true);
+    assert!(page.end, "the prefix holds fewer entries than the limit");
+    let got = parse_page(&page.entries, true);
     assert_eq!(got[1], (b"b25".to_vec(), Some((0, b"pending".to_vec()))));
 }
 
@@ -258,13 +261,16 @@ fn periodic_flush_runs_in_the_core() {
 fn pop_setdefault_clear() {
     let d = tmp();
     let kv = open(&d.path().join("j.db"));
-    assert!(kv.setdefault(b"a", 6, b"first").unwrap().is_none());
+    assert!(kv.setdefault(b"a", 6, b"first", true).unwrap().is_none());
     assert_eq!(
-        kv.setdefault(b"a", 6, b"second").unwrap().unwrap().payload,
+        kv.setdefault(b"a", 6, b"second", true)
+            .unwrap()
+            .unwrap()
+            .payload,
         b"first"
     );
-    assert_eq!(kv.pop(b"a").unwrap().unwrap().payload, b"first");
-    assert!(kv.pop(b"a").unwrap().is_none());
+    assert_eq!(kv.pop(b"a", true).unwrap().unwrap().payload, b"first");
+    assert!(kv.pop(b"a", true).unwrap().is_none());
     kv.put(b"x", 0, b"1").unwrap();
     kv.clear().unwrap();
     assert_eq!(kv.len().unwrap(), 0);
@@ -516,7 +522,10 @@ fn pop_of_an_undecodable_value_keeps_it() {
         rusqlite::params![b"bad".to_vec(), hex("894B014000000000564B41")],
     )
     .unwrap();
-    assert!(matches!(kv.pop(b"bad"), Err(VaultError::Corrupt { .. })));
+    assert!(matches!(
+        kv.pop(b"bad", true),
+        Err(VaultError::Corrupt { .. })
+    ));
     assert!(kv.exists(b"bad").unwrap());
 }
 

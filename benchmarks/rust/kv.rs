@@ -96,9 +96,10 @@ fn main() {
             b
         })
         .collect();
+    let mut request_lens = Vec::new();
     let mut request = Vec::new();
     for k in &keys {
-        request.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        request_lens.extend_from_slice(&(k.len() as u32).to_le_bytes());
         request.extend_from_slice(k);
     }
     if run("put_many") {
@@ -152,7 +153,7 @@ fn main() {
     kv.put_many(&items).unwrap();
     let reps = if only.is_some() { 101 } else { 7 };
     timed("get_many", if run("get_many") { reps } else { 0 }, || {
-        let out = kv.get_many(&request).unwrap();
+        let out = kv.get_many(&request_lens, &request, true).unwrap();
         assert!(out.len() > N * 256);
     });
     for bs in [128u32, 1024] {
@@ -170,7 +171,7 @@ fn main() {
                         decoded: true,
                     })
                     .unwrap();
-                if page.is_empty() {
+                if page.entries.is_empty() || page.end {
                     break;
                 }
                 n += bs as usize;

@@ -31,14 +31,14 @@ pub const HEADER_LEN: usize = 10;
 
 /// A decoded value: kind code and payload (docs/FORMAT.md §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tagged {
+pub struct TaggedValue {
     pub kind: u8,
     pub payload: Vec<u8>,
 }
 
-impl Tagged {
+impl TaggedValue {
     pub fn new(kind: u8, payload: impl Into<Vec<u8>>) -> Self {
-        Tagged {
+        TaggedValue {
             kind,
             payload: payload.into(),
         }
@@ -118,7 +118,9 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
         }
         KIND_INT => {
             let canon = canonical_int(payload)?;
-            if canon.len() == 8 && legacy_decode(&canon) == Tagged::new(KIND_INT, canon.clone()) {
+            if canon.len() == 8
+                && legacy_decode(&canon) == TaggedValue::new(KIND_INT, canon.clone())
+            {
                 with_header(ENC_LEGACY, &canon, headers)
             } else {
                 typed(KIND_INT, &canon, headers)
@@ -128,7 +130,7 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
             if payload.len() != 8 {
                 return Err(Error::invalid("float payload must be 8 bytes"));
             }
-            if legacy_decode(payload) == Tagged::new(KIND_FLOAT, payload) {
+            if legacy_decode(payload) == TaggedValue::new(KIND_FLOAT, payload) {
                 with_header(ENC_LEGACY, payload, headers)
             } else {
                 typed(KIND_FLOAT, payload, headers)
@@ -144,7 +146,7 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
             let arr = parse_array(payload, true)?;
             if arr.ndim >= 1
                 && arr.dtype <= 0x0A
-                && legacy_decode(payload) == Tagged::new(KIND_NDARRAY, payload)
+                && legacy_decode(payload) == TaggedValue::new(KIND_NDARRAY, payload)
             {
                 with_header(ENC_LEGACY, payload, headers)
             } else {
@@ -163,10 +165,10 @@ pub fn encode(kind: u8, payload: &[u8], headers: bool) -> Result<Vec<u8>> {
 }
 
 /// Stored bytes → (kind, payload).
-pub fn decode(stored: &[u8]) -> Result<Tagged> {
+pub fn decode(stored: &[u8]) -> Result<TaggedValue> {
     let (kind, range) = decode_span(stored)?;
     match range {
-        Span::Slice(a, b) => Ok(Tagged::new(kind, &stored[a..b])),
+        Span::Slice(a, b) => Ok(TaggedValue::new(kind, &stored[a..b])),
         Span::Owned(t) => Ok(t),
     }
 }
@@ -174,7 +176,7 @@ pub fn decode(stored: &[u8]) -> Result<Tagged> {
 /// Where a decoded payload lives: a range of the stored bytes (no copy) or a new value.
 pub enum Span {
     Slice(usize, usize),
-    Owned(Tagged),
+    Owned(TaggedValue),
 }
 
 /// Decodes without copying the payload when it is a slice of `stored`.
@@ -329,21 +331,21 @@ pub fn parse_array(p: &[u8], allow_ext: bool) -> Result<ArrayView> {
 }
 
 /// kohakuvault 1.1.0's reading of a DataPacker (0x02) payload (REFERENCE.md §2.3).
-pub fn legacy_decode(body: &[u8]) -> Tagged {
+pub fn legacy_decode(body: &[u8]) -> TaggedValue {
     if body.is_empty() {
-        return Tagged::new(KIND_RAW, Vec::new());
+        return TaggedValue::new(KIND_RAW, Vec::new());
     }
     if body.len() == 8 {
         let bytes: [u8; 8] = body.try_into().expect("8 bytes");
         let f = f64::from_le_bytes(bytes);
         if f.is_finite() && f.fract().abs() > 1e-9 {
-            return Tagged::new(KIND_FLOAT, body);
+            return TaggedValue::new(KIND_FLOAT, body);
         }
         let i = i64::from_le_bytes(bytes);
         if (i.wrapping_abs() as f64) < 1e12 {
-            return Tagged::new(KIND_INT, body);
+            return TaggedValue::new(KIND_INT, body);
         }
-        return Tagged::new(KIND_FLOAT, body);
+        return TaggedValue::new(KIND_FLOAT, body);
     }
     if body.len() > 8 && (0x01..=0x0A).contains(&body[0]) {
         if let Ok(arr) = parse_array(body, false) {
@@ -352,15 +354,15 @@ pub fn legacy_decode(body: &[u8]) -> Tagged {
                 let mut p = vec![arr.dtype, 1];
                 p.extend_from_slice(&1u32.to_le_bytes());
                 p.extend_from_slice(&body[arr.data_offset..]);
-                return Tagged::new(KIND_NDARRAY, p);
+                return TaggedValue::new(KIND_NDARRAY, p);
             }
-            return Tagged::new(KIND_NDARRAY, body);
+            return TaggedValue::new(KIND_NDARRAY, body);
         }
     }
     if std::str::from_utf8(body).is_ok() {
-        return Tagged::new(KIND_UTF8, body);
+        return TaggedValue::new(KIND_UTF8, body);
     }
-    Tagged::new(KIND_RAW, body)
+    TaggedValue::new(KIND_RAW, body)
 }
 
 #[cfg(test)]

@@ -2,9 +2,7 @@
 //! atomic batches, paged scans and streaming (REFERENCE.md §1.2, §4).
 
 pub mod cache;
-pub mod packed;
-pub mod page;
-pub mod pickle;
+pub mod fast;
 pub mod stream;
 
 use std::borrow::Cow;
@@ -15,13 +13,13 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::codec::{self, Tagged};
+use crate::codec::{self, TaggedValue};
 use crate::error::{guard, Error, Result, VResult};
 use crate::fastpath;
-use crate::storage::{quote_ident, Db, OpenOptions};
+use crate::ffi::packed::{parse_item_columns, parse_items, split_columns, Item};
+use crate::ffi::page::{Packed, Sink};
+use crate::storage::{maintenance, quote_ident, schema, OpenOptions, TableSpec, VaultDb};
 use cache::{Admit, CacheState};
-use packed::{parse_item_columns, parse_items, parse_keys, split_columns, Item};
-use page::{Packed, Sink};
 
 /// Rows per multi-row upsert statement in batch writes. Inside a transaction SQLite gives such
 /// a statement its own statement journal (it copies each page the statement first touches), so
@@ -57,11 +55,22 @@ impl Sql {
     }
 }
 
+/// KVault's table (docs/FORMAT.md §3): BLOB keys and values, the key the primary key.
+pub const KV_TABLE: TableSpec = TableSpec {
+    vault: "KVault",
+    create: |t| {
+        format!(
+            "CREATE TABLE IF NOT EXISTS {t} (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)"
+        )
+    },
+    columns: "key, value",
+};
+
 /// A key and its stored bytes, borrowed from the request when no encoding was needed.
 type Encoded<'a> = (&'a [u8], Cow<'a, [u8]>);
 
 pub struct KvInner {
-    pub(crate) db: Db,
+    pub(crate) db: VaultDb,
     pub(crate) table: String,
     pub(crate) quoted: String,
     sql: Sql,
@@ -80,7 +89,7 @@ pub struct KvStore {
     pub(crate) inner: Arc<KvInner>,
 }
 
-fn gate_timeout(db: &Db) -> Duration {
+fn gate_timeout(db: &VaultDb) -> Duration {
     db.busy_timeout()
 }
 
@@ -117,7 +126,7 @@ impl KvInner {
 
     /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
     /// Raw payloads that need no escaping stay borrowed.
-    fn encode_items<'a>(&self, items: &[packed::Item<'a>]) -> Result<Vec<Encoded<'a>>> {
+    fn encode_items<'a>(&self, items: &[Item<'a>]) -> Result<Vec<Encoded<'a>>> {
         self.db.check_writable()?;
         items
             .iter()
@@ -438,43 +447,29 @@ impl Drop for KvInner {
     }
 }
 
-fn tagged_of(stored: &[u8]) -> Result<Tagged> {
+fn tagged_of(stored: &[u8]) -> Result<TaggedValue> {
     codec::decode(stored)
+}
+
+/// A stored value as a point operation returns it: decoded, or the stored bytes as kind 0
+/// (`get_stored`, auto-pack off).
+fn value_of(stored: &[u8], decoded: bool) -> Result<TaggedValue> {
+    if decoded {
+        tagged_of(stored)
+    } else {
+        Ok(TaggedValue::new(
+            codec::KIND_RAW,
+            codec::stored_view(stored),
+        ))
+    }
 }
 
 impl KvStore {
     pub fn new(path: String, table: String, options: OpenOptions) -> VResult<Self> {
         guard(|| {
-            let quoted = quote_ident(&table)?;
-            let db = Db::open(&path, options)?;
-            if db.read_only() {
-                let exists: bool = db.read(false, |c| {
-                    Ok(c.query_row(
-                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
-                        [&table],
-                        |r| r.get::<_, i64>(0),
-                    )? > 0)
-                })?;
-                if !exists {
-                    return Err(Error::NotFound(format!(
-                        "SQLite error: no such table: {table}"
-                    )));
-                }
-            } else {
-                db.write_tx(|tx| {
-                    tx.execute_batch(&format!(
-                        "CREATE TABLE IF NOT EXISTS {quoted} (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL)"
-                    ))?;
-                    Ok(())
-                })?;
-            }
-            db.read(false, |c| {
-                c.prepare(&format!("SELECT key, value FROM {quoted} LIMIT 0"))
-                    .map_err(|_| {
-                        Error::invalid(format!("table {table} is not a KVault table (key, value)"))
-                    })?;
-                Ok(())
-            })?;
+            quote_ident(&table)?; // a bad name fails before any file is created
+            let db = VaultDb::open(&path, options, "KVault")?;
+            let quoted = schema::ensure_table(db.db(), &KV_TABLE, &table)?;
             let inner = Arc::new(KvInner {
                 sql: Sql::new(&quoted),
                 db,
@@ -518,7 +513,6 @@ impl KvStore {
         guard(|| {
             self.inner
                 .with_stored(key, |s| s.map(tagged_of).transpose())
-                .map(|t| t.map(TaggedValue::from))
         })
     }
 
@@ -580,7 +574,8 @@ impl KvStore {
         self.len().map(|n| n == 0)
     }
 
-    pub fn pop(&self, key: &[u8]) -> VResult<Option<TaggedValue>> {
+    /// Removes `key` and returns its value: decoded, or as stored (kind 0) with `decoded` false.
+    pub fn pop(&self, key: &[u8], decoded: bool) -> VResult<Option<TaggedValue>> {
         guard(|| {
             let inner = &self.inner;
             inner.db.check_writable()?;
@@ -590,20 +585,30 @@ impl KvStore {
             let value = inner.db.write_tx(|tx| {
                 let db_val = inner.read_stored(tx, key)?;
                 let stored = cached.map(|v| v.to_vec()).or(db_val);
-                let value = stored.map(|s| tagged_of(&s)).transpose()?;
+                let value = stored.map(|s| value_of(&s, decoded)).transpose()?;
                 tx.prepare_cached(&inner.sql.delete)?.execute([key])?;
                 Ok(value)
             })?;
             inner.cache.lock().remove(key);
-            Ok(value.map(TaggedValue::from))
+            Ok(value)
         })
     }
 
-    pub fn setdefault(&self, key: &[u8], kind: u8, payload: &[u8]) -> VResult<Option<TaggedValue>> {
+    /// The existing value of `key` (decoded, or as stored with `decoded` false), or stores
+    /// (kind, payload) and returns None.
+    pub fn setdefault(
+        &self,
+        key: &[u8],
+        kind: u8,
+        payload: &[u8],
+        decoded: bool,
+    ) -> VResult<Option<TaggedValue>> {
         guard(|| {
             let inner = &self.inner;
-            if let Some(t) = inner.with_stored(key, |s| s.map(tagged_of).transpose())? {
-                return Ok(Some(t.into()));
+            if let Some(t) =
+                inner.with_stored(key, |s| s.map(|s| value_of(s, decoded)).transpose())?
+            {
+                return Ok(Some(t));
             }
             inner.db.check_writable()?;
             KvInner::check_key(key)?;
@@ -616,7 +621,7 @@ impl KvStore {
             let _g = inner.gate_write()?;
             let cached = inner.cache.lock().lookup(key);
             if let Some(v) = cached {
-                return Ok(Some(tagged_of(&v)?.into()));
+                return Ok(Some(value_of(&v, decoded)?));
             }
             let existing = inner.db.write_tx(|tx| {
                 if let Some(v) = inner.read_stored(tx, key)? {
@@ -626,9 +631,7 @@ impl KvStore {
                     .execute(params![key, stored])?;
                 Ok(None)
             })?;
-            existing
-                .map(|s| tagged_of(&s).map(TaggedValue::from))
-                .transpose()
+            existing.map(|s| value_of(&s, decoded)).transpose()
         })
     }
 
@@ -755,18 +758,13 @@ impl KvStore {
         })
     }
 
-    pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
+    /// Values of the columnar keys (`key_lens`, u32 LE each, over the concatenated `keys`: the
+    /// fast path's layout), packed (FORMAT.md §4): decoded, or as stored with `decoded` false.
+    pub fn get_many(&self, key_lens: &[u8], keys: &[u8], decoded: bool) -> VResult<Vec<u8>> {
         guard(|| {
+            let keys = Self::key_columns(key_lens, keys)?;
             let mut out = Vec::with_capacity(keys.len() * 16);
-            self.get_many_into(&parse_keys(keys)?, true, &mut Packed { out: &mut out })?;
-            Ok(out)
-        })
-    }
-
-    pub fn get_many_stored(&self, keys: &[u8]) -> VResult<Vec<u8>> {
-        guard(|| {
-            let mut out = Vec::with_capacity(keys.len() * 16);
-            self.get_many_into(&parse_keys(keys)?, false, &mut Packed { out: &mut out })?;
+            self.get_many_into(&keys, decoded, &mut Packed { out: &mut out })?;
             Ok(out)
         })
     }
@@ -776,11 +774,11 @@ impl KvStore {
         split_columns(lens, keys, lens.len() / 4)
     }
 
-    pub fn scan(&self, req: ScanRequest) -> VResult<Vec<u8>> {
+    pub fn scan(&self, req: ScanRequest) -> VResult<ScanPage> {
         guard(|| {
-            let mut out = Vec::new();
-            self.scan_into(
-                &ScanPage {
+            let mut entries = Vec::new();
+            let end = self.scan_into(
+                &ScanSpec {
                     prefix: req.prefix.as_deref(),
                     after: req.after.as_deref(),
                     limit: req.limit as usize,
@@ -788,15 +786,15 @@ impl KvStore {
                     with_values: req.with_values,
                     decoded: req.decoded,
                 },
-                &mut Packed { out: &mut out },
+                &mut Packed { out: &mut entries },
             )?;
-            Ok(out)
+            Ok(ScanPage { entries, end })
         })
     }
 
     /// One page of a key-ordered scan into `sink`: database rows from one snapshot merged with
     /// pending cache entries (which win). Returns true when no entry follows the page.
-    pub(crate) fn scan_into(&self, req: &ScanPage<'_>, sink: &mut dyn Sink) -> Result<bool> {
+    pub(crate) fn scan_into(&self, req: &ScanSpec<'_>, sink: &mut dyn Sink) -> Result<bool> {
         let inner = &self.inner;
         inner.db.check_open()?;
         let limit = req.limit.max(1);
@@ -998,88 +996,50 @@ impl KvStore {
 
     pub fn register_feature(&self, feature: String) -> VResult<()> {
         guard(|| {
-            let inner = &self.inner;
-            inner.db.check_open()?;
-            if inner.db.read_only() {
-                return Ok(());
-            }
-            if feature.is_empty() || feature.contains(',') {
-                return Err(Error::invalid(
-                    "feature names are non-empty and contain no comma",
-                ));
-            }
-            inner.db.write_tx(|tx| {
-                let cur: Option<String> = tx
-                    .query_row(
-                        "SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                let mut feats: Vec<String> = cur
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if !feats.contains(&feature) {
-                    feats.push(feature.clone());
-                    tx.execute(
-                        "INSERT INTO kohakuvault_meta(key, value) VALUES ('kv_features', ?1)
-                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        [feats.join(",")],
-                    )?;
-                }
-                Ok(())
-            })
+            self.inner.db.check_open()?;
+            maintenance::register_feature(self.inner.db.db(), &feature)
         })
     }
 
     pub fn features(&self) -> VResult<Vec<String>> {
         guard(|| {
-            self.inner.db.read(false, |c| {
-                let has_meta: i64 = c.query_row(
-                    "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='kohakuvault_meta'",
-                    [],
-                    |r| r.get(0),
-                )?;
-                if has_meta == 0 {
-                    return Ok(Vec::new());
-                }
-                let cur: Option<String> = c
-                    .query_row("SELECT value FROM kohakuvault_meta WHERE key = 'kv_features'", [], |r| r.get(0))
-                    .optional()?;
-                Ok(cur
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect())
-            })
+            self.inner.db.check_open()?;
+            maintenance::features(self.inner.db.db())
         })
     }
 
     pub fn checkpoint(&self) -> VResult<()> {
         guard(|| {
-            let inner = &self.inner;
-            if inner.db.is_closed() || !inner.db.pooled() || inner.db.read_only() {
+            if self.inner.db.is_closed() {
                 return Ok(());
             }
-            let mut w = inner.db.writer()?;
-            w.conn()
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
-            Ok(())
+            maintenance::checkpoint(self.inner.db.db())
         })
     }
 
+    /// Flushes the cache, then `PRAGMA optimize` and `VACUUM`.
     pub fn optimize(&self) -> VResult<()> {
         guard(|| {
             let inner = &self.inner;
             inner.db.check_writable()?;
             inner.flush(true)?;
-            let mut w = inner.db.writer()?;
-            w.conn().execute_batch("PRAGMA optimize; VACUUM;")?;
-            Ok(())
+            maintenance::optimize(inner.db.db())
+        })
+    }
+
+    /// `PRAGMA integrity_check` of the file: `["ok"]` when sound.
+    pub fn integrity_check(&self) -> VResult<Vec<String>> {
+        guard(|| {
+            self.inner.db.check_open()?;
+            maintenance::integrity_check(self.inner.db.db())
+        })
+    }
+
+    /// The user tables of the file, sorted (every vault's, not only this one).
+    pub fn tables(&self) -> VResult<Vec<String>> {
+        guard(|| {
+            self.inner.db.check_open()?;
+            maintenance::tables(self.inner.db.db())
         })
     }
 
@@ -1103,7 +1063,7 @@ impl KvStore {
         if self.inner.db.is_closed() {
             return 0;
         }
-        fastpath::claim(&self.inner.fast_id, || fastpath::register_kv(&self.inner))
+        fastpath::claim(&self.inner.fast_id, &self.inner)
     }
 }
 
@@ -1142,7 +1102,7 @@ fn emit_value(sink: &mut dyn Sink, stored: Option<&[u8]>, decoded: bool) -> Resu
 }
 
 /// Parameters of one scan page.
-pub(crate) struct ScanPage<'a> {
+pub(crate) struct ScanSpec<'a> {
     pub prefix: Option<&'a [u8]>,
     pub after: Option<&'a [u8]>,
     pub limit: usize,
@@ -1152,20 +1112,11 @@ pub(crate) struct ScanPage<'a> {
     pub decoded: bool,
 }
 
-/// The UDL's `TaggedValue`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaggedValue {
-    pub kind: u8,
-    pub payload: Vec<u8>,
-}
-
-impl From<Tagged> for TaggedValue {
-    fn from(t: Tagged) -> Self {
-        TaggedValue {
-            kind: t.kind,
-            payload: t.payload,
-        }
-    }
+/// The UDL's `ScanPage`: packed entries (FORMAT.md §4) and whether the scan is over.
+#[derive(Debug, Clone)]
+pub struct ScanPage {
+    pub entries: Vec<u8>,
+    pub end: bool,
 }
 
 /// The UDL's `ScanRequest`.

@@ -422,7 +422,7 @@ impl GetStream {
     }
 
     pub fn fast_handle(self: Arc<Self>) -> u64 {
-        fastpath::claim(&self.fast_id, || fastpath::register_stream(&self))
+        fastpath::claim(&self.fast_id, &self)
     }
 }
 

@@ -3,12 +3,11 @@
 //! produces kohakuvault 1.1.0's exact bytes.
 
 use crate::codec::{
-    self, plain, Tagged, KIND_BOOL, KIND_CBOR, KIND_FLOAT, KIND_INT, KIND_MSGPACK, KIND_NDARRAY,
-    KIND_RAW, KIND_UTF8,
+    self, plain, TaggedValue, KIND_BOOL, KIND_CBOR, KIND_FLOAT, KIND_INT, KIND_MSGPACK,
+    KIND_NDARRAY, KIND_RAW, KIND_UTF8,
 };
 use crate::error::{guard, Error, Result, VResult};
-use crate::kv::packed::{put_tagged, Reader};
-use crate::kv::TaggedValue;
+use crate::ffi::packed::{put_tagged, Reader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -363,6 +362,28 @@ impl DataPacker {
         self.dtype.elem_size() == 0
     }
 
+    /// The value kind `pack` takes and `unpack` returns (docs/FORMAT.md §2), so no facade
+    /// parses dtype strings: int 16, float 17, utf8 6, raw 0, msgpack 4 (cbor packers take and
+    /// return MessagePack too), ndarray 19.
+    pub fn value_kind(&self) -> u8 {
+        match self.dtype {
+            DType::I64 => KIND_INT,
+            DType::F64 => KIND_FLOAT,
+            DType::String { .. } => KIND_UTF8,
+            DType::Bytes { .. } => KIND_RAW,
+            DType::MessagePack { .. } | DType::Cbor { .. } => KIND_MSGPACK,
+            DType::Vector { .. } => KIND_NDARRAY,
+        }
+    }
+
+    /// The element dtype code of a vector packer (docs/FORMAT.md §2.4), else None.
+    pub fn elem_dtype(&self) -> Option<u8> {
+        match self.dtype {
+            DType::Vector { elem, .. } => Some(elem),
+            _ => None,
+        }
+    }
+
     fn validate(&self, msgpack: &[u8]) -> Result<()> {
         if let Some(schema) = &self.schema {
             let json = plain::transcode(KIND_MSGPACK, codec::KIND_JSON, msgpack)?;
@@ -459,13 +480,13 @@ impl DataPacker {
         }
     }
 
-    fn unpack_one(&self, b: &[u8], index: usize) -> Result<Tagged> {
+    fn unpack_one(&self, b: &[u8], index: usize) -> Result<TaggedValue> {
         let need = |n: usize| -> Result<&[u8]> {
             b.get(..n).ok_or_else(|| Error::invalid("Not enough data"))
         };
         Ok(match &self.dtype {
-            DType::I64 => Tagged::new(KIND_INT, need(8)?),
-            DType::F64 => Tagged::new(KIND_FLOAT, need(8)?),
+            DType::I64 => TaggedValue::new(KIND_INT, need(8)?),
+            DType::F64 => TaggedValue::new(KIND_FLOAT, need(8)?),
             DType::String {
                 encoding,
                 fixed_size,
@@ -480,14 +501,16 @@ impl DataPacker {
                 } else {
                     s
                 };
-                Tagged::new(KIND_UTF8, s.into_bytes())
+                TaggedValue::new(KIND_UTF8, s.into_bytes())
             }
-            DType::Bytes { fixed_size } => Tagged::new(KIND_RAW, fixed_size.map_or(Ok(b), need)?),
+            DType::Bytes { fixed_size } => {
+                TaggedValue::new(KIND_RAW, fixed_size.map_or(Ok(b), need)?)
+            }
             DType::MessagePack { .. } => {
                 let mut cur = b;
                 let v = rmpv::decode::read_value(&mut cur)
                     .map_err(|e| Error::invalid(format!("invalid MessagePack data: {e}")))?;
-                Tagged::new(KIND_MSGPACK, plain::write_msgpack(&v))
+                TaggedValue::new(KIND_MSGPACK, plain::write_msgpack(&v))
             }
             DType::Cbor { fixed_size } => {
                 let raw = fixed_size.map_or(Ok(b), need)?;
@@ -497,7 +520,7 @@ impl DataPacker {
                 let mut one = Vec::new();
                 ciborium::ser::into_writer(&v, &mut one)
                     .map_err(|e| Error::invalid(e.to_string()))?;
-                Tagged::new(
+                TaggedValue::new(
                     KIND_MSGPACK,
                     plain::transcode(KIND_CBOR, KIND_MSGPACK, &one)?,
                 )
@@ -518,7 +541,7 @@ impl DataPacker {
                     p.extend_from_slice(&d.to_le_bytes());
                 }
                 p.extend_from_slice(&raw[1..]);
-                Tagged::new(KIND_NDARRAY, p)
+                TaggedValue::new(KIND_NDARRAY, p)
             }
             DType::Vector { shape: None, .. } => {
                 let arr = codec::parse_array(b, false)?;
@@ -526,9 +549,9 @@ impl DataPacker {
                     let mut p = vec![arr.dtype, 1];
                     p.extend_from_slice(&1u32.to_le_bytes());
                     p.extend_from_slice(&b[arr.data_offset..]);
-                    Tagged::new(KIND_NDARRAY, p)
+                    TaggedValue::new(KIND_NDARRAY, p)
                 } else {
-                    Tagged::new(KIND_NDARRAY, b)
+                    TaggedValue::new(KIND_NDARRAY, b)
                 }
             }
         })

@@ -1,7 +1,16 @@
-//! The storage layer shared by every vault: opening a file (or `:memory:`), pragmas applied and
-//! verified, versioned schema migration under `BEGIN IMMEDIATE`, exactly one writer connection
-//! plus a pool of read-only reader connections, identifier validation and quoting, a Closed state
-//! and an interrupt handle.
+//! The storage layer shared by every vault (docs/ARCHITECTURE.md): opening a file (or
+//! `:memory:`), pragmas applied and verified, the file's schema and migrations ([`schema`]),
+//! exactly one writer connection plus a pool of read-only reader connections per file and
+//! process ([`shared`]), database-level maintenance ([`maintenance`]), identifier validation
+//! and quoting, and [`VaultDb`]: one vault's use of a shared database, with its own Closed state
+//! and messages that name the vault type. Nothing here knows any vault.
+
+pub mod maintenance;
+pub mod schema;
+pub mod shared;
+
+pub use schema::{TableSpec, SCHEMA_VERSION};
+pub use shared::VaultDb;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,10 +21,6 @@ use parking_lot::{ArcMutexGuard, Mutex, MutexGuard, RawMutex};
 use rusqlite::{Connection, InterruptHandle, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, Result};
-
-/// Newest schema version this library writes and understands (`PRAGMA user_version`).
-/// 0 = a new file or one written by kohakuvault 1.1.0; 1 = this version.
-pub const SCHEMA_VERSION: i64 = 1;
 
 /// Open options (the UDL's `OpenOptions`).
 #[derive(Debug, Clone)]
@@ -165,34 +170,8 @@ impl Db {
             interrupt: Mutex::new(Some(interrupt)),
             closed: AtomicBool::new(false),
         };
-        db.migrate()?;
+        schema::migrate(&db)?;
         Ok(db)
-    }
-
-    /// Creates or upgrades the shared schema step by step under `BEGIN IMMEDIATE`;
-    /// refuses files written by a newer version.
-    fn migrate(&self) -> Result<()> {
-        let mut w = self.writer()?;
-        let conn = w.conn();
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::corrupt(format!(
-                "file format version {version} is newer than this library supports ({SCHEMA_VERSION})"
-            )));
-        }
-        if self.read_only || version == SCHEMA_VERSION {
-            return Ok(());
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < 1 {
-            tx.execute_batch(
-                "CREATE TABLE IF NOT EXISTS kohakuvault_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 PRAGMA user_version = 1;",
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     pub fn path(&self) -> &str {
@@ -208,10 +187,12 @@ impl Db {
         self.busy
     }
 
+    /// Fails when the database's connections are closed (a [`VaultDb`] checks its own state
+    /// first, with a message naming its vault).
     pub fn check_open(&self) -> Result<()> {
         if self.is_closed() {
             Err(Error::Closed(
-                "Cannot operate on closed KVault (KVault is closed)".into(),
+                "Cannot operate on a closed database (it is closed)".into(),
             ))
         } else {
             Ok(())
@@ -221,7 +202,7 @@ impl Db {
     pub fn check_writable(&self) -> Result<()> {
         self.check_open()?;
         if self.read_only {
-            Err(Error::ReadOnly("KVault is read-only".into()))
+            Err(Error::ReadOnly("the database is read-only".into()))
         } else {
             Ok(())
         }
@@ -236,7 +217,7 @@ impl Db {
         })?;
         if guard.is_none() {
             return Err(Error::Closed(
-                "Cannot operate on closed KVault (KVault is closed)".into(),
+                "Cannot operate on a closed database (it is closed)".into(),
             ));
         }
         Ok(WriterGuard { guard })
@@ -250,7 +231,7 @@ impl Db {
         })?;
         if guard.is_none() {
             return Err(Error::Closed(
-                "Cannot operate on closed KVault (KVault is closed)".into(),
+                "Cannot operate on a closed database (it is closed)".into(),
             ));
         }
         Ok(guard)
@@ -377,6 +358,14 @@ impl Db {
         } else {
             None
         }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Readers first, so the writer is the last connection and closing it removes the -wal
+        // and -shm files.
+        self.readers.get_mut().clear();
     }
 }
 

@@ -9,8 +9,8 @@
 
 use crate::codec::{plain, KIND_MSGPACK};
 use crate::error::{Error, Result};
-use crate::kv::packed::{put_lv, put_tagged};
-use crate::kv::pickle::{
+use crate::ffi::packed::{put_lv, put_tagged};
+use crate::ffi::pickle::{
     self, APPENDS, BINBYTES, BININT, BININT1, EMPTY_LIST, MARK, NONE, PROTO, SHORT_BINBYTES, STOP,
     TUPLE, TUPLE2, TUPLE3,
 };

@@ -1,127 +1,68 @@
-//! The C fast path (docs/FORMAT.md §5): plain `extern "C"` functions in the same library, for
-//! foreign callers where a uniffi call costs more than the work (Python's ctypes). Each is an
-//! optimisation of a UDL operation with the same semantics; errors return -1 and the caller uses
-//! the UDL operation to obtain the typed error. Handles are ids in a registry of weak references,
-//! so a stale id can never reach freed memory. No panic crosses: every entry point catches it.
+//! KVault's C fast path entry points (docs/FORMAT.md §5), over the generic machinery of
+//! [`crate::fastpath`]. Each is an optimisation of a `KvStore` / `GetStream` UDL operation with
+//! the same meaning; -1 means "error: make the UDL call for the typed error".
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Weak};
-
-use parking_lot::RwLock;
+use std::sync::Arc;
 
 use crate::codec;
 use crate::error::Result;
-use crate::kv::page::PyPage;
-use crate::kv::stream::GetStream;
-use crate::kv::{KvInner, KvStore, ScanPage};
+use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
+use crate::ffi::page::PyPage;
 
-enum Entry {
-    Kv(Weak<KvInner>),
-    Stream(Weak<GetStream>),
-}
+use super::stream::GetStream;
+use super::{KvInner, KvStore, ScanSpec};
 
-static REGISTRY: LazyLock<RwLock<HashMap<u64, Entry>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
-static NEXT: AtomicU64 = AtomicU64::new(1);
-
-fn register(e: Entry) -> u64 {
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    REGISTRY.write().insert(id, e);
-    id
-}
-
-pub(crate) fn register_kv(kv: &Arc<KvInner>) -> u64 {
-    register(Entry::Kv(Arc::downgrade(kv)))
-}
-
-pub(crate) fn register_stream(s: &Arc<GetStream>) -> u64 {
-    register(Entry::Stream(Arc::downgrade(s)))
-}
-
-/// Returns the id stored in `slot`, registering one with `register` the first time (a racing
-/// second registration is undone).
-pub(crate) fn claim(slot: &AtomicU64, register: impl FnOnce() -> u64) -> u64 {
-    let cur = slot.load(Ordering::Acquire);
-    if cur != 0 {
-        return cur;
-    }
-    let id = register();
-    match slot.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => id,
-        Err(existing) => {
-            unregister(id);
-            existing
-        }
-    }
-}
-
-pub(crate) fn unregister(id: u64) {
-    if id != 0 {
-        REGISTRY.write().remove(&id);
-    }
-}
+/// `kv_fast_get` flag: return the value as stored (`KvStore.get_stored`, auto-pack off), with
+/// kind 0, instead of the decoded payload (`KvStore.get`).
+pub const GET_STORED: i32 = 1;
 
 fn kv(id: u64) -> Option<Arc<KvInner>> {
-    match REGISTRY.read().get(&id) {
-        Some(Entry::Kv(w)) => w.upgrade(),
-        _ => None,
-    }
+    lookup::<KvInner>(id)
 }
 
-fn stream(id: u64) -> Option<Arc<GetStream>> {
-    match REGISTRY.read().get(&id) {
-        Some(Entry::Stream(w)) => w.upgrade(),
-        _ => None,
-    }
-}
-
-thread_local! {
-    /// The page of this thread's last `kv_fast_get_many` / `kv_fast_scan` (valid until its next
-    /// call or `kv_fast_release`).
-    static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// A page buffer bigger than this is freed instead of kept for the next call.
-const PAGE_KEEP: usize = 8 << 20;
-
-/// Copies the payload of a stored value (decoded) into `buf`: (kind, length), the length being
-/// the size needed when it is more than `cap` (nothing copied then).
+/// Copies `payload` into `buf` when it fits in `cap` bytes; returns its length.
 ///
 /// # Safety
 /// `buf` must point to `cap` writable bytes.
-unsafe fn copy_payload(stored: &[u8], buf: *mut u8, cap: usize) -> Result<(u8, usize)> {
-    let (kind, span) = codec::decode_span(stored)?;
-    let owned;
-    let payload: &[u8] = match span {
-        codec::Span::Slice(a, b) => &stored[a..b],
-        codec::Span::Owned(t) => {
-            owned = t.payload;
-            &owned
-        }
-    };
+unsafe fn copy_into(payload: &[u8], buf: *mut u8, cap: usize) -> usize {
     if payload.len() <= cap && !payload.is_empty() {
         std::ptr::copy_nonoverlapping(payload.as_ptr(), buf, payload.len());
     }
-    Ok((kind, payload.len()))
+    payload.len()
 }
 
-/// `KvStore.get` into a caller buffer, with int-sized arguments only (a ctypes call without
-/// argtypes costs a fraction of one with them): `(length << 8) | kind` when found and copied; -2
-/// missing; -1 error; `-3 - length` when the payload is larger than `cap` (nothing copied).
+/// The (kind, payload) a point read returns for `stored`, copied into `buf`: decoded, or with
+/// `GET_STORED` the stored bytes as `get_stored` returns them (kind 0).
 ///
 /// # Safety
-/// `key` must point to `key_len` readable bytes and `buf` to `cap` writable bytes.
+/// `buf` must point to `cap` writable bytes.
+unsafe fn copy_value(stored: &[u8], flags: i32, buf: *mut u8, cap: usize) -> Result<(u8, usize)> {
+    if flags & GET_STORED != 0 {
+        return Ok((0, copy_into(codec::stored_view(stored), buf, cap)));
+    }
+    Ok(match codec::decode_span(stored)? {
+        (kind, codec::Span::Slice(a, b)) => (kind, copy_into(&stored[a..b], buf, cap)),
+        (kind, codec::Span::Owned(t)) => (kind, copy_into(&t.payload, buf, cap)),
+    })
+}
+
+/// `KvStore.get` (or `get_stored` with `GET_STORED` in `flags`) into a caller buffer. Every
+/// argument is int-sized, so ctypes can call it without `argtypes` (a fraction of the cost).
+/// Returns `(length << 8) | kind` when found and copied; -2 missing; -1 error; `-3 - length`
+/// when the value is larger than `cap` (nothing copied).
+///
+/// # Safety
+/// `key` must point to `key_len` readable bytes and `buf` to `cap` writable bytes (or be null).
 #[no_mangle]
-pub unsafe extern "C" fn kv_fast_get2(
+pub unsafe extern "C" fn kv_fast_get(
     handle: u32,
     key: *const u8,
     key_len: i32,
     buf: *mut u8,
     cap: i32,
+    flags: i32,
 ) -> i64 {
-    let r = std::panic::catch_unwind(|| {
+    entry(-1, || {
         let Some(kv) = kv(handle as u64) else {
             return -1;
         };
@@ -136,65 +77,23 @@ pub unsafe extern "C" fn kv_fast_get2(
         let Some(key) = bytes_arg(key, key_len) else {
             return -1;
         };
-        let res = kv.with_stored(key, |stored| {
+        kv.with_stored(key, |stored| {
             let Some(stored) = stored else { return Ok(-2) };
-            let (kind, len) = copy_payload(stored, buf, cap)?;
+            let (kind, len) = copy_value(stored, flags, buf, cap)?;
             Ok(if len > cap {
                 -3 - len as i64
             } else {
                 ((len as i64) << 8) | kind as i64
             })
-        });
-        res.unwrap_or(-1)
-    });
-    r.unwrap_or(-1)
-}
-
-/// Runs `fill` on this thread's page buffer; on success points `out` / `out_len` at the page.
-///
-/// # Safety
-/// `out` and `out_len` must be writable.
-unsafe fn with_page(
-    out: *mut *const u8,
-    out_len: *mut usize,
-    fill: impl FnOnce(&mut Vec<u8>) -> Result<()>,
-) -> i32 {
-    if out.is_null() || out_len.is_null() {
-        return -1;
-    }
-    PAGE.with(|p| {
-        let mut page = p.borrow_mut();
-        if page.capacity() > PAGE_KEEP {
-            *page = Vec::new();
-        }
-        page.clear();
-        match fill(&mut page) {
-            Ok(()) => {
-                *out = page.as_ptr();
-                *out_len = page.len();
-                0
-            }
-            Err(_) => -1,
-        }
+        })
+        .unwrap_or(-1)
     })
 }
 
-/// # Safety
-/// `p` must point to `n` readable bytes (or be null with `n` 0).
-unsafe fn bytes_arg<'a>(p: *const u8, n: usize) -> Option<&'a [u8]> {
-    if n == 0 {
-        Some(&[])
-    } else if p.is_null() {
-        None
-    } else {
-        Some(std::slice::from_raw_parts(p, n))
-    }
-}
-
 /// `KvStore.get_many` as a page of Python objects (FORMAT.md §4.1) in this thread's page
-/// buffer. Keys come as columns: `key_lens` (u32 LE each) over the concatenated `keys`.
-/// `decoded` 0: stored bytes (as `get_many_stored`). 0 ok (`*out`, `*out_len` = the page, valid
-/// until this thread's next page call); -1 error (call the UDL operation for the typed error).
+/// buffer, with the UDL call's arguments: `key_lens` (u32 LE each) over the concatenated `keys`,
+/// `decoded` 0 for stored bytes. 0 ok (`*out`, `*out_len` = the page, valid until this thread's
+/// next page call); -1 error.
 ///
 /// # Safety
 /// Pointers must be valid for the lengths given; `out` and `out_len` writable.
@@ -209,7 +108,7 @@ pub unsafe extern "C" fn kv_fast_get_many(
     out: *mut *const u8,
     out_len: *mut usize,
 ) -> i32 {
-    let r = std::panic::catch_unwind(|| {
+    entry(-1, || {
         let Some(inner) = kv(handle) else { return -1 };
         let (Some(lens), Some(keys)) =
             (bytes_arg(key_lens, key_lens_len), bytes_arg(keys, keys_len))
@@ -223,8 +122,7 @@ pub unsafe extern "C" fn kv_fast_get_many(
             store.get_many_into(&keys, decoded != 0, &mut sink)?;
             sink.finish(true)
         })
-    });
-    r.unwrap_or(-1)
+    })
 }
 
 /// One `KvStore.scan` page as Python objects (FORMAT.md §4.1) in this thread's page buffer.
@@ -247,23 +145,19 @@ pub unsafe extern "C" fn kv_fast_scan(
     out: *mut *const u8,
     out_len: *mut usize,
 ) -> i32 {
-    let r = std::panic::catch_unwind(|| {
+    entry(-1, || {
         let Some(inner) = kv(handle) else { return -1 };
-        let opt = |p: *const u8, n: i64| -> std::result::Result<Option<&[u8]>, ()> {
-            if n < 0 {
-                Ok(None)
-            } else {
-                bytes_arg(p, n as usize).map(Some).ok_or(())
-            }
-        };
-        let (Ok(prefix), Ok(after)) = (opt(prefix, prefix_len), opt(after, after_len)) else {
+        let (Ok(prefix), Ok(after)) = (
+            opt_bytes_arg(prefix, prefix_len),
+            opt_bytes_arg(after, after_len),
+        ) else {
             return -1;
         };
         let store = KvStore { inner };
         with_page(out, out_len, |page| {
             let mut sink = PyPage::begin(page);
             let end = store.scan_into(
-                &ScanPage {
+                &ScanSpec {
                     prefix,
                     after,
                     limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -275,58 +169,7 @@ pub unsafe extern "C" fn kv_fast_scan(
             )?;
             sink.finish(end)
         })
-    });
-    r.unwrap_or(-1)
-}
-
-/// Frees this thread's page buffer if it is large.
-#[no_mangle]
-pub extern "C" fn kv_fast_release() {
-    let _ = PAGE.try_with(|p| {
-        if let Ok(mut page) = p.try_borrow_mut() {
-            if page.capacity() > PAGE_KEEP {
-                *page = Vec::new();
-            }
-        }
-    });
-}
-
-/// `KvStore.get` into a caller buffer: 0 found (copied), 1 missing, 2 buffer too small
-/// (`*out_len` = size needed), -1 error.
-///
-/// # Safety
-/// `key` must point to `key_len` readable bytes, `buf` to `cap` writable bytes (or be null with
-/// `cap` 0), `out_len` and `out_kind` to writable integers.
-#[no_mangle]
-pub unsafe extern "C" fn kv_fast_get(
-    handle: u64,
-    key: *const u8,
-    key_len: usize,
-    buf: *mut u8,
-    cap: usize,
-    out_len: *mut u64,
-    out_kind: *mut u8,
-) -> i32 {
-    let r = std::panic::catch_unwind(|| {
-        let Some(kv) = kv(handle) else { return -1 };
-        if (key.is_null() && key_len > 0) || out_len.is_null() || out_kind.is_null() {
-            return -1;
-        }
-        let key: &[u8] = if key_len == 0 {
-            &[]
-        } else {
-            std::slice::from_raw_parts(key, key_len)
-        };
-        let res = kv.with_stored(key, |stored| {
-            let Some(stored) = stored else { return Ok(1) };
-            let (kind, len) = copy_payload(stored, buf, cap)?;
-            *out_len = len as u64;
-            *out_kind = kind;
-            Ok(if len > cap { 2 } else { 0 })
-        });
-        res.unwrap_or(-1)
-    });
-    r.unwrap_or(-1)
+    })
 }
 
 /// `GetStream.read` into a caller buffer: bytes copied, 0 at the end, -1 error.
@@ -335,8 +178,10 @@ pub unsafe extern "C" fn kv_fast_get(
 /// `buf` must point to `cap` writable bytes.
 #[no_mangle]
 pub unsafe extern "C" fn kv_fast_stream_read(handle: u64, buf: *mut u8, cap: usize) -> i64 {
-    let r = std::panic::catch_unwind(|| {
-        let Some(s) = stream(handle) else { return -1 };
+    entry(-1, || {
+        let Some(s) = lookup::<GetStream>(handle) else {
+            return -1;
+        };
         if buf.is_null() || cap == 0 {
             return 0;
         }
@@ -345,8 +190,7 @@ pub unsafe extern "C" fn kv_fast_stream_read(handle: u64, buf: *mut u8, cap: usi
             Ok(n) => n as i64,
             Err(_) => -1,
         }
-    });
-    r.unwrap_or(-1)
+    })
 }
 
 #[cfg(test)]
@@ -365,33 +209,43 @@ mod tests {
     }
 
     #[test]
-    fn get2_codes() {
+    fn get_codes() {
         let kv = store();
         kv.put(b"raw", 0, b"hello").unwrap();
         kv.put(b"int", 16, &[5]).unwrap();
         let h = kv.fast_handle() as u32;
         let mut buf = [0u8; 8];
-        let get = |key: &[u8], buf: &mut [u8]| unsafe {
-            kv_fast_get2(
+        let get_with = |key: &[u8], buf: &mut [u8], flags: i32| unsafe {
+            kv_fast_get(
                 h,
                 key.as_ptr(),
                 key.len() as i32,
                 buf.as_mut_ptr(),
                 buf.len() as i32,
+                flags,
             )
         };
+        let get = |key: &[u8], buf: &mut [u8]| get_with(key, buf, 0);
         assert_eq!(get(b"raw", &mut buf), 5 << 8);
         assert_eq!(&buf[..5], b"hello");
         assert_eq!(get(b"int", &mut buf), (8 << 8) | 16);
         assert_eq!(buf, 5i64.to_le_bytes());
         assert_eq!(get(b"nope", &mut buf), -2);
+        // Stored mode (auto-pack off): the stored bytes, header included, as kind 0.
+        let mut big = [0u8; 32];
+        let stored = kv.get_stored(b"int").unwrap().unwrap();
+        let r = get_with(b"int", &mut big, GET_STORED);
+        assert_eq!(r, (stored.len() as i64) << 8);
+        assert_eq!(&big[..stored.len()], stored.as_slice());
+        assert_eq!(get_with(b"raw", &mut buf, GET_STORED), 5 << 8);
+        assert_eq!(get_with(b"nope", &mut buf, GET_STORED), -2);
         assert_eq!(get(b"raw", &mut buf[..4]), -3 - 5);
         assert_eq!(
-            unsafe { kv_fast_get2(h, b"k".as_ptr(), -1, buf.as_mut_ptr(), 8) },
+            unsafe { kv_fast_get(h, b"k".as_ptr(), -1, buf.as_mut_ptr(), 8, 0) },
             -1
         );
         assert_eq!(
-            unsafe { kv_fast_get2(0, b"k".as_ptr(), 1, buf.as_mut_ptr(), 8) },
+            unsafe { kv_fast_get(0, b"k".as_ptr(), 1, buf.as_mut_ptr(), 8, 0) },
             -1
         );
         kv.close().unwrap();
@@ -480,6 +334,6 @@ mod tests {
         };
         let page = page_bytes(rc, ptr, len);
         assert!(page.ends_with(&[b'K', 1, b'N', b'J', 0, 0, 0, 0, b't', b'.']));
-        kv_fast_release();
+        crate::fastpath::kohakuvault_fast_release();
     }
 }

@@ -1,0 +1,179 @@
+//! The generic half of the C fast path (docs/FORMAT.md §5, docs/ARCHITECTURE.md): plain
+//! `extern "C"` functions in the same library, for foreign callers where a uniffi call costs
+//! more than the work (Python's ctypes, JNA). Every entry point is an optimisation of a UDL
+//! operation with the same meaning; on any error it returns a negative code and the caller makes
+//! the UDL call to get the typed error.
+//!
+//! This module knows no vault. It offers:
+//! * a registry of type-erased weak handles: an object registers itself and gets a small id;
+//!   entry points look the id up as their own type, so a stale or foreign id never reaches freed
+//!   or wrong memory;
+//! * [`entry`], the panic guard every entry point runs in (no panic crosses into foreign code);
+//! * per-thread result pages ([`with_page`], [`kohakuvault_fast_release`]) and argument helpers.
+//!
+//! Each vault keeps its entry points in its own `fast.rs`, next to the vault.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+
+use parking_lot::RwLock;
+
+use crate::error::Result;
+
+type Handle = Weak<dyn Any + Send + Sync>;
+
+static REGISTRY: LazyLock<RwLock<HashMap<u64, Handle>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+/// Ids start at 1 (0 means "no handle") and stay small, so callers may pass them as C ints.
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+/// Registers a weak reference to `obj` and returns its id.
+pub fn register<T: Any + Send + Sync>(obj: &Arc<T>) -> u64 {
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let weak: Weak<T> = Arc::downgrade(obj);
+    REGISTRY.write().insert(id, weak as Handle);
+    id
+}
+
+/// The object behind `id` if it is still alive and of type `T`.
+pub fn lookup<T: Any + Send + Sync>(id: u64) -> Option<Arc<T>> {
+    let strong = REGISTRY.read().get(&id)?.upgrade()?;
+    strong.downcast::<T>().ok()
+}
+
+/// Forgets `id` (0 is ignored).
+pub fn unregister(id: u64) {
+    if id != 0 {
+        REGISTRY.write().remove(&id);
+    }
+}
+
+/// The id stored in `slot`, registering `obj` the first time (a racing second registration is
+/// undone, so one object has one id).
+pub fn claim<T: Any + Send + Sync>(slot: &AtomicU64, obj: &Arc<T>) -> u64 {
+    let cur = slot.load(Ordering::Acquire);
+    if cur != 0 {
+        return cur;
+    }
+    let id = register(obj);
+    match slot.compare_exchange(0, id, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => id,
+        Err(existing) => {
+            unregister(id);
+            existing
+        }
+    }
+}
+
+/// Runs the body of an entry point: a panic becomes `on_panic` instead of unwinding into C.
+pub fn entry<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+}
+
+/// `n` bytes at `p` as a slice (`p` may be null when `n` is 0).
+///
+/// # Safety
+/// `p` must point to `n` readable bytes that outlive the returned slice.
+pub unsafe fn bytes_arg<'a>(p: *const u8, n: usize) -> Option<&'a [u8]> {
+    if n == 0 {
+        Some(&[])
+    } else if p.is_null() {
+        None
+    } else {
+        Some(std::slice::from_raw_parts(p, n))
+    }
+}
+
+/// An optional byte argument: a negative length means "none".
+///
+/// # Safety
+/// As [`bytes_arg`].
+pub unsafe fn opt_bytes_arg<'a>(p: *const u8, n: i64) -> std::result::Result<Option<&'a [u8]>, ()> {
+    if n < 0 {
+        Ok(None)
+    } else {
+        bytes_arg(p, n as usize).map(Some).ok_or(())
+    }
+}
+
+thread_local! {
+    /// This thread's last result page (valid until its next page call or `kohakuvault_fast_release`).
+    static PAGE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A page buffer bigger than this is freed instead of kept for the next call.
+const PAGE_KEEP: usize = 8 << 20;
+
+/// Runs `fill` on this thread's page buffer; on success points `out` / `out_len` at the page
+/// and returns 0, else -1.
+///
+/// # Safety
+/// `out` and `out_len` must be writable (null is refused).
+pub unsafe fn with_page(
+    out: *mut *const u8,
+    out_len: *mut usize,
+    fill: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> i32 {
+    if out.is_null() || out_len.is_null() {
+        return -1;
+    }
+    PAGE.with(|p| {
+        let mut page = p.borrow_mut();
+        if page.capacity() > PAGE_KEEP {
+            *page = Vec::new();
+        }
+        page.clear();
+        match fill(&mut page) {
+            Ok(()) => {
+                *out = page.as_ptr();
+                *out_len = page.len();
+                0
+            }
+            Err(_) => -1,
+        }
+    })
+}
+
+/// Frees this thread's page buffer if it is large (any vault's pages).
+#[no_mangle]
+pub extern "C" fn kohakuvault_fast_release() {
+    let _ = PAGE.try_with(|p| {
+        if let Ok(mut page) = p.try_borrow_mut() {
+            if page.capacity() > PAGE_KEEP {
+                *page = Vec::new();
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct A(u32);
+    struct B;
+
+    #[test]
+    fn registry_is_typed_and_weak() {
+        let a = Arc::new(A(7));
+        let slot = AtomicU64::new(0);
+        let id = claim(&slot, &a);
+        assert_eq!(claim(&slot, &a), id);
+        assert_eq!(lookup::<A>(id).map(|x| x.0), Some(7));
+        assert!(lookup::<B>(id).is_none(), "a foreign id is refused");
+        drop(a);
+        assert!(lookup::<A>(id).is_none(), "a dead object is gone");
+        unregister(id);
+        assert!(REGISTRY.read().get(&id).is_none());
+    }
+
+    #[test]
+    fn entry_catches_panics() {
+        assert_eq!(entry(-1, || panic!("boom")), -1);
+        assert_eq!(entry(-1, || 3), 3);
+    }
+}
