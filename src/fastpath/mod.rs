@@ -88,15 +88,16 @@ pub unsafe fn bytes_arg<'a>(p: *const u8, n: usize) -> Option<&'a [u8]> {
     }
 }
 
-/// An optional byte argument: a negative length means "none".
+/// An optional byte argument: a negative length means "none" (`Some(None)`); `None` when the
+/// pointer is null for a non-empty length.
 ///
 /// # Safety
 /// As [`bytes_arg`].
-pub unsafe fn opt_bytes_arg<'a>(p: *const u8, n: i64) -> std::result::Result<Option<&'a [u8]>, ()> {
+pub unsafe fn opt_bytes_arg<'a>(p: *const u8, n: i64) -> Option<Option<&'a [u8]>> {
     if n < 0 {
-        Ok(None)
+        Some(None)
     } else {
-        bytes_arg(p, n as usize).map(Some).ok_or(())
+        bytes_arg(p, n as usize).map(Some)
     }
 }
 

@@ -147,7 +147,7 @@ pub unsafe extern "C" fn kv_fast_scan(
 ) -> i32 {
     entry(-1, || {
         let Some(inner) = kv(handle) else { return -1 };
-        let (Ok(prefix), Ok(after)) = (
+        let (Some(prefix), Some(after)) = (
             opt_bytes_arg(prefix, prefix_len),
             opt_bytes_arg(after, after_len),
         ) else {

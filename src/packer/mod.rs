@@ -579,7 +579,7 @@ impl DataPacker {
             let b = data
                 .get(offset as usize..)
                 .ok_or_else(|| Error::invalid("offset beyond data"))?;
-            self.unpack_one(b, 0).map(TaggedValue::from)
+            self.unpack_one(b, 0)
         })
     }
 
