@@ -79,3 +79,105 @@ fn interrupt_stops_a_long_query() {
         "{e:?}"
     );
 }
+
+#[test]
+fn vaults_on_one_file_share_one_database() {
+    use kohakuvault::storage::VaultDb;
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("shared.db");
+    let path = p.to_str().unwrap();
+    let a = VaultDb::open(path, OpenOptions::default(), "KVault").unwrap();
+    // Another spelling of the same file attaches to the same database.
+    let other_spelling = format!("{}/./shared.db", d.path().display());
+    let b = VaultDb::open(&other_spelling, OpenOptions::default(), "ColumnVault").unwrap();
+    assert!(std::ptr::eq(a.db(), b.db()), "one database object per file");
+    assert_eq!(a.users(), 2);
+    assert_eq!(
+        b.path(),
+        other_spelling,
+        "each vault keeps the path it was given"
+    );
+    // A read-only open is a separate database (its connections are read-only).
+    let ro = VaultDb::open(
+        path,
+        OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+        "KVault",
+    )
+    .unwrap();
+    assert!(!std::ptr::eq(a.db(), ro.db()));
+    // Closing one vault leaves the other working; messages name the closed vault's type.
+    b.close().unwrap();
+    let e = kohakuvault::VaultError::from(b.check_open().unwrap_err());
+    assert!(
+        matches!(&e, kohakuvault::VaultError::Closed { reason } if reason.contains("ColumnVault is closed")),
+        "{e:?}"
+    );
+    assert_eq!(a.users(), 1);
+    a.write_tx(|tx| {
+        tx.execute_batch("CREATE TABLE t(x)")?;
+        Ok(())
+    })
+    .unwrap();
+    let e = kohakuvault::VaultError::from(ro.check_writable().unwrap_err());
+    assert!(
+        matches!(&e, kohakuvault::VaultError::ReadOnly { reason } if reason == "KVault is read-only"),
+        "{e:?}"
+    );
+    ro.close().unwrap();
+    // The last user closes the connections: the -wal file goes with them.
+    a.close().unwrap();
+    assert!(a.db().is_closed());
+    assert!(!d.path().join("shared.db-wal").exists());
+    // A new open after the last close gets a fresh database.
+    let c = VaultDb::open(path, OpenOptions::default(), "KVault").unwrap();
+    assert!(!c.db().is_closed());
+    assert_eq!(c.users(), 1);
+}
+
+#[test]
+fn in_memory_databases_are_never_shared() {
+    use kohakuvault::storage::VaultDb;
+    let a = VaultDb::open(":memory:", OpenOptions::default(), "KVault").unwrap();
+    let b = VaultDb::open(":memory:", OpenOptions::default(), "KVault").unwrap();
+    assert!(!std::ptr::eq(a.db(), b.db()));
+}
+
+#[test]
+fn maintenance_lists_tables_and_checks_integrity() {
+    use kohakuvault::storage::{maintenance, schema, TableSpec, VaultDb};
+    const T: TableSpec = TableSpec {
+        vault: "TestVault",
+        create: |t| format!("CREATE TABLE IF NOT EXISTS {t} (a INTEGER, b BLOB)"),
+        columns: "a, b",
+    };
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("m.db");
+    let v = VaultDb::open(p.to_str().unwrap(), OpenOptions::default(), "TestVault").unwrap();
+    assert_eq!(
+        schema::ensure_table(v.db(), &T, "things").unwrap(),
+        "\"things\""
+    );
+    v.write_tx(|tx| {
+        tx.execute_batch(
+            "CREATE VIRTUAL TABLE vecs USING vec0(e float[2]); CREATE TABLE wrong(z)",
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    // Shadow tables of virtual tables are not listed.
+    assert_eq!(
+        maintenance::tables(v.db()).unwrap(),
+        ["kohakuvault_meta", "things", "vecs", "wrong"]
+    );
+    assert_eq!(maintenance::integrity_check(v.db()).unwrap(), ["ok"]);
+    let e = schema::ensure_table(v.db(), &T, "wrong").unwrap_err();
+    assert_eq!(e.to_string(), "table wrong is not a TestVault table (a, b)");
+    assert!(schema::ensure_table(v.db(), &T, "bad name").is_err());
+    maintenance::register_feature(v.db(), "f1").unwrap();
+    maintenance::register_feature(v.db(), "f1").unwrap();
+    assert_eq!(maintenance::features(v.db()).unwrap(), ["f1"]);
+    maintenance::checkpoint(v.db()).unwrap();
+}

@@ -35,17 +35,26 @@ pub fn integrity_check(db: &Db) -> Result<Vec<String>> {
     })
 }
 
-/// Names of the user tables of the file (virtual tables included, SQLite's own and shadow
-/// tables of virtual tables excluded), sorted.
+/// Names of the user tables of the file (virtual tables included; SQLite's own tables and the
+/// shadow tables of virtual tables, `<virtual>_<suffix>`, excluded), sorted.
 pub fn tables(db: &Db) -> Result<Vec<String>> {
     db.read(false, |c| {
         let mut st = c.prepare(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-             AND name NOT IN (SELECT name FROM pragma_table_list WHERE type = 'shadow')
-             ORDER BY name",
+            "SELECT name, sql LIKE 'CREATE VIRTUAL TABLE%' FROM sqlite_schema
+             WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
         )?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+        let all = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        let virtuals: Vec<String> = all
+            .iter()
+            .filter(|(_, v)| *v)
+            .map(|(n, _)| format!("{n}_"))
+            .collect();
+        Ok(all
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| !virtuals.iter().any(|v| n.starts_with(v.as_str())))
+            .collect())
     })
 }
 
