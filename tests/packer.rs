@@ -1,4 +1,4 @@
-//! DataPacker dtypes and kohakuvault 1.1.0's bytes (REFERENCE.md §2.1).
+//! DataPacker dtypes and kohakuvault 1.1.0's bytes (docs/COMPATIBILITY.md §2).
 use kohakuvault::{DataPacker, VaultError};
 
 fn items(vals: &[(u8, &[u8])]) -> Vec<u8> {

@@ -330,7 +330,7 @@ pub fn parse_array(p: &[u8], allow_ext: bool) -> Result<ArrayView> {
     })
 }
 
-/// kohakuvault 1.1.0's reading of a DataPacker (0x02) payload (REFERENCE.md §2.3).
+/// kohakuvault 1.1.0's reading of a DataPacker (0x02) payload (docs/COMPATIBILITY.md §1.1).
 pub fn legacy_decode(body: &[u8]) -> TaggedValue {
     if body.is_empty() {
         return TaggedValue::new(KIND_RAW, Vec::new());

@@ -1,4 +1,4 @@
-//! The write-back cache's state (REFERENCE.md §4.1): pending entries, at most one in-flight
+//! The write-back cache's state (docs/COMPATIBILITY.md §4): pending entries, at most one in-flight
 //! batch being committed, capacity and threshold accounting. Pure data; `KvInner` does the I/O.
 
 use std::collections::BTreeMap;

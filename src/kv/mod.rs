@@ -1,5 +1,5 @@
 //! KVault core: key → stored value over the shared storage layer, with the write-back cache,
-//! atomic batches, paged scans and streaming (REFERENCE.md §1.2, §4).
+//! atomic batches, paged scans and streaming (docs/FORMAT.md §3, docs/COMPATIBILITY.md §3–4).
 
 pub mod cache;
 pub mod fast;
@@ -440,7 +440,7 @@ impl KvInner {
 
 impl Drop for KvInner {
     fn drop(&mut self) {
-        // DECISIONS 8: a vault dropped without close() still commits its pending writes.
+        // docs/COMPATIBILITY.md §4.2: a vault dropped without close() still commits its pending writes.
         if !self.db.is_closed() {
             let _ = self.close();
         }

@@ -1,4 +1,4 @@
-//! DataPacker: the typed serializer (REFERENCE.md §1.7, §2.1). Values cross the FFI as
+//! DataPacker: the typed serializer (docs/COMPATIBILITY.md §2). Values cross the FFI as
 //! (kind, payload) pairs of docs/FORMAT.md §2; this module checks them against the dtype and
 //! produces kohakuvault 1.1.0's exact bytes.
 
