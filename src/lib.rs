@@ -3,9 +3,11 @@
 //! ([`fastpath`] and each vault's `fast.rs`). docs/ARCHITECTURE.md describes the layers.
 //!
 //! Shared layers (no vault imports them the other way): [`error`], [`codec`], [`ffi`],
-//! [`fastpath`], [`storage`]. Vaults: [`kv`], [`packer`].
+//! [`fastpath`], [`storage`], and [`packer`] (DataPacker, the typed serializer behind the
+//! vaults). Vaults: [`kv`] (KVault), [`col`] (ColumnVault).
 
 pub mod codec;
+pub mod col;
 pub mod error;
 pub mod fastpath;
 pub mod ffi;
@@ -15,6 +17,10 @@ pub mod storage;
 
 pub use codec::plain::{PlainKind, PlainNode};
 pub use codec::TaggedValue;
+pub use col::{
+    ColumnCacheConfig, ColumnInfo, ColumnLayout, ColumnStorageInfo, ColumnStore, VarRows,
+    WalCheckpoint,
+};
 pub use error::{VResult, VaultError};
 pub use kv::stream::{GetStream, PutStream};
 pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanPage, ScanRequest};

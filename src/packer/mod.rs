@@ -561,6 +561,16 @@ impl DataPacker {
         guard(|| self.pack_one(kind, payload))
     }
 
+    /// `pack` for the core's own callers (the internal error type).
+    pub(crate) fn pack_value(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
+        self.pack_one(kind, payload)
+    }
+
+    /// One record (a whole row of a packed column) back to (kind, payload).
+    pub(crate) fn unpack_value(&self, record: &[u8]) -> Result<TaggedValue> {
+        self.unpack_one(record, 0)
+    }
+
     pub fn pack_many(&self, items: &[u8]) -> VResult<Vec<u8>> {
         guard(|| {
             let mut r = Reader::new(items);
