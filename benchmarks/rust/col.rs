@@ -74,12 +74,22 @@ fn main() {
     let mut tbuf = vec![0u8; tensors.len()];
     timed("read 100k x 384 f32 (fast)", tensors.len(), 7, || {
         let rc = unsafe {
-            kohakuvault::col::fast::col_fast_read(h, t.id, 0, tn as u64, tbuf.as_mut_ptr(), tbuf.len())
+            kohakuvault::col::fast::col_fast_read(
+                h,
+                t.id,
+                0,
+                tn as u64,
+                tbuf.as_mut_ptr(),
+                tbuf.len(),
+            )
         };
         assert_eq!(rc as usize, tbuf.len());
     });
     let recs: Vec<Vec<u8>> = (0..10_000).map(|i| vec![(i % 251) as u8; 64]).collect();
-    let lens: Vec<u8> = recs.iter().flat_map(|r| (r.len() as u32).to_le_bytes()).collect();
+    let lens: Vec<u8> = recs
+        .iter()
+        .flat_map(|r| (r.len() as u32).to_le_bytes())
+        .collect();
     let blob = recs.concat();
     let mut k = 0;
     timed("append 10k x 64 B variable", blob.len(), 11, || {
