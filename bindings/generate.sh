@@ -10,7 +10,11 @@ cd "$root"
 if [ "${KV_SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release --quiet --lib --bin uniffi-bindgen
 fi
-lib="$root/target/release/libkohakuvault.so"
+case "$(uname -s)" in
+  Darwin) lib="$root/target/release/libkohakuvault.dylib" ;;
+  MINGW*|MSYS*|CYGWIN*) lib="$root/target/release/kohakuvault.dll" ;;
+  *) lib="$root/target/release/libkohakuvault.so" ;;
+esac
 [ -f "$lib" ] || { echo "generate.sh: $lib missing" >&2; exit 1; }
 mkdir -p "$out"
 "$root/target/release/uniffi-bindgen" generate --library "$lib" --language "$lang" \

@@ -808,6 +808,40 @@ impl ColumnStore {
         })
     }
 
+    /// `splice_rows` with new rows given as values (kind, payload columns), encoded by the
+    /// column's dtype first (slice assignment and insert on text and DataPacker columns).
+    pub fn splice_values(
+        &self,
+        id: i64,
+        start: u64,
+        delete_count: u64,
+        kinds: &[u8],
+        lens: &[u8],
+        payloads: &[u8],
+    ) -> VResult<()> {
+        let encoded = guard(|| {
+            let col = self.inner.column(id)?;
+            let c = col.lock();
+            let values = split_columns(lens, payloads, kinds.len())?;
+            kinds
+                .iter()
+                .zip(values)
+                .map(|(&k, p)| c.ty.encode(k, p))
+                .collect::<Result<Vec<Vec<u8>>>>()
+                .map(|rows| (rows, c.meta.elem_size))
+        })?;
+        let (rows, elem) = encoded;
+        if elem > 0 {
+            self.splice_rows(id, start, delete_count, &[], &rows.concat())
+        } else {
+            let lens: Vec<u8> = rows
+                .iter()
+                .flat_map(|r| (r.len() as u32).to_le_bytes())
+                .collect();
+            self.splice_rows(id, start, delete_count, &lens, &rows.concat())
+        }
+    }
+
     /// Deletes every row (pending ones too).
     pub fn clear(&self, id: i64) -> VResult<()> {
         guard(|| {
@@ -938,9 +972,7 @@ impl ColumnStore {
     pub fn flush_cache(&self, id: Option<i64>) -> VResult<u64> {
         guard(|| {
             let inner = &self.inner;
-            if inner.db.is_closed() {
-                return Ok(0);
-            }
+            inner.db.check_open()?;
             let n = match id {
                 Some(id) => inner.flush_column(&mut inner.column(id)?.lock())?,
                 None => inner.flush_all()?,

@@ -945,9 +945,7 @@ impl KvStore {
     pub fn flush_cache(&self) -> VResult<u64> {
         guard(|| {
             let inner = &self.inner;
-            if inner.db.is_closed() {
-                return Ok(0);
-            }
+            inner.db.check_open()?; // a closed vault is an error in every language
             let locked = inner.cache.lock().locked;
             let n = inner.flush(false)?;
             if !locked {
@@ -1010,9 +1008,7 @@ impl KvStore {
 
     pub fn checkpoint(&self) -> VResult<()> {
         guard(|| {
-            if self.inner.db.is_closed() {
-                return Ok(());
-            }
+            self.inner.db.check_open()?;
             maintenance::checkpoint(self.inner.db.db())
         })
     }
