@@ -3,13 +3,15 @@
 #
 #   scripts/test-swift.sh                 # swift build + swift test (XCTest), exit non-zero on failure
 #   scripts/test-swift.sh --bench         # build and run benchmarks/swift/KVBench (release) instead
+#   scripts/test-swift.sh --consumer DIR  # plain `swift build` + `swift run` in the package DIR instead
+#                                         # (scripts/test-consumer-swift.sh uses it)
 #   scripts/test-swift.sh -- ARGS...      # extra arguments for `swift test` (e.g. --filter KVaultTests)
 #
 # Steps: scripts/setup-swift.sh (host swift, or the Debian trixie chroot it builds);
-# bindings/generate.sh swift (release cdylib + uniffi Swift, header and modulemap; KV_SKIP_BUILD=1 skips
-# the cargo build); the generated files go to the gitignored swift/Sources/KohakuVaultCore/
-# (KohakuVaultCore.swift) and swift/Sources/kohakuvaultFFI/include/ (kohakuvaultFFI.h, module.modulemap);
-# then swift build/test, linked against target/release/libkohakuvault.so (-L and rpath).
+# bindings/generate.sh swift on the host (the release cdylib and uniffi-bindgen: the chroot has no
+# Rust; KV_SKIP_BUILD=1 skips the cargo build); then plain swift build/test in swift/. The package's
+# build-tool plugin generates the bindings (swift/Scripts/generate-core.sh) and Package.swift links
+# target/release/libkohakuvault.so with an rpath: no flags on the command line.
 # Prints XCTest's output and, last, one line "swift: N passed, N failed, N skipped".
 # In chroot mode the repository (and $KV_XLANG_DIR, when set) is bind-mounted at the same absolute
 # path inside the chroot, with proc; a trap always unmounts them.
@@ -20,10 +22,12 @@ log() { echo "test-swift: $*" >&2; }
 die() { echo "test-swift: ERROR: $*" >&2; exit 1; }
 
 bench=0
+consumer=
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1; shift ;;
+    --consumer) consumer=${2:?--consumer needs a directory}; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) extra+=("$1"); shift ;;
   esac
@@ -40,46 +44,36 @@ case "$mode_line" in
   *) die "unexpected output of setup-swift.sh: $mode_line" ;;
 esac
 
-# --- bindings ----------------------------------------------------------------------------------
+# --- the Rust core --------------------------------------------------------------------------
+# The package generates its bindings itself (the build-tool plugin Plugins/KohakuVaultBindings runs
+# swift/Scripts/generate-core.sh on every swift build). The chroot has no Rust, so the core is
+# built here, on the host, first: inside, the plugin finds it built and only generates.
+log "building the core and generating the Swift bindings (bindings/generate.sh swift)"
 gen="$root/target/swift-bindings"
 rm -rf "$gen"
-log "generating the Swift bindings (bindings/generate.sh swift)"
 "$root/bindings/generate.sh" swift "$gen" || die "bindings/generate.sh swift failed"
-lib_dir="$root/target/release"
-[ -f "$lib_dir/libkohakuvault.so" ] || die "$lib_dir/libkohakuvault.so missing"
+[ -f "$root/target/release/libkohakuvault.so" ] || die "$root/target/release/libkohakuvault.so missing"
+# Outputs of the previous layout (generated files copied into swift/Sources) must not linger: a
+# module.modulemap there would replace the package's own module.
+rm -rf "$root/swift/Sources/KohakuVaultCore"
+rm -f "$root/swift/Sources/kohakuvaultFFI/include/kohakuvaultFFI.h" \
+      "$root/swift/Sources/kohakuvaultFFI/include/module.modulemap"
 
-install_if_changed() { # src dst
-  [ -f "$1" ] || die "generator did not write $1"
-  mkdir -p "$(dirname "$2")"
-  cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
-}
-core_dir="$root/swift/Sources/KohakuVaultCore"
-ffi_inc="$root/swift/Sources/kohakuvaultFFI/include"
-shopt -s nullglob
-swift_files=("$gen"/*.swift); headers=("$gen"/*.h); maps=("$gen"/*.modulemap)
-shopt -u nullglob
-[ ${#swift_files[@]} -ge 1 ] && [ ${#headers[@]} -ge 1 ] && [ ${#maps[@]} -eq 1 ] \
-  || die "unexpected generator output in $gen: $(ls "$gen")"
-mkdir -p "$core_dir" "$ffi_inc"
-# Drop stale generated files, then copy (only when changed, to keep SwiftPM builds incremental).
-for f in "$core_dir"/*.swift; do [ -e "$gen/$(basename "$f")" ] || rm -f "$f"; done
-for f in "$ffi_inc"/*.h; do [ -e "$gen/$(basename "$f")" ] || rm -f "$f"; done
-for f in "${swift_files[@]}"; do install_if_changed "$f" "$core_dir/$(basename "$f")"; done
-for f in "${headers[@]}"; do install_if_changed "$f" "$ffi_inc/$(basename "$f")"; done
-# SwiftPM reads a C target's custom module map only under the name module.modulemap.
-install_if_changed "${maps[0]}" "$ffi_inc/module.modulemap"
-
-link_flags="-Xlinker -L$lib_dir -Xlinker -rpath -Xlinker $lib_dir"
-if [ $bench = 1 ]; then
+if [ -n "$consumer" ]; then
+  consumer=$(cd "$consumer" && pwd -P) || die "no directory $consumer"
+  case "$consumer/" in "$root"/*) ;; *) die "the consumer package must be inside the repository ($root)" ;; esac
+  bench=2 # no XCTest summary to read
+  inner="cd '$consumer' && swift build && swift run"
+elif [ $bench = 1 ]; then
   # shellcheck disable=SC2086
-  inner="cd '$root/benchmarks/swift/KVBench' && swift build -c release $link_flags && swift run -c release --skip-build KVBench"
+  inner="cd '$root/benchmarks/swift/KVBench' && swift build -c release && swift run -c release --skip-build KVBench"
 else
   q=""
   for a in ${extra[@]+"${extra[@]}"}; do q="$q '${a//\'/\'\\\'\'}'"; done
   # Swift 6 also runs swift-testing, which has no tests here: keep XCTest's summary the last word.
-  inner="cd '$root/swift' && swift build --build-tests $link_flags && \
+  inner="cd '$root/swift' && swift build --build-tests && \
 if swift test --help 2>/dev/null | grep -q -- --disable-swift-testing; then tf=--disable-swift-testing; else tf=; fi && \
-swift test --skip-build \$tf $link_flags$q"
+swift test --skip-build \$tf$q"
 fi
 
 log_file=$(mktemp)

@@ -4,7 +4,8 @@ import KohakuVaultCore
 /// Every error the KohakuVault facade throws. Each case carries the core's human-readable reason.
 ///
 /// The cases mirror the core's `VaultError` one to one; facade-side validation (a wrong value
-/// type, a malformed buffer) is reported as `.invalidArgument` or `.corrupt`.
+/// type, a malformed buffer) is reported as `.invalidArgument` or `.corrupt`. Each caller-caused
+/// failure raises exactly one case, the same in every language (tests/conformance/errors.json).
 public enum KohakuVaultError: Error, Equatable, Hashable, CustomStringConvertible, LocalizedError {
     case notFound(String)
     case busy(String)
@@ -51,8 +52,8 @@ public enum KohakuVaultError: Error, Equatable, Hashable, CustomStringConvertibl
     public var description: String { "KohakuVaultError.\(name): \(reason)" }
     public var errorDescription: String? { description }
 
-    /// Maps the generated core error.
-    public init(_ error: VaultError) {
+    /// Maps the generated core error (not public: the facade's API has no generated type).
+    init(_ error: VaultError) {
         switch error {
         case .NotFound(let reason): self = .notFound(reason)
         case .Busy(let reason): self = .busy(reason)

@@ -87,7 +87,7 @@ public indirect enum PlainValue: Hashable, Sendable {
     // MARK: PlainNode conversion (pre-order)
 
     /// The flat pre-order node list of the interface.
-    public func nodes() -> [PlainNode] {
+    func nodes() -> [PlainNode] {
         var out: [PlainNode] = []
         appendNodes(to: &out)
         return out
@@ -115,7 +115,7 @@ public indirect enum PlainValue: Hashable, Sendable {
     }
 
     /// Rebuilds a value from a pre-order node list (exactly one root).
-    public init(nodes: [PlainNode]) throws {
+    init(nodes: [PlainNode]) throws {
         var i = 0
         let v = try PlainValue.read(nodes, &i, depth: 0)
         guard i == nodes.count else {

@@ -68,8 +68,11 @@ extension Array: VaultKey where Element == UInt8 {
 
 // MARK: - Values
 
-/// A value as the core exchanges it: a kind code and its payload.
-public struct StoredValue: Equatable, Hashable, Sendable {
+/// A decoded value as the core exchanges it: a kind code (docs/FORMAT.md §2) and its payload.
+/// The same name in every language (Python, Kotlin and the generated `KohakuVaultCore.TaggedValue`).
+/// A pickle value (kind 1, written by Python) is kept as it is; its typed accessors throw
+/// `.unsupportedEncoding`, since only Python can decode pickle.
+public struct TaggedValue: Equatable, Hashable, Sendable {
     /// The kind code (docs/FORMAT.md §2); see `valueKind` for the typed view.
     public var kindCode: UInt8
     public var payload: Data
@@ -86,7 +89,15 @@ public struct StoredValue: Equatable, Hashable, Sendable {
     /// The kind, or nil for a code this facade does not know.
     public var valueKind: ValueKind? { ValueKind(rawValue: kindCode) }
 
+    init(_ core: KohakuVaultCore.TaggedValue) {
+        self.init(kindCode: core.kind, payload: core.payload)
+    }
+
     private func mismatch(_ wanted: String) -> KohakuVaultError {
+        if kindCode == ValueKind.pickle.rawValue {
+            return .unsupportedEncoding("value is a Python pickle (kind 1), which only Python can decode; "
+                                        + "read it with value(forKey:) or storedBytes(forKey:)")
+        }
         let have = valueKind.map { "\($0)" } ?? "kind \(kindCode)"
         return .invalidArgument("value is \(have), not \(wanted)")
     }
@@ -163,68 +174,68 @@ public struct StoredValue: Equatable, Hashable, Sendable {
 
 /// Types that a vault stores with a natural kind.
 public protocol VaultValueConvertible {
-    func vaultValue() throws -> StoredValue
+    func vaultValue() throws -> TaggedValue
 }
 
-extension StoredValue: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { self }
+extension TaggedValue: VaultValueConvertible {
+    public func vaultValue() throws -> TaggedValue { self }
 }
 
 extension Data: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .raw, payload: self) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .raw, payload: self) }
 }
 
 extension Array: VaultValueConvertible where Element == UInt8 {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .raw, payload: Data(self)) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .raw, payload: Data(self)) }
 }
 
 extension String: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .utf8, payload: Data(utf8)) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .utf8, payload: Data(utf8)) }
 }
 
 extension Substring: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .utf8, payload: Data(utf8)) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .utf8, payload: Data(utf8)) }
 }
 
 extension Int64: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .int, payload: IntCodec.encode(self)) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .int, payload: IntCodec.encode(self)) }
 }
 
 extension Int: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .int, payload: IntCodec.encode(Int64(self))) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .int, payload: IntCodec.encode(Int64(self))) }
 }
 
 extension Int32: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .int, payload: IntCodec.encode(Int64(self))) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .int, payload: IntCodec.encode(Int64(self))) }
 }
 
 extension UInt64: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .int, payload: IntCodec.encode(self)) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .int, payload: IntCodec.encode(self)) }
 }
 
 extension Double: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue {
-        var d = Data(count: 8)
-        ByteWriter.put(&d, u64: bitPattern, at: 0)
-        return StoredValue(kind: .float, payload: d)
+    public func vaultValue() throws -> TaggedValue {
+        var d = Data(capacity: 8)
+        ByteWriter.append(&d, u64: bitPattern)
+        return TaggedValue(kind: .float, payload: d)
     }
 }
 
 extension Float: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { try Double(self).vaultValue() }
+    public func vaultValue() throws -> TaggedValue { try Double(self).vaultValue() }
 }
 
 extension Bool: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .bool, payload: Data([self ? 1 : 0])) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .bool, payload: Data([self ? 1 : 0])) }
 }
 
 extension PlainValue: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue { StoredValue(kind: .msgpack, payload: try msgpack()) }
+    public func vaultValue() throws -> TaggedValue { TaggedValue(kind: .msgpack, payload: try msgpack()) }
 }
 
 extension NDArray: VaultValueConvertible {
-    public func vaultValue() throws -> StoredValue {
-        StoredValue(kind: shape.isEmpty ? .numpyScalar : .ndarray, payload: payload)
+    public func vaultValue() throws -> TaggedValue {
+        TaggedValue(kind: shape.isEmpty ? .numpyScalar : .ndarray, payload: payload)
     }
 }
 
@@ -351,27 +362,5 @@ public struct NDArray: Equatable, Hashable, Sendable {
         default:
             throw KohakuVaultError.invalidArgument("ndarray is \(dtype), not float64")
         }
-    }
-}
-
-// MARK: - Little-endian helpers
-
-enum ByteReader {
-    @inline(__always) static func u32(_ d: Data, at i: Data.Index) -> UInt32 {
-        UInt32(d[i]) | UInt32(d[i + 1]) << 8 | UInt32(d[i + 2]) << 16 | UInt32(d[i + 3]) << 24
-    }
-
-    @inline(__always) static func u64(_ d: Data, at i: Data.Index) -> UInt64 {
-        UInt64(u32(d, at: i)) | UInt64(u32(d, at: i + 4)) << 32
-    }
-}
-
-enum ByteWriter {
-    static func put(_ d: inout Data, u64 v: UInt64, at i: Int) {
-        for k in 0..<8 { d[d.startIndex + i + k] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) }
-    }
-
-    @inline(__always) static func append(_ d: inout Data, u32 v: UInt32) {
-        withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) }
     }
 }

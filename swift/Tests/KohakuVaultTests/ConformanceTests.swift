@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
-import KohakuVaultCore
+import func KohakuVaultCore.coreVersion
+import func KohakuVaultCore.encodeValue
+import func KohakuVaultCore.decodeValue
+import enum KohakuVaultCore.VaultError
 @testable import KohakuVault
 
 /// Every vector of tests/conformance/values.json through the generated codec functions.

@@ -27,7 +27,7 @@ final class CrossLanguageTests: XCTestCase {
         let j = e.json
         switch e.type {
         case "bytes":
-            v[e.key] = unhex(try XCTUnwrap(j["value_hex"]?.string))
+            try v.set(unhex(try XCTUnwrap(j["value_hex"]?.string)), forKey: e.key)
         case "string":
             try v.set(try XCTUnwrap(j["value"]?.string), forKey: e.key)
         case "int":
@@ -109,7 +109,7 @@ final class CrossLanguageTests: XCTestCase {
         XCTAssertTrue(files.contains("swift.db"))
         for f in files {
             let v = try KVault(path: dir.appendingPathComponent(f).path, table: "kv",
-                               options: KVault.Options(readOnly: true))
+                               options: OpenOptions(readOnly: true))
             defer { try? v.close() }
             for e in list { try check(e, in: v, file: f) }
             if f == "swift.db" { XCTAssertEqual(try v.count(), list.count, "\(f): key count") }

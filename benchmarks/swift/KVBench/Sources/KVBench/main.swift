@@ -47,19 +47,22 @@ print("KohakuVault Swift benchmark: n=\(n) value=\(valueSize) B rounds=\(rounds)
 let putMany = try measure { try vault.putMany(items) }
 report("put_many (\(n) x \(valueSize) B)", putMany, ops: n, bytes: total)
 
-var got: [StoredValue?] = []
+var got: [KohakuVault.TaggedValue?] = []
 let getMany = try measure { got = try vault.getMany(keys) }
 report("get_many (\(n) keys)", getMany, ops: n, bytes: total)
 precondition(got.count == n && got[n / 2]?.payload == values[n / 2], "get_many returned wrong data")
 
-// The same two calls split into the core's FFI call and the facade's packing/unpacking.
-var packed = Data()
+// The same call split into the core's FFI call and the facade's packing/unpacking: the generated
+// layer directly (KohakuVaultCore, which apps never need), on the same file, keys as columns.
+var keyLens = Data()
+var keyBytes = Data()
 for k in keys {
-    withUnsafeBytes(of: UInt32(k.count).littleEndian) { packed.append(contentsOf: $0) }
-    packed.append(k)
+    withUnsafeBytes(of: UInt32(k.count).littleEndian) { keyLens.append(contentsOf: $0) }
+    keyBytes.append(k)
 }
+let coreStore = try KvStore(path: vault.path, table: vault.table, options: KohakuVaultCore.OpenOptions())
 var raw = Data()
-let coreGet = try measure { raw = try vault.store.getMany(keys: packed) }
+let coreGet = try measure { raw = try coreStore.getMany(keyLens: keyLens, keys: keyBytes, decoded: true) }
 report("  core get_many call only", coreGet, ops: n, bytes: total)
 precondition(raw.count == n * (5 + valueSize))
 
@@ -70,4 +73,5 @@ let get1 = try measure { for i in 0..<m { _ = try vault.value(forKey: keys[i]) }
 report("get x\(m)", get1, ops: m, bytes: m * valueSize)
 let iter = try measure { let c = try vault.keys().collect().count; precondition(c == n) }
 report("keys() over \(n)", iter, ops: n, bytes: 0)
+try coreStore.close()
 try vault.close()

@@ -1,0 +1,181 @@
+import Foundation
+import XCTest
+@testable import KohakuVault
+
+/// Every case of tests/conformance/errors.json: the failure raises exactly the listed kind
+/// (`KohakuVaultError.<kind>`), the same as in Kotlin and the core.
+final class ErrorConformanceTests: XCTestCase {
+    private func fresh(_ name: String = "e.db") throws -> URL {
+        try makeTempDir(self).appendingPathComponent(name)
+    }
+
+    /// An empty SQLite 3 database (one 4096-byte page, an empty schema) whose header says
+    /// `PRAGMA user_version = userVersion` (header offset 60, big-endian).
+    private func sqliteFile(userVersion: UInt32) -> Data {
+        var d = Data(count: 4096)
+        d.replaceSubrange(0..<16, with: Array("SQLite format 3\u{0}".utf8))
+        func be16(_ at: Int, _ v: UInt16) { d[at] = UInt8(v >> 8); d[at + 1] = UInt8(v & 0xFF) }
+        func be32(_ at: Int, _ v: UInt32) { for i in 0..<4 { d[at + i] = UInt8((v >> (8 * UInt32(3 - i))) & 0xFF) } }
+        be16(16, 4096)            // page size
+        d[18] = 1; d[19] = 1      // legacy (rollback journal) read/write versions
+        d[21] = 64; d[22] = 32; d[23] = 32
+        be32(24, 1)               // change counter
+        be32(28, 1)               // database size in pages
+        be32(44, 4)               // schema format
+        be32(56, 1)               // UTF-8
+        be32(60, userVersion)
+        be32(92, 1)               // version-valid-for = change counter
+        be32(96, 3_045_000)
+        d[100] = 0x0D             // page 1: an empty table b-tree leaf (sqlite_schema)
+        be16(105, 4096)           // cell content area starts at the page end
+        return d
+    }
+
+    /// Runs one case; returns the error it raised (nil when nothing was thrown).
+    private func run(_ c: JSON) throws -> [(String, Error?)] {
+        let id = c["id"]?.string ?? "?"
+        func attempt(_ what: String = "", _ body: () throws -> Void) -> (String, Error?) {
+            do { try body(); return (what, nil) } catch { return (what, error) }
+        }
+        switch id {
+        case "use_after_close":
+            let v = try KVault(path: try fresh().path)
+            try v.set("x", forKey: "a")
+            try v.close()
+            return [
+                attempt("get") { _ = try v.value(forKey: "a") },
+                attempt("put") { try v.set("y", forKey: "a") },
+                attempt("delete") { try v.delete("a") },
+                attempt("exists") { _ = try v.contains("a") },
+                attempt("len") { _ = try v.count() },
+                attempt("keys") { _ = try v.keys().collect() },
+                attempt("scan") { _ = try v.items().collect() },
+                attempt("put_many") { try v.putMany([(Data("a".utf8), Data())]) },
+                attempt("get_many") { _ = try v.getMany(["a"]) },
+                attempt("pop") { try v.pop("a") },
+                attempt("enable_cache") { try v.enableCache() },
+            ]
+        case "write_read_only":
+            let url = try fresh()
+            let w = try KVault(path: url.path)
+            try w.set("x", forKey: "a")
+            try w.close()
+            let ro = try KVault(path: url.path, options: OpenOptions(readOnly: true))
+            defer { try? ro.close() }
+            return [attempt { try ro.set("y", forKey: "b") }]
+        case "bad_table_name":
+            let table = try XCTUnwrap(c["table"]?.string)
+            let path = try fresh().path
+            return [attempt { _ = try KVault(path: path, table: table) }]
+        case "missing_table_read_only":
+            let url = try fresh()
+            try KVault(path: url.path).close()
+            let table = try XCTUnwrap(c["table"]?.string)
+            return [attempt { _ = try KVault(path: url.path, table: table, options: OpenOptions(readOnly: true)) }]
+        case "short_stream":
+            let size = try XCTUnwrap(c["size"]?.int), have = try XCTUnwrap(c["bytes"]?.int)
+            let dir = try makeTempDir(self)
+            let src = dir.appendingPathComponent("short.bin")
+            try Data(repeating: 7, count: Int(have)).write(to: src)
+            let v = try KVault(path: dir.appendingPathComponent("e.db").path)
+            defer { try? v.close() }
+            try v.set(Data("old".utf8), forKey: "k")
+            let h = try FileHandle(forReadingFrom: src)
+            defer { try? h.close() }
+            let r = attempt { try v.put(key: "k", from: h, size: UInt64(size)) }
+            XCTAssertEqual(try v.data(forKey: "k"), Data("old".utf8), "short_stream: the old value stays")
+            return [r]
+        case "page_size_zero":
+            let v = try KVault(path: try fresh().path)
+            defer { try? v.close() }
+            try v.set("x", forKey: "a")
+            return [attempt { _ = try v.keys(pageSize: 0).collect() }]
+        case "negative_limit":
+            let v = try KVault(path: try fresh().path)
+            defer { try? v.close() }
+            try v.set("x", forKey: "a")
+            return [attempt { _ = try v.keys(limit: -1).collect() }]
+        case "cache_size_zero":
+            let v = try KVault(path: try fresh().path)
+            defer { try? v.close() }
+            return [attempt { try v.enableCache(capBytes: 0) }]
+        case "close_while_cache_locked":
+            let url = try fresh()
+            let v = try KVault(path: url.path)
+            try v.enableCache()
+            let r = v.withCacheLocked { v in
+                attempt {
+                    try v.set("pending", forKey: "p")
+                    try v.close()
+                }
+            }
+            XCTAssertFalse(v.isClosed, "close_while_cache_locked: the vault stays open")
+            try v.close() // unlocked now: publishes the pending entry
+            let again = try KVault(path: url.path)
+            XCTAssertEqual(try again.string(forKey: "p"), "pending", "close_while_cache_locked: nothing is lost")
+            try again.close()
+            return [r]
+        case "key_too_long":
+            let n = Int(try XCTUnwrap(c["key_len"]?.int))
+            let v = try KVault(path: try fresh().path)
+            defer { try? v.close() }
+            return [attempt { try v.set("x", forKey: Data(repeating: 0x61, count: n)) }]
+        case "newer_file_version":
+            let url = try fresh()
+            try sqliteFile(userVersion: UInt32(try XCTUnwrap(c["user_version"]?.int))).write(to: url)
+            return [attempt { _ = try KVault(path: url.path) }]
+        case "pickle_value":
+            let v = try KVault(path: try fresh().path)
+            defer { try? v.close() }
+            try v.put(key: Data("p".utf8), kind: ValueKind.pickle.rawValue,
+                      payload: unhex(try XCTUnwrap(c["payload_hex"]?.string)))
+            XCTAssertEqual(try v.value(forKey: "p")?.kindCode, ValueKind.pickle.rawValue, "pickle kept as it is")
+            struct Any1: Decodable {}
+            return [
+                attempt("int64") { _ = try v.int64(forKey: "p") },
+                attempt("string") { _ = try v.string(forKey: "p") },
+                attempt("data") { _ = try v.data(forKey: "p") },
+                attempt("plain") { _ = try v.plain(forKey: "p") },
+                attempt("codable") { _ = try v.codable(Any1.self, forKey: "p") },
+            ]
+        default:
+            XCTFail("errors.json case \(id) is unknown to the Swift suite: teach it")
+            return []
+        }
+    }
+
+    func testEveryErrorCase() throws {
+        let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/errors.json"))
+        XCTAssertEqual(doc["version"]?.int, 1)
+        let cases = try XCTUnwrap(doc["cases"]?.array)
+        XCTAssertGreaterThanOrEqual(cases.count, 12)
+        for c in cases {
+            let id = c["id"]?.string ?? "?"
+            let kind = try XCTUnwrap(c["kind"]?.string, id)
+            let want = kind.prefix(1).lowercased() + kind.dropFirst()
+            let results = try run(c)
+            XCTAssertFalse(results.isEmpty, id)
+            for (what, error) in results {
+                let ctx = what.isEmpty ? id : "\(id) (\(what))"
+                guard let error else {
+                    XCTFail("\(ctx): nothing was thrown, expected \(want)")
+                    continue
+                }
+                guard let e = error as? KohakuVaultError else {
+                    XCTFail("\(ctx): expected KohakuVaultError.\(want), got \(error)")
+                    continue
+                }
+                XCTAssertEqual(e.name, want, "\(ctx): \(e)")
+            }
+        }
+    }
+
+    /// The core's closed message names the vault type.
+    func testClosedMessageNamesTheVault() throws {
+        let v = try KVault(path: try fresh().path)
+        try v.close()
+        XCTAssertThrowsError(try v.count()) { e in
+            XCTAssertTrue((e as? KohakuVaultError)?.reason.contains("closed KVault") == true, "\(e)")
+        }
+    }
+}
