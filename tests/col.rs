@@ -456,3 +456,75 @@ fn reads_and_appends_to_a_1_1_0_file() {
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+/// tests/conformance/columns.json: every dtype's rows are 1.1.0's exact bytes. Values cross as
+/// the facades send them (raw rows for numeric columns, UTF-8 text, MessagePack for packers).
+#[test]
+fn conformance_vectors_match_1_1_0_bytes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/conformance/columns.json")).unwrap(),
+    )
+    .unwrap();
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let d = tmp();
+    let cv = open(&d.path().join("conf.db"), 1 << 20);
+    for (i, case) in doc["cases"].as_array().unwrap().iter().enumerate() {
+        let dtype = case["dtype"].as_str().unwrap();
+        let rows: Vec<Vec<u8>> = case["rows_hex"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| hex(h.as_str().unwrap()))
+            .collect();
+        let info = cv
+            .create_column(format!("c{i}"), dtype.into(), None)
+            .unwrap();
+        assert_eq!(
+            info.elem_size,
+            case["elem_size"].as_u64().unwrap(),
+            "{dtype}"
+        );
+        let n = rows.len() as u64;
+        match info.layout {
+            ColumnLayout::Scalar | ColumnLayout::Tensor => {
+                cv.append_rows(info.id, &rows.concat()).unwrap();
+            }
+            _ => {
+                let mut kinds = Vec::new();
+                let mut payloads: Vec<Vec<u8>> = Vec::new();
+                for v in case["values"].as_array().unwrap() {
+                    if let Some(h) = v.get("hex") {
+                        kinds.push(0u8);
+                        payloads.push(hex(h.as_str().unwrap()));
+                    } else if info.value_kind == 6 {
+                        kinds.push(6);
+                        payloads.push(v.as_str().unwrap().as_bytes().to_vec());
+                    } else {
+                        kinds.push(4);
+                        let json = serde_json::to_vec(v).unwrap();
+                        payloads.push(kohakuvault::transcode(3, 4, &json).unwrap());
+                    }
+                }
+                let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+                let (l, data) = lens(&refs);
+                cv.append_values(info.id, &kinds, &l, &data).unwrap();
+            }
+        }
+        let stored = if info.elem_size > 0 {
+            cv.read_rows(info.id, 0, n)
+                .unwrap()
+                .chunks_exact(info.elem_size as usize)
+                .map(<[u8]>::to_vec)
+                .collect()
+        } else {
+            var_rows(&cv.read_var_rows(info.id, 0, n).unwrap())
+        };
+        assert_eq!(stored, rows, "{dtype}");
+    }
+}
