@@ -7,7 +7,6 @@ import io.kohakuvault.uniffi.msgpackToPlain as ffiMsgpackToPlain
 import io.kohakuvault.uniffi.plainToMsgpack as ffiPlainToMsgpack
 import io.kohakuvault.uniffi.transcode as ffiTranscode
 import io.kohakuvault.uniffi.coreVersion as ffiCoreVersion
-import java.math.BigInteger
 
 /**
  * The value codec shared by every vault, as implemented by the Rust core (docs/FORMAT.md §1-2).
@@ -19,48 +18,31 @@ object Codec {
     fun coreVersion(): String = vaultCall { ffiCoreVersion() }
 
     /** (kind, payload) -> stored bytes, as a vault would store them. */
-    @JvmStatic @JvmOverloads
+    @JvmStatic @JvmOverloads @Throws(KohakuVaultException::class)
     fun encode(kind: Int, payload: ByteArray, headers: Boolean = true): ByteArray =
         vaultCall { ffiEncodeValue(kind.toUByte(), Arena.one(payload), headers) }
 
     /** Stored bytes (any encoding kohakuvault ever wrote) -> (kind, payload). */
-    @JvmStatic
-    fun decode(stored: ByteArray): VaultValue =
-        vaultCall { ffiDecodeValue(Arena.one(stored)).let { VaultValue(it.kind.toInt(), it.payload) } }
+    @JvmStatic @Throws(KohakuVaultException::class)
+    fun decode(stored: ByteArray): TaggedValue =
+        vaultCall { ffiDecodeValue(Arena.one(stored)).toFacade() }
 
     /** Converts between msgpack (4), cbor (5) and json (3) payloads. */
-    @JvmStatic
+    @JvmStatic @Throws(KohakuVaultException::class)
     fun transcode(fromKind: Int, toKind: Int, payload: ByteArray): ByteArray =
         vaultCall { ffiTranscode(fromKind.toUByte(), toKind.toUByte(), Arena.one(payload)) }
 
     /** A plain value (see [ValueWriter.putPlain]) as a MessagePack payload. */
-    @JvmStatic
+    @JvmStatic @Throws(KohakuVaultException::class)
     fun plainToMsgpack(value: Any?): ByteArray = vaultCall { ffiPlainToMsgpack(Plain.toNodes(value)) }
 
     /** A MessagePack payload as a plain Kotlin value. */
-    @JvmStatic
+    @JvmStatic @Throws(KohakuVaultException::class)
     fun msgpackToPlain(payload: ByteArray): Any? = Plain.fromNodes(vaultCall { ffiMsgpackToPlain(Arena.one(payload)) })
 
-    /** The (kind, payload) that [ValueWriter.putPlain] stores for [value]. */
-    internal fun plainPayload(value: Any?): Pair<Int, ByteArray> = when (value) {
-        is String -> Kind.UTF8 to value.encodeToByteArray()
-        is Boolean -> Kind.BOOL to byteArrayOf(if (value) 1 else 0)
-        is Long -> Kind.INT to VaultValue.longPayload(value)
-        is Int -> Kind.INT to VaultValue.longPayload(value.toLong())
-        is Short -> Kind.INT to VaultValue.longPayload(value.toLong())
-        is Byte -> Kind.INT to VaultValue.longPayload(value.toLong())
-        is BigInteger -> Kind.INT to value.toByteArray().reversedArray()
-        is Double -> Kind.FLOAT to VaultValue.doublePayload(value)
-        is Float -> Kind.FLOAT to VaultValue.doublePayload(value.toDouble())
-        is ByteArray -> Kind.RAW to value
-        is NdArray -> Kind.NDARRAY to value.toPayload()
-        is VaultValue -> value.kind to value.payload
-        else -> Kind.MSGPACK to plainToMsgpack(value)
-    }
-
     /** A decoded value as a plain Kotlin value (see [KVault.getPlain]). */
-    @JvmStatic
-    fun toPlain(v: VaultValue): Any? = when (v.kind) {
+    @JvmStatic @Throws(KohakuVaultException::class)
+    fun toPlain(v: TaggedValue): Any? = when (v.kind) {
         Kind.RAW -> v.payload
         Kind.UTF8 -> v.asString()
         Kind.INT -> v.asBigInteger().let { if (it.bitLength() <= 63) it.toLong() else it }

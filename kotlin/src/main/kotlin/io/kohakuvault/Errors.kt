@@ -62,7 +62,7 @@ sealed class KohakuVaultException(val reason: String, cause: Throwable? = null) 
             is InternalException -> Internal(e.message ?: "internal error", e)
             // The generated objects raise this once destroyed (after close()).
             is IllegalStateException ->
-                if (e.message?.contains("destroyed") == true) Closed("KVault is closed", e)
+                if (e.message?.contains("destroyed") == true) Closed(CLOSED_MESSAGE, e)
                 else Internal(e.message ?: e.toString(), e)
             else -> Internal(e.message ?: e.toString(), e)
         }

@@ -2,20 +2,12 @@ package io.kohakuvault
 
 import io.kohakuvault.internal.Arena
 import io.kohakuvault.internal.FastPath
-import io.kohakuvault.internal.ItemsBuffer
 import io.kohakuvault.internal.StagedItems
-import io.kohakuvault.internal.getBytes
-import io.kohakuvault.internal.leReader
-import io.kohakuvault.internal.packKeys
-import io.kohakuvault.internal.u32
 import io.kohakuvault.uniffi.KvStore
-import io.kohakuvault.uniffi.ScanRequest
 import java.io.InputStream
 import java.io.OutputStream
-import java.lang.ref.Cleaner
-import java.nio.ByteBuffer
-import java.nio.channels.Channels
-import java.util.concurrent.locks.ReentrantLock
+import io.kohakuvault.internal.VaultCleaner
+import java.util.stream.Stream
 import kotlin.concurrent.withLock
 
 /**
@@ -26,187 +18,106 @@ import kotlin.concurrent.withLock
  * (a string, int, msgpack map, pickle, ... written by a typed put or by another language) as its stored encoding,
  * header included (the same bytes as [getStored]). Typed accessors ([getString], [getLong], [getPlain], ...) decode.
  * `kv[key] = bytes` is one FFI call; `put(key, bytes)` also fetches the previous value as the `Map` contract asks.
- * [keys], [values] and [entries] are live views backed by paged scans; `equals`/`hashCode` are identity.
+ * [keys], [values] and [entries] are live views backed by paged scans (MapViews.kt); `equals`/`hashCode` are
+ * identity.
  *
  * **Costs.** Every FFI call costs tens of microseconds on the JVM (JNA), so batch: [putMany] / [getMany] / [batch]
- * cross once for the whole batch, scans cross once per page. While a cache is enabled ([cache], [enableCache],
- * without a flush interval) single puts are combined on the Kotlin side and handed to the core's write-back cache
- * in runs (`cache_put_many`): every other operation first hands over what is buffered, so reads always see earlier
- * writes, and [close] (or garbage collection of an unclosed vault) hands it over before closing. With a combiner,
- * an error of a buffered put (e.g. the cache locked and full) is raised by the next operation.
+ * cross once for the whole batch, scans cross once per page (Scans.kt). While a cache is enabled ([cache],
+ * [enableCache], without a flush interval) single puts are combined on the Kotlin side (WriteCombiner.kt) and handed
+ * to the core's write-back cache in runs: every other operation first hands over what is buffered, so reads always
+ * see earlier writes, and [close] (or garbage collection of an unclosed vault) hands it over before closing. With a
+ * combiner, an error of a buffered put (e.g. the cache locked and full) is raised by the next operation.
  *
- * Thread-safe. Always [close] (or use `use {}`).
+ * **Java.** Every member that can fail declares `@Throws(KohakuVaultException::class)` (unchecked); scans are also
+ * [Iterable]s ([keysIterable], ...) and [Stream]s ([keysStream], [itemsStream], ...); defaults have overloads.
+ *
+ * Errors: one [KohakuVaultException] kind per failure, the same as every other language
+ * (tests/conformance/errors.json, docs/COMPATIBILITY.md). Thread-safe. Always [close] (or use `use {}`).
  */
-class KVault @JvmOverloads constructor(
+class KVault @JvmOverloads @Throws(KohakuVaultException::class) constructor(
     path: String,
     table: String = "kv",
     options: OpenOptions = OpenOptions(),
 ) : MutableMap<String, ByteArray>, ValueWriter, AutoCloseable {
 
-    private val core: Core = Core(vaultCall { KvStore(path, table, options.toFfi()) })
-    private val cleanable: Cleaner.Cleanable = CLEANER.register(this, core)
-    private val store: KvStore get() = core.store
-
-    /** The state shared with the cleaner; it must not reference the [KVault]. */
-    private class Core(val store: KvStore) : Runnable {
-        val lock = ReentrantLock()
-        val fastHandle: Long = try { store.fastHandle().toLong() } catch (_: Throwable) { 0L }
-        private val combiner = ItemsBuffer(16 shl 10)
-
-        @Volatile var pending = 0
-        @Volatile var combine = false
-        @Volatile var closed = false
-        var combinable = false          // guarded by lock
-        var lockDepth = 0               // guarded by lock
-        var combineLimit = 1 shl 20     // guarded by lock
-
-        fun ensureOpen() {
-            if (closed) throw KohakuVaultException.Closed("KVault is closed")
-        }
-
-        /** Hands the buffered puts to the core. */
-        fun drain() {
-            if (pending == 0) return
-            lock.withLock { drainLocked() }
-        }
-
-        fun drainLocked() {
-            if (combiner.count == 0) return
-            try {
-                vaultCall { store.cachePutMany(combiner.view()) }
-            } finally {
-                combiner.reset()
-                pending = 0
-            }
-        }
-
-        /** Buffers one put if combining is on; false when the caller must send it itself. */
-        fun offer(kind: Int, key: ByteArray, payload: ByteArray): Boolean {
-            if (!combine) return false
-            val size = 9L + key.size + payload.size
-            lock.withLock {
-                if (!combine || size > combineLimit) return false
-                if (combiner.bytes + size > combineLimit || combiner.count >= MAX_COMBINED) drainLocked()
-                combiner.add(kind, key, payload)
-                pending = combiner.count
-            }
-            return true
-        }
-
-        fun updateCombine() {
-            combine = combinable && lockDepth == 0
-        }
-
-        fun bufferedCount(): Int = lock.withLock { combiner.count }
-
-        fun close() {
-            lock.withLock {
-                if (closed) return
-                var err: Throwable? = null
-                try {
-                    drainLocked()
-                } catch (t: Throwable) {
-                    err = t
-                }
-                vaultCall { store.closeStore() }
-                closed = true
-                combine = false
-                store.destroy()
-                err?.let { throw it }
-            }
-        }
-
-        /** The cleaner: a vault dropped without close() still hands over its buffer and closes. */
-        override fun run() {
-            lock.withLock {
-                if (!closed) {
-                    try { drainLocked() } catch (_: Throwable) { }
-                    try { store.closeStore() } catch (_: Throwable) { }
-                    closed = true
-                }
-            }
-            store.destroy()
-        }
-    }
-
-    private inline fun <T> call(block: () -> T): T {
-        core.ensureOpen()
-        return vaultCall(block)
-    }
-
-    private inline fun <T> read(block: () -> T): T {
-        core.ensureOpen()
-        core.drain()
-        return vaultCall(block)
-    }
+    internal val core: VaultCore = VaultCore(vaultCall { KvStore(path, table, options.toFfi()) })
+    private val cleanable: VaultCleaner.Cleanable = VaultCleaner.register(this, core)
 
     // ---------------------------------------------------------------- properties
 
     /** The path this vault was opened with. */
-    val path: String = vaultCall { store.path() }
+    val path: String = vaultCall { core.store.path() }
 
     /** The table name. */
-    val table: String = vaultCall { store.table() }
+    val table: String = vaultCall { core.store.table() }
 
     /** Whether the vault was opened read-only. */
-    val isReadOnly: Boolean = vaultCall { store.readOnly() }
+    val isReadOnly: Boolean = vaultCall { core.store.readOnly() }
 
     val isClosed: Boolean get() = core.closed
 
     /** Whether non-raw values are stored behind the 10-byte header (default true). */
     var headersEnabled: Boolean
-        get() = call { store.headersEnabled() }
-        set(value) = call { core.drain(); store.setHeadersEnabled(value) }
+        @Throws(KohakuVaultException::class) get() = core.call { it.headersEnabled() }
+        @Throws(KohakuVaultException::class) set(value) = core.read { it.setHeadersEnabled(value) }
 
     // ---------------------------------------------------------------- point operations
 
+    @Throws(KohakuVaultException::class)
     override fun putTagged(key: ByteArray, kind: Int, payload: ByteArray) {
         core.ensureOpen()
         if (kind !in 0..255) throw KohakuVaultException.InvalidArgument("kind must be 0..255")
-        if (core.offer(kind, key, payload)) return
-        core.drain()
-        vaultCall {
+        if (core.combiner.offer(kind, key, payload)) return
+        core.read { store ->
             val a = Arena.get(key.size + payload.size)
             store.put(a.view(key), kind.toUByte(), a.view(payload))
         }
     }
 
-    /** The decoded value: kind and payload (see [VaultValue]), or null. */
-    fun getTagged(key: ByteArray): VaultValue? {
+    /** The decoded value: kind and payload (see [TaggedValue]), or null. */
+    @Throws(KohakuVaultException::class)
+    fun getTagged(key: ByteArray): TaggedValue? {
         core.ensureOpen()
         core.drain()
         val hit = FastPath.get(core.fastHandle, key)
         if (hit === FastPath.MISSING) return null
-        if (hit !== FastPath.FALLBACK) return VaultValue(hit.kind, hit.payload)
-        return vaultCall { store.get(Arena.one(key)) }?.let { VaultValue(it.kind.toInt(), it.payload) }
+        if (hit !== FastPath.FALLBACK) return TaggedValue(hit.kind, hit.payload)
+        return core.read { it.get(Arena.one(key)) }?.toFacade()
     }
 
-    fun getTagged(key: String): VaultValue? = getTagged(key.encodeToByteArray())
+    @Throws(KohakuVaultException::class)
+    fun getTagged(key: String): TaggedValue? = getTagged(key.encodeToByteArray())
 
     /**
      * The stored bytes as kohakuvault 1.1.0 returns them with auto-pack off (header included; the core removes
      * only its own raw-escape header, so raw values come back exactly as put), or null. This is the `ByteArray`
-     * view of the value.
+     * view of the value. One native call (the C fast path, else the UDL's `get_stored`).
      */
-    fun getStored(key: ByteArray): ByteArray? = read { store.getStored(Arena.one(key)) }
-
-    fun getStored(key: String): ByteArray? = getStored(key.encodeToByteArray())
-
-    /** The `ByteArray` view of the value (see the class doc), or null. One FFI call for raw values. */
-    operator fun get(key: ByteArray): ByteArray? {
+    @Throws(KohakuVaultException::class)
+    fun getStored(key: ByteArray): ByteArray? {
         core.ensureOpen()
         core.drain()
-        val hit = FastPath.get(core.fastHandle, key)
+        val hit = FastPath.get(core.fastHandle, key, FastPath.GET_STORED)
         if (hit === FastPath.MISSING) return null
-        if (hit !== FastPath.FALLBACK && hit.kind == Kind.RAW) return hit.payload
-        return getStored(key)
+        if (hit !== FastPath.FALLBACK) return hit.payload
+        return core.read { it.getStored(Arena.one(key)) }
     }
 
-    override operator fun get(key: String): ByteArray? = get(key.encodeToByteArray())
+    @Throws(KohakuVaultException::class)
+    fun getStored(key: String): ByteArray? = getStored(key.encodeToByteArray())
+
+    /** The `ByteArray` view of the value (see the class doc, = [getStored]), or null. */
+    @Throws(KohakuVaultException::class)
+    operator fun get(key: ByteArray): ByteArray? = getStored(key)
+
+    @Throws(KohakuVaultException::class)
+    override operator fun get(key: String): ByteArray? = getStored(key.encodeToByteArray())
 
     /** Stores raw bytes and returns the previous value's `ByteArray` view (two FFI calls; `kv[key] = v` is one). */
+    @Throws(KohakuVaultException::class)
     override fun put(key: String, value: ByteArray): ByteArray? = put(key.encodeToByteArray(), value)
 
+    @Throws(KohakuVaultException::class)
     fun put(key: ByteArray, value: ByteArray): ByteArray? {
         val old = get(key)
         set(key, value)
@@ -214,56 +125,71 @@ class KVault @JvmOverloads constructor(
     }
 
     /** Deletes the key; true if it existed. */
-    fun delete(key: ByteArray): Boolean = read { store.delete(Arena.one(key)) }
+    @Throws(KohakuVaultException::class)
+    fun delete(key: ByteArray): Boolean = core.read { it.delete(Arena.one(key)) }
 
+    @Throws(KohakuVaultException::class)
     fun delete(key: String): Boolean = delete(key.encodeToByteArray())
 
-    /**
-     * Atomically reads and deletes; returns the `ByteArray` view of the removed value (for a non-raw value, its
-     * encoding as the core writes it now), or null.
-     */
-    fun remove(key: ByteArray): ByteArray? {
-        val v = read { store.pop(Arena.one(key)) } ?: return null
-        return if (v.kind.toInt() == Kind.RAW) v.payload else Codec.encode(v.kind.toInt(), v.payload, true)
-    }
+    /** Atomically reads and deletes; returns the `ByteArray` view of the removed value (as stored), or null. */
+    @Throws(KohakuVaultException::class)
+    fun remove(key: ByteArray): ByteArray? = core.read { it.pop(Arena.one(key), false) }?.payload
 
+    @Throws(KohakuVaultException::class)
     override fun remove(key: String): ByteArray? = remove(key.encodeToByteArray())
 
     /** Atomic read-and-delete returning the decoded value, or null. */
-    fun pop(key: String): VaultValue? =
-        read { store.pop(Arena.one(key.encodeToByteArray())) }?.let { VaultValue(it.kind.toInt(), it.payload) }
+    @Throws(KohakuVaultException::class)
+    fun pop(key: ByteArray): TaggedValue? = core.read { it.pop(Arena.one(key), true) }?.toFacade()
 
-    fun containsKey(key: ByteArray): Boolean = read { store.exists(Arena.one(key)) }
+    @Throws(KohakuVaultException::class)
+    fun pop(key: String): TaggedValue? = pop(key.encodeToByteArray())
 
+    @Throws(KohakuVaultException::class)
+    fun containsKey(key: ByteArray): Boolean = core.read { it.exists(Arena.one(key)) }
+
+    @Throws(KohakuVaultException::class)
     override fun containsKey(key: String): Boolean = containsKey(key.encodeToByteArray())
 
+    @Throws(KohakuVaultException::class)
     override fun containsValue(value: ByteArray): Boolean = items("").any { it.second.contentEquals(value) }
 
     /**
      * Stores raw [value] unless the key exists (atomically). Returns null when it stored, else the existing
      * value's `ByteArray` view.
      */
-    override fun putIfAbsent(key: String, value: ByteArray): ByteArray? {
-        val kb = key.encodeToByteArray()
-        val existing = setDefaultTagged(kb, Kind.RAW, value) ?: return null
-        return if (existing.kind == Kind.RAW) existing.payload else getStored(kb)
-    }
+    @Throws(KohakuVaultException::class)
+    override fun putIfAbsent(key: String, value: ByteArray): ByteArray? =
+        setDefault(key.encodeToByteArray(), TaggedValue.raw(value), decoded = false)?.payload
 
     /** Returns the existing decoded value, or stores (kind, payload) and returns null. Atomic. */
-    fun setDefaultTagged(key: ByteArray, kind: Int, payload: ByteArray): VaultValue? = read {
-        val a = Arena.get(key.size + payload.size)
-        store.setdefault(a.view(key), kind.toUByte(), a.view(payload))
-    }?.let { VaultValue(it.kind.toInt(), it.payload) }
+    @Throws(KohakuVaultException::class)
+    fun setDefaultTagged(key: ByteArray, kind: Int, payload: ByteArray): TaggedValue? =
+        setDefault(key, TaggedValue(kind, payload), decoded = true)
+
+    /** Returns the existing decoded value, or stores [value] and returns null. Atomic. */
+    @Throws(KohakuVaultException::class)
+    fun setDefault(key: String, value: TaggedValue): TaggedValue? =
+        setDefault(key.encodeToByteArray(), value, decoded = true)
+
+    private fun setDefault(key: ByteArray, value: TaggedValue, decoded: Boolean): TaggedValue? = core.read { store ->
+        val a = Arena.get(key.size + value.payload.size)
+        store.setdefault(a.view(key), value.kind.toUByte(), a.view(value.payload), decoded)
+    }?.toFacade()
 
     /** Number of entries (one COUNT query, plus pending cache entries). */
-    val sizeLong: Long get() = read { store.len() }.toLong()
+    val sizeLong: Long @Throws(KohakuVaultException::class) get() = core.read { it.len() }.toLong()
 
-    override val size: Int get() = sizeLong.coerceAtMost(Int.MAX_VALUE.toLong()).toInt()
+    override val size: Int @Throws(KohakuVaultException::class) get() =
+        sizeLong.coerceAtMost(Int.MAX_VALUE.toLong()).toInt()
 
-    override fun isEmpty(): Boolean = scanPages(null, false, false, 1, 1L).none()
+    @Throws(KohakuVaultException::class)
+    override fun isEmpty(): Boolean = core.scan(null, false, false, 1, 1L).none()
 
-    override fun clear() = read { store.clear() }
+    @Throws(KohakuVaultException::class)
+    override fun clear() = core.read { it.clear() }
 
+    @Throws(KohakuVaultException::class)
     override fun putAll(from: Map<out String, ByteArray>) {
         val chunk = LinkedHashMap<String, ByteArray>()
         var bytes = 0L
@@ -280,27 +206,37 @@ class KVault @JvmOverloads constructor(
     // ---------------------------------------------------------------- typed reads
 
     /** A UTF-8 string value, or null if missing. */
+    @Throws(KohakuVaultException::class)
     fun getString(key: String): String? = getTagged(key)?.asString()
 
     /** An int value as a Long (InvalidArgument if it does not fit), or null. */
+    @Throws(KohakuVaultException::class)
     fun getLong(key: String): Long? = getTagged(key)?.asLong()
 
+    @Throws(KohakuVaultException::class)
     fun getBigInteger(key: String): java.math.BigInteger? = getTagged(key)?.asBigInteger()
 
+    @Throws(KohakuVaultException::class)
     fun getDouble(key: String): Double? = getTagged(key)?.asDouble()
 
+    @Throws(KohakuVaultException::class)
     fun getBoolean(key: String): Boolean? = getTagged(key)?.asBoolean()
 
     /** An ndarray (or numpy scalar) value with its dtype and shape, or null. */
+    @Throws(KohakuVaultException::class)
     fun getNdArray(key: String): NdArray? = getTagged(key)?.asNdArray()
 
     /** A float32 array with its shape, or null. InvalidArgument for another dtype. */
+    @Throws(KohakuVaultException::class)
     fun getFloatArray(key: String): ShapedArray<FloatArray>? = getNdArray(key)?.toFloatArray()
 
+    @Throws(KohakuVaultException::class)
     fun getDoubleArray(key: String): ShapedArray<DoubleArray>? = getNdArray(key)?.toDoubleArray()
 
+    @Throws(KohakuVaultException::class)
     fun getLongArray(key: String): ShapedArray<LongArray>? = getNdArray(key)?.toLongArray()
 
+    @Throws(KohakuVaultException::class)
     fun getIntArray(key: String): ShapedArray<IntArray>? = getNdArray(key)?.toIntArray()
 
     /**
@@ -309,43 +245,44 @@ class KVault @JvmOverloads constructor(
      * [NdArray], raw bytes as [ByteArray]. Pickle: UnsupportedEncoding. Missing: null (use [containsKey] to tell
      * a stored msgpack nil apart).
      */
+    @Throws(KohakuVaultException::class)
     fun getPlain(key: String): Any? = getTagged(key)?.let { Codec.toPlain(it) }
 
-    // ---------------------------------------------------------------- batches (one FFI call each)
+    // ---------------------------------------------------------------- batches (one FFI call each, Batches.kt)
 
     /** Puts raw values in one atomic transaction (one FFI call). Bypasses and supersedes the cache. */
+    @Throws(KohakuVaultException::class)
     fun putMany(items: Map<String, ByteArray>) {
         val staged = StagedItems(items.size)
         for ((k, v) in items) staged.add(Kind.RAW, k.encodeToByteArray(), v)
-        commitItems(staged.pack())
+        core.putMany(staged)
     }
 
     @JvmName("putManyBytes")
+    @Throws(KohakuVaultException::class)
     fun putMany(items: List<Pair<ByteArray, ByteArray>>) {
         val staged = StagedItems(items.size)
         for ((k, v) in items) staged.add(Kind.RAW, k, v)
-        commitItems(staged.pack())
+        core.putMany(staged)
     }
 
-    /** Puts values of any kind (e.g. `VaultValue.of("text")`) in one atomic transaction. */
-    @JvmName("putManyTagged")
-    fun putManyTagged(items: Map<String, VaultValue>) {
+    /** Puts values of any kind (e.g. `TaggedValue.of("text")`) in one atomic transaction. */
+    @Throws(KohakuVaultException::class)
+    fun putManyTagged(items: Map<String, TaggedValue>) {
         val staged = StagedItems(items.size)
         for ((k, v) in items) staged.add(v.kind, k.encodeToByteArray(), v.payload)
-        commitItems(staged.pack())
+        core.putMany(staged)
     }
-
-    /** Hands a packed items buffer (direct, position 0) to `put_many`. */
-    private fun commitItems(packed: ByteBuffer) = read { store.putMany(packed) }
 
     /**
      * Collects puts (all the typed puts of [ValueWriter]) and writes them in one atomic `put_many` when [block]
      * returns; nothing is written if it throws.
      */
+    @Throws(KohakuVaultException::class)
     fun <R> batch(block: Batch.() -> R): R {
         val b = Batch()
         val r = b.block()
-        if (b.items.count > 0) commitItems(b.items.pack())
+        core.putMany(b.items)
         return r
     }
 
@@ -355,219 +292,137 @@ class KVault @JvmOverloads constructor(
         val count: Int get() = items.count
 
         /** Copies [key] and [payload]: the batch writes them as they are now, even if the caller reuses the arrays. */
-        override fun putTagged(key: ByteArray, kind: Int, payload: ByteArray) {
-            if (kind !in 0..255) throw KohakuVaultException.InvalidArgument("kind must be 0..255")
+        @Throws(KohakuVaultException::class)
+        override fun putTagged(key: ByteArray, kind: Int, payload: ByteArray) =
             items.add(kind, key.copyOf(), payload.copyOf())
-        }
     }
 
     /** The `ByteArray` views of [keys] in order (null when missing). One FFI call. */
+    @Throws(KohakuVaultException::class)
     fun getMany(keys: List<String>): List<ByteArray?> = getManyBytes(keys.map { it.encodeToByteArray() })
 
-    @JvmName("getManyBytes")
-    fun getManyBytes(keys: List<ByteArray>): List<ByteArray?> {
-        if (keys.isEmpty()) { core.ensureOpen(); return emptyList() }
-        val r = leReader(read { store.getManyStored(packKeys(keys)) })
-        val out = ArrayList<ByteArray?>(keys.size)
-        repeat(keys.size) {
-            val status = r.get().toInt() and 0xFF
-            val len = r.u32()
-            out.add(if (status == MISSING) null else r.getBytes(len))
-        }
-        return out
-    }
+    @Throws(KohakuVaultException::class)
+    fun getManyBytes(keys: List<ByteArray>): List<ByteArray?> = core.getMany(keys, decoded = false).map { it?.payload }
 
     /** The decoded values of [keys] in order (null when missing). One FFI call. */
-    fun getManyTagged(keys: List<String>): List<VaultValue?> {
-        if (keys.isEmpty()) { core.ensureOpen(); return emptyList() }
-        val r = leReader(read { store.getMany(packKeys(keys.map { it.encodeToByteArray() })) })
-        val out = ArrayList<VaultValue?>(keys.size)
-        repeat(keys.size) {
-            val status = r.get().toInt() and 0xFF
-            val len = r.u32()
-            out.add(if (status == MISSING) null else VaultValue(status, r.getBytes(len)))
-        }
-        return out
-    }
+    @Throws(KohakuVaultException::class)
+    fun getManyTagged(keys: List<String>): List<TaggedValue?> =
+        core.getMany(keys.map { it.encodeToByteArray() }, decoded = true)
 
-    // ---------------------------------------------------------------- iteration (paged scans)
-
-    private class ScanEntry(val key: ByteArray, val kind: Int, val value: ByteArray?)
-
-    private fun scanPages(prefix: ByteArray?, withValues: Boolean, decoded: Boolean, pageSize: Int, limit: Long?):
-        Sequence<ScanEntry> {
-        require(pageSize > 0) { "pageSize must be positive" }
-        if (limit != null && limit < 0) throw KohakuVaultException.InvalidArgument("limit must not be negative")
-        val pfx = prefix?.takeIf { it.isNotEmpty() }
-        return sequence {
-            var after: ByteArray? = null
-            var left = limit ?: Long.MAX_VALUE
-            while (left > 0) {
-                val want = minOf(pageSize.toLong(), left).toInt()
-                val page = read { store.scan(ScanRequest(pfx, after, want.toUInt(), withValues, decoded)) }
-                val r = leReader(page)
-                var n = 0
-                var last: ByteArray? = null
-                while (r.hasRemaining()) {
-                    val key = r.getBytes(r.u32())
-                    var kind = 0
-                    var value: ByteArray? = null
-                    if (withValues) {
-                        kind = r.get().toInt() and 0xFF
-                        value = r.getBytes(r.u32())
-                    }
-                    n++
-                    last = key
-                    yield(ScanEntry(key, kind, value))
-                }
-                left -= n
-                if (n < want || last == null) break
-                after = last
-            }
-        }
-    }
+    // ---------------------------------------------------------------- iteration (paged scans, Scans.kt)
+    // pageSize <= 0 and limit < 0 raise InvalidArgument when the scan is created.
 
     /** Keys starting with [prefix], in byte order, decoded as UTF-8. Paged (one FFI call per [pageSize] keys). */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun keys(prefix: String = "", limit: Long? = null, pageSize: Int = 1024): Sequence<String> =
-        scanPages(prefix.encodeToByteArray(), false, false, pageSize, limit).map { it.key.decodeToString() }
+        core.scan(prefix.encodeToByteArray(), false, false, pageSize, limit).map { it.key.decodeToString() }
 
     /** Binary keys starting with [prefix], in byte order. */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun keys(prefix: ByteArray, limit: Long? = null, pageSize: Int = 1024): Sequence<ByteArray> =
-        scanPages(prefix, false, false, pageSize, limit).map { it.key }
+        core.scan(prefix, false, false, pageSize, limit).map { it.key }
 
     /** (key, `ByteArray` view) pairs for keys starting with [prefix], in key order. */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun items(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Sequence<Pair<String, ByteArray>> =
-        scanPages(prefix.encodeToByteArray(), true, false, pageSize, limit)
+        core.scan(prefix.encodeToByteArray(), true, false, pageSize, limit)
             .map { it.key.decodeToString() to it.value!! }
 
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun items(prefix: ByteArray, limit: Long? = null, pageSize: Int = 128): Sequence<Pair<ByteArray, ByteArray>> =
-        scanPages(prefix, true, false, pageSize, limit).map { it.key to it.value!! }
+        core.scan(prefix, true, false, pageSize, limit).map { it.key to it.value!! }
 
     /** (key, decoded value) pairs for keys starting with [prefix], in key order. */
     @JvmOverloads
-    fun itemsTagged(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Sequence<Pair<String, VaultValue>> =
-        scanPages(prefix.encodeToByteArray(), true, true, pageSize, limit)
-            .map { it.key.decodeToString() to VaultValue(it.kind, it.value!!) }
+    @Throws(KohakuVaultException::class)
+    fun itemsTagged(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Sequence<Pair<String, TaggedValue>> =
+        core.scan(prefix.encodeToByteArray(), true, true, pageSize, limit)
+            .map { it.key.decodeToString() to TaggedValue(it.kind, it.value!!) }
 
-    override val keys: MutableSet<String> get() = KeyView()
-    override val values: MutableCollection<ByteArray> get() = ValueView()
-    override val entries: MutableSet<MutableMap.MutableEntry<String, ByteArray>> get() = EntryView()
+    /** [keys] as an [Iterable] (for Java's for-each); every `iterator()` starts a new scan. */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun keysIterable(prefix: String = "", limit: Long? = null, pageSize: Int = 1024): Iterable<String> =
+        keys(prefix, limit, pageSize).asIterable()
 
-    private class RemovingIterator<T>(private val it: Iterator<T>, private val keyOf: (T) -> String,
-                                      private val del: (String) -> Boolean) : MutableIterator<T> {
-        private var last: T? = null
-        private var has = false
-        override fun hasNext() = it.hasNext()
-        override fun next(): T = it.next().also { last = it; has = true }
-        override fun remove() {
-            check(has) { "next() has not been called" }
-            has = false
-            @Suppress("UNCHECKED_CAST")
-            del(keyOf(last as T))
-        }
-    }
+    /** [keys] as a lazy, ordered [Stream] (read page by page by its terminal operation). */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun keysStream(prefix: String = "", limit: Long? = null, pageSize: Int = 1024): Stream<String> =
+        keys(prefix, limit, pageSize).asJavaStream()
 
-    private inner class KeyView : AbstractMutableSet<String>() {
-        override val size: Int get() = this@KVault.size
-        override fun isEmpty() = this@KVault.isEmpty()
-        override fun add(element: String): Boolean = throw UnsupportedOperationException("add a key with a value")
-        override fun contains(element: String) = containsKey(element)
-        override fun remove(element: String) = delete(element)
-        override fun clear() = this@KVault.clear()
-        override fun iterator(): MutableIterator<String> =
-            RemovingIterator(keys("").iterator(), { it }, { delete(it) })
-    }
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun keysStream(prefix: ByteArray, limit: Long? = null, pageSize: Int = 1024): Stream<ByteArray> =
+        keys(prefix, limit, pageSize).asJavaStream()
 
-    private inner class ValueView : AbstractMutableCollection<ByteArray>() {
-        override val size: Int get() = this@KVault.size
-        override fun isEmpty() = this@KVault.isEmpty()
-        override fun add(element: ByteArray): Boolean = throw UnsupportedOperationException("add a value with a key")
-        override fun clear() = this@KVault.clear()
-        override fun iterator(): MutableIterator<ByteArray> {
-            val it = items("").iterator()
-            var lastKey: String? = null
-            return object : MutableIterator<ByteArray> {
-                override fun hasNext() = it.hasNext()
-                override fun next(): ByteArray = it.next().let { (k, v) -> lastKey = k; v }
-                override fun remove() {
-                    delete(checkNotNull(lastKey) { "next() has not been called" }); lastKey = null
-                }
-            }
-        }
-    }
+    /** [items] as an [Iterable] of entries (key, `ByteArray` view). */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun itemsIterable(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Iterable<Map.Entry<String, ByteArray>> =
+        items(prefix, limit, pageSize).map { entryOf(it.first, it.second) }.asIterable()
 
-    private inner class Entry(override val key: String, private var v: ByteArray) :
-        MutableMap.MutableEntry<String, ByteArray> {
-        override val value: ByteArray get() = v
-        override fun setValue(newValue: ByteArray): ByteArray {
-            val old = v
-            set(key, newValue)
-            v = newValue
-            return old
-        }
-        override fun equals(other: Any?) = other is Map.Entry<*, *> && other.key == key && other.value === v
-        override fun hashCode() = key.hashCode() xor System.identityHashCode(v)
-        override fun toString() = "$key=${v.size} bytes"
-    }
+    /** [items] as a lazy, ordered [Stream] of entries (key, `ByteArray` view). */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun itemsStream(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Stream<Map.Entry<String, ByteArray>> =
+        items(prefix, limit, pageSize).map { entryOf(it.first, it.second) }.asJavaStream()
 
-    private inner class EntryView : AbstractMutableSet<MutableMap.MutableEntry<String, ByteArray>>() {
-        override val size: Int get() = this@KVault.size
-        override fun isEmpty() = this@KVault.isEmpty()
-        override fun add(element: MutableMap.MutableEntry<String, ByteArray>): Boolean {
-            set(element.key, element.value); return true
-        }
-        override fun clear() = this@KVault.clear()
-        override fun contains(element: MutableMap.MutableEntry<String, ByteArray>): Boolean =
-            get(element.key)?.contentEquals(element.value) == true
-        override fun remove(element: MutableMap.MutableEntry<String, ByteArray>): Boolean =
-            contains(element) && delete(element.key)
-        override fun iterator(): MutableIterator<MutableMap.MutableEntry<String, ByteArray>> =
-            RemovingIterator(items("").map { (k, v) -> Entry(k, v) as MutableMap.MutableEntry<String, ByteArray> }
-                .iterator(), { it.key }, { delete(it) })
-    }
+    /** [itemsTagged] as a lazy, ordered [Stream] of entries (key, decoded value). */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun itemsTaggedStream(prefix: String = "", limit: Long? = null, pageSize: Int = 128): Stream<Map.Entry<String, TaggedValue>> =
+        itemsTagged(prefix, limit, pageSize).map { entryOf(it.first, it.second) }.asJavaStream()
 
-    // ---------------------------------------------------------------- write-back cache
+    override val keys: MutableSet<String> get() = KeyView(this)
+    override val values: MutableCollection<ByteArray> get() = ValueView(this)
+    override val entries: MutableSet<MutableMap.MutableEntry<String, ByteArray>> get() = EntryView(this)
+
+    // ---------------------------------------------------------------- write-back cache (WriteCombiner.kt)
 
     /**
      * Enables the core's write-back cache (flushing an existing one first). Without [flushIntervalSecs], single
-     * puts are also combined on the Kotlin side (see the class doc).
+     * puts are also combined on the Kotlin side (see the class doc). Sizes must be positive (InvalidArgument).
      */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun enableCache(capBytes: Long = 64L shl 20, flushThreshold: Long = capBytes / 4, flushIntervalSecs: Double? = null) {
-        if (capBytes <= 0 || flushThreshold <= 0) throw KohakuVaultException.InvalidArgument("cache sizes must be positive")
+        if (capBytes <= 0 || flushThreshold <= 0) {
+            throw KohakuVaultException.InvalidArgument("cache sizes must be positive")
+        }
         core.ensureOpen()
         core.lock.withLock {
-            core.drainLocked()
-            vaultCall { store.enableCache(capBytes.toULong(), flushThreshold.toULong(), flushIntervalSecs) }
-            core.combinable = flushIntervalSecs == null
-            core.combineLimit = minOf(minOf(flushThreshold, capBytes), COMBINE_LIMIT.toLong()).toInt()
-            core.updateCombine()
+            core.combiner.drainLocked()
+            core.call { it.enableCache(capBytes.toULong(), flushThreshold.toULong(), flushIntervalSecs) }
+            core.combiner.cacheChanged(true, flushIntervalSecs, capBytes, flushThreshold)
         }
     }
 
     /** Flushes and removes the cache. */
+    @Throws(KohakuVaultException::class)
     fun disableCache() {
         core.ensureOpen()
         core.lock.withLock {
-            core.drainLocked()
-            vaultCall { store.disableCache() }
-            core.combinable = false
-            core.updateCombine()
+            core.combiner.drainLocked()
+            core.call { it.disableCache() }
+            core.combiner.cacheChanged(false, null, 0, 0)
         }
     }
 
     /** Commits pending cache entries; returns how many (0 while locked). */
-    fun flushCache(): Long = read { store.flushCache() }.toLong()
+    @Throws(KohakuVaultException::class)
+    fun flushCache(): Long = core.read { it.flushCache() }.toLong()
 
     /**
      * Runs [block] with a write-back cache of [capBytes] enabled, then flushes (if [autoFlush]) and disables it
      * (kohakuvault's `with vault.cache():`; a previously enabled cache is not restored).
      */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun <R> cache(capBytes: Long = 64L shl 20, flushThreshold: Long = capBytes / 4, autoFlush: Boolean = true,
                   block: KVault.() -> R): R {
         enableCache(capBytes, flushThreshold)
@@ -590,124 +445,107 @@ class KVault @JvmOverloads constructor(
      * Runs [block] with cache flushing suppressed (nestable). Buffered puts that fit stay pending; puts that need a
      * flush, batch writes and [close] raise Busy meanwhile.
      */
+    @Throws(KohakuVaultException::class)
     fun <R> lockCache(block: KVault.() -> R): R {
         core.ensureOpen()
         core.lock.withLock {
-            core.drainLocked()
-            if (core.lockDepth == 0) vaultCall { store.setCacheLocked(true) }
-            core.lockDepth++
-            core.updateCombine()
+            core.combiner.drainLocked()
+            if (core.combiner.lockChanged(+1) == 1) {
+                try {
+                    vaultCall { core.store.setCacheLocked(true) }
+                } catch (t: Throwable) {
+                    core.combiner.lockChanged(-1); throw t
+                }
+            }
         }
         try {
             return block()
         } finally {
             core.lock.withLock {
-                core.lockDepth--
-                if (core.lockDepth == 0 && !core.closed) vaultCall { store.setCacheLocked(false) }
-                core.updateCombine()
+                if (core.combiner.lockChanged(-1) == 0 && !core.closed) vaultCall { core.store.setCacheLocked(false) }
             }
         }
     }
 
+    @Throws(KohakuVaultException::class)
     fun cacheStats(): CacheStats {
-        val s = call { store.cacheStats() }
+        val s = core.call { it.cacheStats() }
         return CacheStats(s.pendingEntries.toLong(), s.inflightEntries.toLong(), s.bufferedBytes.toLong(), s.enabled,
-            s.locked, s.capBytes.toLong(), s.flushThreshold.toLong(), core.bufferedCount())
+            s.locked, s.capBytes.toLong(), s.flushThreshold.toLong(), core.combiner.count())
     }
 
     /** The last background flush error, or null. */
-    fun backgroundFlushError(): String? = call { store.backgroundFlushError() }
+    @Throws(KohakuVaultException::class)
+    fun backgroundFlushError(): String? = core.call { it.backgroundFlushError() }
 
-    // ---------------------------------------------------------------- streaming
+    // ---------------------------------------------------------------- streaming (Streams.kt)
 
     /**
      * Streams exactly [size] bytes from [input] into [key] as a raw value, in chunks of [chunkSize]; the value is
-     * published atomically at the end (a failure keeps the old value). Fewer bytes in [input] → Io ("short write").
+     * published atomically at the end (a failure keeps the old value). Fewer bytes in [input] → InvalidArgument
+     * ("short write", reported by the core).
      */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun putStream(key: String, input: InputStream, size: Long, chunkSize: Int = DEFAULT_CHUNK) =
-        putStream(key.encodeToByteArray(), input, size, chunkSize)
+        core.putStream(key.encodeToByteArray(), input, size, chunkSize)
 
     @JvmOverloads
-    fun putStream(key: ByteArray, input: InputStream, size: Long, chunkSize: Int = DEFAULT_CHUNK) {
-        if (size < 0) throw KohakuVaultException.InvalidArgument("size must not be negative")
-        if (chunkSize <= 0) throw KohakuVaultException.InvalidArgument("chunk_size must be positive")
-        val ps = read { store.putStream(Arena.one(key), size.toULong()) }
-        try {
-            val ch = Channels.newChannel(input)
-            val buf = ByteBuffer.allocateDirect(minOf(chunkSize.toLong(), maxOf(size, 1L)).toInt())
-            var left = size
-            while (left > 0) {
-                buf.clear()
-                if (left < buf.capacity()) buf.limit(left.toInt())
-                while (buf.hasRemaining()) {
-                    if (ch.read(buf) < 0) break
-                }
-                val n = buf.position()
-                if (n == 0) throw KohakuVaultException.Io("short write: wrote ${size - left} of $size bytes")
-                buf.flip()
-                vaultCall { ps.write(buf) }
-                left -= n
-            }
-            vaultCall { ps.finish() }
-        } catch (t: Throwable) {
-            try { ps.abort() } catch (_: Throwable) { }
-            throw t
-        } finally {
-            ps.destroy()
-        }
-    }
+    @Throws(KohakuVaultException::class)
+    fun putStream(key: ByteArray, input: InputStream, size: Long, chunkSize: Int = DEFAULT_CHUNK) =
+        core.putStream(key, input, size, chunkSize)
 
     /**
      * Streams the stored bytes of [key] (header included, as [getStored]) to [output] in chunks, from one
      * consistent snapshot. Returns the number of bytes written; NotFound if the key is missing.
      */
     @JvmOverloads
+    @Throws(KohakuVaultException::class)
     fun getStream(key: String, output: OutputStream, chunkSize: Int = DEFAULT_CHUNK): Long =
-        getStream(key.encodeToByteArray(), output, chunkSize)
+        core.getStream(key.encodeToByteArray(), output, chunkSize)
 
     @JvmOverloads
-    fun getStream(key: ByteArray, output: OutputStream, chunkSize: Int = DEFAULT_CHUNK): Long {
-        if (chunkSize <= 0) throw KohakuVaultException.InvalidArgument("chunk_size must be positive")
-        val gs = read { store.getStream(Arena.one(key)) }
-        try {
-            val fh = if (chunkSize <= FastPath.MAX_FAST) vaultCall { gs.fastHandle() }.toLong() else 0L
-            var total = 0L
-            while (true) {
-                val chunk = FastPath.streamRead(fh, chunkSize) ?: vaultCall { gs.read(chunkSize.toUInt()) }
-                if (chunk.isEmpty()) break
-                output.write(chunk)
-                total += chunk.size
-            }
-            return total
-        } finally {
-            try { gs.closeStream() } catch (_: Throwable) { }
-            gs.destroy()
-        }
-    }
+    @Throws(KohakuVaultException::class)
+    fun getStream(key: ByteArray, output: OutputStream, chunkSize: Int = DEFAULT_CHUNK): Long =
+        core.getStream(key, output, chunkSize)
 
     // ---------------------------------------------------------------- maintenance
 
-    fun registerFeature(feature: String) = call { store.registerFeature(feature) }
+    @Throws(KohakuVaultException::class)
+    fun registerFeature(feature: String) = core.call { it.registerFeature(feature) }
 
-    fun features(): List<String> = call { store.features() }
+    @Throws(KohakuVaultException::class)
+    fun features(): List<String> = core.call { it.features() }
 
     /** PRAGMA wal_checkpoint(PASSIVE). */
-    fun checkpoint() = read { store.checkpoint() }
+    @Throws(KohakuVaultException::class)
+    fun checkpoint() = core.read { it.checkpoint() }
 
     /** PRAGMA optimize; VACUUM. */
-    fun optimize() = read { store.optimize() }
+    @Throws(KohakuVaultException::class)
+    fun optimize() = core.read { it.optimize() }
 
+    /** PRAGMA integrity_check of the whole file: `["ok"]` when sound, else SQLite's messages. */
+    @Throws(KohakuVaultException::class)
+    fun integrityCheck(): List<String> = core.read { it.integrityCheck() }
+
+    /** The file's user tables (every vault's, not only this one's). */
+    @Throws(KohakuVaultException::class)
+    fun tables(): List<String> = core.read { it.tables() }
+
+    @Throws(KohakuVaultException::class)
     fun readerPoolStats(): ReaderPoolStats =
-        call { store.readerPoolStats() }.let { ReaderPoolStats(it.idleConnections.toLong(), it.sqliteCacheBytes.toLong()) }
+        core.call { it.readerPoolStats() }.let { ReaderPoolStats(it.idleConnections.toLong(), it.sqliteCacheBytes.toLong()) }
 
     /** Interrupts a running query from another thread (it fails with Interrupted). */
-    fun interrupt() = call { store.interrupt() }
+    @Throws(KohakuVaultException::class)
+    fun interrupt() = core.call { it.interrupt() }
 
     /**
      * Hands over buffered puts, flushes the cache, checkpoints and closes. Idempotent. If the final flush fails
      * (e.g. Busy inside [lockCache]) the vault stays open and close can be retried.
      */
+    @Throws(KohakuVaultException::class)
     override fun close() {
         core.close()
         cleanable.clean()
@@ -716,12 +554,16 @@ class KVault @JvmOverloads constructor(
     override fun toString(): String = "KVault('$path', table=$table, status=${if (isClosed) "closed" else "open"})"
 
     companion object {
-        private val CLEANER: Cleaner = Cleaner.create()
-        private const val MISSING = 0xFF
-        private const val MAX_COMBINED = 8192
-        private const val COMBINE_LIMIT = 1 shl 20
         private const val PUT_ALL_CHUNK = 32L shl 20
         const val DEFAULT_CHUNK = 1 shl 20
+
+        /** This package's version (the Maven artifact's); always equal to [coreVersion]. */
+        @JvmStatic
+        val version: String by lazy {
+            val p = java.util.Properties()
+            KVault::class.java.getResourceAsStream("version.properties")?.use { p.load(it) }
+            p.getProperty("version") ?: "unknown"
+        }
 
         /** Version of the Rust core. */
         @JvmStatic
@@ -729,6 +571,7 @@ class KVault @JvmOverloads constructor(
 
         /** Opens [path], runs [block] and closes. */
         @JvmStatic @JvmOverloads
+        @Throws(KohakuVaultException::class)
         fun <R> open(path: String, table: String = "kv", options: OpenOptions = OpenOptions(), block: (KVault) -> R): R =
             KVault(path, table, options).use(block)
     }

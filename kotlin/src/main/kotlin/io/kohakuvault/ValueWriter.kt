@@ -6,50 +6,82 @@ import java.math.BigInteger
  * The typed put operations shared by [KVault] (one call per put, or buffered while a cache is enabled) and
  * [KVault.Batch] (everything sent in one atomic `put_many`).
  *
- * Values cross to the core as (kind, payload) pairs (docs/FORMAT.md §2); the core chooses the stored bytes, so a
- * value written here reads back the same in Python and Swift.
+ * Values cross to the core as (kind, payload) pairs (docs/FORMAT.md §2), built by [TaggedValue.of] /
+ * [TaggedValue.from] only; the core chooses the stored bytes, so a value written here reads back the same in Python
+ * and Swift.
  */
 interface ValueWriter {
     /** Stores [payload] as a value of [kind] (see [Kind]). */
+    @Throws(KohakuVaultException::class)
     fun putTagged(key: ByteArray, kind: Int, payload: ByteArray)
 
+    @Throws(KohakuVaultException::class)
     fun putTagged(key: String, kind: Int, payload: ByteArray) = putTagged(key.encodeToByteArray(), kind, payload)
 
+    /** Stores a decoded value as it is. */
+    @Throws(KohakuVaultException::class)
+    fun putValue(key: ByteArray, value: TaggedValue) = putTagged(key, value.kind, value.payload)
+
+    @Throws(KohakuVaultException::class)
+    fun putValue(key: String, value: TaggedValue) = putValue(key.encodeToByteArray(), value)
+
     /** Stores raw bytes (kind 0). */
-    operator fun set(key: String, value: ByteArray) = putTagged(key.encodeToByteArray(), Kind.RAW, value)
+    @Throws(KohakuVaultException::class)
+    operator fun set(key: String, value: ByteArray) = putValue(key, TaggedValue.raw(value))
 
     /** Stores raw bytes (kind 0) under a binary key. */
-    operator fun set(key: ByteArray, value: ByteArray) = putTagged(key, Kind.RAW, value)
+    @Throws(KohakuVaultException::class)
+    operator fun set(key: ByteArray, value: ByteArray) = putValue(key, TaggedValue.raw(value))
 
-    fun putString(key: String, value: String) = putTagged(key, Kind.UTF8, value.encodeToByteArray())
+    @Throws(KohakuVaultException::class)
+    fun putString(key: String, value: String) = putValue(key, TaggedValue.of(value))
 
-    fun putLong(key: String, value: Long) = putTagged(key, Kind.INT, VaultValue.longPayload(value))
+    @Throws(KohakuVaultException::class)
+    fun putLong(key: String, value: Long) = putValue(key, TaggedValue.of(value))
 
     /** Integers of any size (Python's big ints stay exact). */
-    fun putBigInteger(key: String, value: BigInteger) = putTagged(key, Kind.INT, value.toByteArray().reversedArray())
+    @Throws(KohakuVaultException::class)
+    fun putBigInteger(key: String, value: BigInteger) = putValue(key, TaggedValue.of(value))
 
-    fun putDouble(key: String, value: Double) = putTagged(key, Kind.FLOAT, VaultValue.doublePayload(value))
+    @Throws(KohakuVaultException::class)
+    fun putDouble(key: String, value: Double) = putValue(key, TaggedValue.of(value))
 
-    fun putBoolean(key: String, value: Boolean) = putTagged(key, Kind.BOOL, byteArrayOf(if (value) 1 else 0))
+    @Throws(KohakuVaultException::class)
+    fun putBoolean(key: String, value: Boolean) = putValue(key, TaggedValue.of(value))
 
-    fun putNdArray(key: String, value: NdArray) = putTagged(key, Kind.NDARRAY, value.toPayload())
+    @Throws(KohakuVaultException::class)
+    fun putNdArray(key: String, value: NdArray) = putValue(key, TaggedValue.of(value))
 
     /** A float32 array; [shape] defaults to one dimension (C order, the product must equal the size). */
-    fun putFloatArray(key: String, value: FloatArray, shape: IntArray? = null) = putNdArray(key, NdArray.of(value, shape))
+    @Throws(KohakuVaultException::class)
+    fun putFloatArray(key: String, value: FloatArray, shape: IntArray?) = putNdArray(key, NdArray.of(value, shape))
 
-    fun putDoubleArray(key: String, value: DoubleArray, shape: IntArray? = null) = putNdArray(key, NdArray.of(value, shape))
+    @Throws(KohakuVaultException::class)
+    fun putFloatArray(key: String, value: FloatArray) = putFloatArray(key, value, null)
 
-    fun putLongArray(key: String, value: LongArray, shape: IntArray? = null) = putNdArray(key, NdArray.of(value, shape))
+    @Throws(KohakuVaultException::class)
+    fun putDoubleArray(key: String, value: DoubleArray, shape: IntArray?) = putNdArray(key, NdArray.of(value, shape))
 
-    fun putIntArray(key: String, value: IntArray, shape: IntArray? = null) = putNdArray(key, NdArray.of(value, shape))
+    @Throws(KohakuVaultException::class)
+    fun putDoubleArray(key: String, value: DoubleArray) = putDoubleArray(key, value, null)
+
+    @Throws(KohakuVaultException::class)
+    fun putLongArray(key: String, value: LongArray, shape: IntArray?) = putNdArray(key, NdArray.of(value, shape))
+
+    @Throws(KohakuVaultException::class)
+    fun putLongArray(key: String, value: LongArray) = putLongArray(key, value, null)
+
+    @Throws(KohakuVaultException::class)
+    fun putIntArray(key: String, value: IntArray, shape: IntArray?) = putNdArray(key, NdArray.of(value, shape))
+
+    @Throws(KohakuVaultException::class)
+    fun putIntArray(key: String, value: IntArray) = putIntArray(key, value, null)
 
     /**
-     * Stores a plain value: a [Map] or a collection (as MessagePack, kind 4), or a scalar through its typed put
-     * ([String], [Long]/[Int], [BigInteger], [Double]/[Float], [Boolean], [ByteArray] as raw bytes, [NdArray]).
-     * `null` is stored as MessagePack nil.
+     * Stores a plain value (see [TaggedValue.from]): a [Map] or a collection as MessagePack (kind 4), a scalar through
+     * its typed put ([String], [Long]/[Int], [BigInteger], [Double]/[Float], [Boolean], [ByteArray] as raw bytes,
+     * [NdArray]). `null` is stored as MessagePack nil.
      */
-    fun putPlain(key: String, value: Any?) {
-        val (kind, payload) = Codec.plainPayload(value)
-        putTagged(key, kind, payload)
-    }
+    @Throws(KohakuVaultException::class)
+    fun putPlain(key: String, value: Any?) = putValue(key, TaggedValue.from(value))
 }

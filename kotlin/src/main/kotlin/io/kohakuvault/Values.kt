@@ -1,9 +1,9 @@
 package io.kohakuvault
 
-import io.kohakuvault.internal.Arena
 import io.kohakuvault.internal.EMPTY_BYTES
 import io.kohakuvault.uniffi.PlainKind
 import io.kohakuvault.uniffi.PlainNode
+import io.kohakuvault.uniffi.TaggedValue as FfiTaggedValue
 import java.math.BigInteger
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
@@ -176,11 +176,18 @@ class NdArray(val dtype: DType, val shape: IntArray, val data: ByteArray) {
 }
 
 /**
- * A decoded value: its kind (see [Kind]) and payload, as the core returns them.
- * The `as...` conversions raise [KohakuVaultException.UnsupportedEncoding] for pickle values and
+ * A decoded value: its kind (see [Kind]) and payload, as the core returns them (udl `TaggedValue`; the same name in
+ * every language). The `as...` conversions raise [KohakuVaultException.UnsupportedEncoding] for pickle values and
  * [KohakuVaultException.InvalidArgument] for a value of another kind.
+ *
+ * The companion's `of(...)` functions and [from] are the one place where a Kotlin value becomes (kind, payload):
+ * every typed put, batch, DataPacker and plain conversion goes through them.
  */
-class VaultValue(val kind: Int, val payload: ByteArray) {
+class TaggedValue(val kind: Int, val payload: ByteArray) {
+
+    init {
+        if (kind !in 0..255) throw KohakuVaultException.InvalidArgument("kind must be 0..255, not $kind")
+    }
 
     private fun unsupported(): Nothing =
         throw KohakuVaultException.UnsupportedEncoding("pickle values can only be decoded in Python")
@@ -190,14 +197,17 @@ class VaultValue(val kind: Int, val payload: ByteArray) {
         throw KohakuVaultException.InvalidArgument("value is ${Kind.name(kind)}, not $want")
     }
 
+    @Throws(KohakuVaultException::class)
     fun asString(): String = if (kind == Kind.UTF8) payload.toString(Charsets.UTF_8) else mismatch("a string")
 
+    @Throws(KohakuVaultException::class)
     fun asBigInteger(): BigInteger {
         if (kind != Kind.INT) mismatch("an int")
         if (payload.isEmpty()) return BigInteger.ZERO
         return BigInteger(payload.reversedArray())
     }
 
+    @Throws(KohakuVaultException::class)
     fun asLong(): Long {
         if (kind != Kind.INT) mismatch("an int")
         if (payload.size <= 8) {
@@ -211,12 +221,14 @@ class VaultValue(val kind: Int, val payload: ByteArray) {
         return big.toLong()
     }
 
+    @Throws(KohakuVaultException::class)
     fun asDouble(): Double {
         if (kind != Kind.FLOAT) mismatch("a float")
         if (payload.size != 8) throw KohakuVaultException.Corrupt("float payload of ${payload.size} bytes")
         return ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN).double
     }
 
+    @Throws(KohakuVaultException::class)
     fun asBoolean(): Boolean {
         if (kind != Kind.BOOL) mismatch("a bool")
         if (payload.size != 1) throw KohakuVaultException.Corrupt("bool payload of ${payload.size} bytes")
@@ -224,32 +236,65 @@ class VaultValue(val kind: Int, val payload: ByteArray) {
     }
 
     /** ndarray (kind 19) or numpy scalar (kind 20, shape `[]`). */
+    @Throws(KohakuVaultException::class)
     fun asNdArray(): NdArray =
         if (kind == Kind.NDARRAY || kind == Kind.NUMPY_SCALAR) NdArray.fromPayload(payload) else mismatch("an array")
 
+    /** The value as a plain Kotlin value (see [KVault.getPlain]). */
+    @Throws(KohakuVaultException::class)
+    fun toPlain(): Any? = Codec.toPlain(this)
+
     override fun equals(other: Any?): Boolean =
-        other is VaultValue && kind == other.kind && payload.contentEquals(other.payload)
+        other is TaggedValue && kind == other.kind && payload.contentEquals(other.payload)
 
     override fun hashCode(): Int = 31 * kind + payload.contentHashCode()
 
-    override fun toString(): String = "VaultValue(${Kind.name(kind)}, ${payload.size} bytes)"
+    override fun toString(): String = "TaggedValue(${Kind.name(kind)}, ${payload.size} bytes)"
 
     companion object {
-        @JvmStatic fun raw(b: ByteArray) = VaultValue(Kind.RAW, b)
-        @JvmStatic fun of(s: String) = VaultValue(Kind.UTF8, s.toByteArray(Charsets.UTF_8))
-        @JvmStatic fun of(v: Long) = VaultValue(Kind.INT, longPayload(v))
-        @JvmStatic fun of(v: BigInteger) = VaultValue(Kind.INT, v.toByteArray().reversedArray())
-        @JvmStatic fun of(v: Double) = VaultValue(Kind.FLOAT, doublePayload(v))
-        @JvmStatic fun of(v: Boolean) = VaultValue(Kind.BOOL, byteArrayOf(if (v) 1 else 0))
-        @JvmStatic fun of(a: NdArray) = VaultValue(Kind.NDARRAY, a.toPayload())
+        @JvmStatic fun raw(b: ByteArray) = TaggedValue(Kind.RAW, b)
+        @JvmStatic fun of(s: String) = TaggedValue(Kind.UTF8, s.toByteArray(Charsets.UTF_8))
+        @JvmStatic fun of(v: Long) = TaggedValue(Kind.INT, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array())
+        @JvmStatic fun of(v: Int) = of(v.toLong())
+        @JvmStatic fun of(v: BigInteger) = TaggedValue(Kind.INT, v.toByteArray().reversedArray())
+        @JvmStatic fun of(v: Double) = TaggedValue(Kind.FLOAT, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(v).array())
+        @JvmStatic fun of(v: Boolean) = TaggedValue(Kind.BOOL, byteArrayOf(if (v) 1 else 0))
+        @JvmStatic fun of(a: NdArray) = TaggedValue(Kind.NDARRAY, a.toPayload())
 
-        internal fun longPayload(v: Long): ByteArray =
-            ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array()
+        /** A MessagePack payload (kind 4) as it is, e.g. from [Codec.plainToMsgpack]. */
+        @JvmStatic fun msgpack(payload: ByteArray) = TaggedValue(Kind.MSGPACK, payload)
 
-        internal fun doublePayload(v: Double): ByteArray =
-            ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putDouble(v).array()
+        /**
+         * Any supported value: a [TaggedValue] as it is; [String], [Long]/[Int]/[Short]/[Byte], [BigInteger],
+         * [Double]/[Float], [Boolean], [NdArray], [ByteArray] (raw) through the typed `of`; primitive arrays as 1-d
+         * [NdArray]s; anything else (maps, collections, null) as a MessagePack plain value.
+         */
+        @JvmStatic
+        @Throws(KohakuVaultException::class)
+        fun from(value: Any?): TaggedValue = when (value) {
+            is TaggedValue -> value
+            is String -> of(value)
+            is Boolean -> of(value)
+            is Long -> of(value)
+            is Int -> of(value.toLong())
+            is Short -> of(value.toLong())
+            is Byte -> of(value.toLong())
+            is BigInteger -> of(value)
+            is Double -> of(value)
+            is Float -> of(value.toDouble())
+            is ByteArray -> raw(value)
+            is NdArray -> of(value)
+            is FloatArray -> of(NdArray.of(value))
+            is DoubleArray -> of(NdArray.of(value))
+            is LongArray -> of(NdArray.of(value))
+            is IntArray -> of(NdArray.of(value))
+            else -> msgpack(Codec.plainToMsgpack(value))
+        }
     }
 }
+
+/** The generated (kind, payload) record as the facade's [TaggedValue]. */
+internal fun FfiTaggedValue.toFacade(): TaggedValue = TaggedValue(kind.toInt(), payload)
 
 /**
  * Plain values (maps and lists of scalars) <-> the flat pre-order [PlainNode] list of the UDL.
@@ -348,6 +393,3 @@ internal object Plain {
         }
     }
 }
-
-/** Copies a byte array into a direct buffer view for a `[ByRef] bytes` argument of the generated API. */
-internal fun ByteArray.direct(): ByteBuffer = Arena.one(this)

@@ -18,6 +18,49 @@ class KVaultBasicsTest {
     }
 
     @Test
+    fun `one version everywhere - the facade's version is the core's`() {
+        assertEquals(KVault.coreVersion(), KVault.version)
+        assertTrue(Regex("""\d+\.\d+\.\d+.*""").matches(KVault.version), KVault.version)
+    }
+
+    @Test
+    fun `the native library is loaded from the classpath in JNA's layout, without jna_library_path`() {
+        assertNull(System.getProperty("jna.library.path"))
+        val res = System.getProperty("kv.nativeResource") ?: "linux-x86-64/libkohakuvault.so"
+        assertTrue(KVault::class.java.classLoader.getResource(res) != null, "missing resource $res")
+        KVault(TestSupport.tempDb()).use { kv ->
+            kv.putString("k", "v")
+            assertEquals("v", kv.getString("k"))
+            // the C fast path found the same loaded library as the generated bindings (one handle registry)
+            assertTrue(io.kohakuvault.internal.FastPath.available)
+            val hit = io.kohakuvault.internal.FastPath.get(kv.core.fastHandle, "k".encodeToByteArray())
+            assertEquals(Kind.UTF8, hit.kind)
+            assertEquals("v", String(hit.payload))
+            val stored = io.kohakuvault.internal.FastPath.get(kv.core.fastHandle, "k".encodeToByteArray(),
+                io.kohakuvault.internal.FastPath.GET_STORED)
+            assertEquals(Kind.RAW, stored.kind)
+            assertArrayEquals(Codec.encode(Kind.UTF8, "v".toByteArray()), stored.payload)
+            assertTrue(io.kohakuvault.internal.FastPath.get(kv.core.fastHandle, "nope".encodeToByteArray()) ===
+                io.kohakuvault.internal.FastPath.MISSING)
+        }
+    }
+
+    @Test
+    fun `integrity check and tables`() {
+        val path = TestSupport.tempDb()
+        KVault(path).use { kv ->
+            KVault(path, "second").use { two ->
+                kv["a"] = byteArrayOf(1)
+                two["b"] = byteArrayOf(2)
+                assertEquals(listOf("ok"), kv.integrityCheck())
+                val tables = kv.tables()
+                assertTrue("kv" in tables && "second" in tables, tables.toString())
+                assertEquals(tables, two.tables())
+            }
+        }
+    }
+
+    @Test
     fun `open, put, get, delete raw bytes`() {
         val path = TestSupport.tempDb()
         KVault(path).use { kv ->
@@ -71,8 +114,8 @@ class KVaultBasicsTest {
             assertArrayEquals(escLike, kv["esc"])
             assertArrayEquals(escLike, kv.getStored("esc"))
             assertArrayEquals(escLike, kv.getMany(listOf("esc"))[0])
-            assertEquals(VaultValue.raw(escLike), kv.getTagged("esc"))
-            assertEquals(VaultValue.raw(tricky), kv.getTagged("tricky"))
+            assertEquals(TaggedValue.raw(escLike), kv.getTagged("esc"))
+            assertEquals(TaggedValue.raw(tricky), kv.getTagged("tricky"))
             assertArrayEquals(tricky, kv.getMany(listOf("tricky"))[0])
             assertArrayEquals(tricky, kv.items("tri").single().second)
         }
@@ -149,6 +192,14 @@ class KVaultBasicsTest {
             assertNull(kv.putIfAbsent("p", byteArrayOf(1)))
             assertArrayEquals(byteArrayOf(1), kv.putIfAbsent("p", byteArrayOf(2)))
             assertArrayEquals(byteArrayOf(1), kv["p"])
+            // remove and putIfAbsent of a typed value give its stored bytes as the core wrote them
+            kv.putString("t", "typed")
+            val stored = kv.getStored("t")!!
+            assertArrayEquals(stored, kv.putIfAbsent("t", byteArrayOf(0)))
+            assertArrayEquals(stored, kv.remove("t"))
+            assertNull(kv.remove("t"))
+            assertNull(kv.setDefault("d", TaggedValue.of(8L)))
+            assertEquals(8L, kv.setDefault("d", TaggedValue.of(9L))!!.asLong())
         }
     }
 

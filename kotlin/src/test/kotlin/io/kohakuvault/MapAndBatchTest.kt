@@ -82,8 +82,8 @@ class MapAndBatchTest {
         assertArrayEquals(b(""), kv[byteArrayOf(1, 2)])
         val r = kv.getManyBytes(listOf(byteArrayOf(0), byteArrayOf(9)))
         assertArrayEquals(b("b"), r[0]); assertNull(r[1])
-        kv.putManyTagged(mapOf("s" to VaultValue.of("t"), "n" to VaultValue.of(9L), "r" to VaultValue.raw(b("r"))))
-        assertEquals(listOf(VaultValue.of("t"), null, VaultValue.raw(b("r"))),
+        kv.putManyTagged(mapOf("s" to TaggedValue.of("t"), "n" to TaggedValue.of(9L), "r" to TaggedValue.raw(b("r"))))
+        assertEquals(listOf(TaggedValue.of("t"), null, TaggedValue.raw(b("r"))),
             kv.getManyTagged(listOf("s", "zz", "r")))
         assertEquals(9L, kv.getManyTagged(listOf("n"))[0]!!.asLong())
     }

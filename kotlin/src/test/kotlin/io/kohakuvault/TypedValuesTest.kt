@@ -150,7 +150,7 @@ class TypedValuesTest {
     fun `codec helpers`() {
         val stored = Codec.encode(Kind.UTF8, "hello".toByteArray())
         assertArrayEquals(hex("894B010600000000564B68656C6C6F"), stored)
-        assertEquals(VaultValue.of("hello"), Codec.decode(stored))
+        assertEquals(TaggedValue.of("hello"), Codec.decode(stored))
         val mp = Codec.plainToMsgpack(mapOf("a" to 1))
         assertEquals(mapOf("a" to 1L), Codec.msgpackToPlain(mp))
         assertEquals(mapOf("a" to 1L), Codec.msgpackToPlain(Codec.transcode(Kind.MSGPACK, Kind.CBOR, mp).let {

@@ -1,7 +1,6 @@
 package io.kohakuvault.internal
 
 import com.sun.jna.Native
-import com.sun.jna.NativeLibrary
 import com.sun.jna.Pointer
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
@@ -9,14 +8,22 @@ import java.nio.ByteOrder
 /**
  * The C fast path of docs/FORMAT.md §5 (`kv_fast_get`, `kv_fast_stream_read`), bound with JNA direct mapping and
  * only primitive arguments (addresses into per-thread direct buffers): one cheap native call instead of a uniffi
- * call (handle clone + call + RustBuffer free). It is an optimisation of `KvStore.get` / `GetStream.read` with the
- * same semantics; on -1 the caller repeats the operation through the UDL to get the typed error.
+ * call (handle clone + call + RustBuffer free). It is an optimisation of `KvStore.get` / `get_stored` /
+ * `GetStream.read` with the same semantics; on -1 the caller repeats the operation through the UDL to get the typed
+ * error.
+ *
+ * The library is registered under the same name and options as the generated bindings (`Native.register(Class,
+ * String)`), so JNA hands back the same loaded copy, also when it was extracted from the jar's resources.
  *
  * Disabled with `-Dkohakuvault.fastpath=false`, or when the library lacks the symbols or size_t is not 64-bit.
  */
 internal object FastPath {
-    @JvmStatic external fun kv_fast_get(handle: Long, key: Long, keyLen: Long, buf: Long, cap: Long, outLen: Long, outKind: Long): Int
+    /** `int64_t kv_fast_get(uint32_t handle, const uint8_t* key, int32_t key_len, uint8_t* buf, int32_t cap, int32_t flags)` */
+    @JvmStatic external fun kv_fast_get(handle: Int, key: Long, keyLen: Int, buf: Long, cap: Int, flags: Int): Long
     @JvmStatic external fun kv_fast_stream_read(handle: Long, buf: Long, cap: Long): Long
+
+    /** `kv_fast_get` flag: the stored bytes as kind 0 (`get_stored`) instead of the decoded value. */
+    const val GET_STORED = 1
 
     @JvmField val available: Boolean
 
@@ -24,9 +31,9 @@ internal object FastPath {
         var ok = false
         if (System.getProperty("kohakuvault.fastpath") != "false" && Native.SIZE_T_SIZE == 8) {
             try {
-                // The same library the generated bindings load (uniffi's findLibraryName).
+                // The same library, name and options as the generated bindings (uniffi's findLibraryName).
                 val name = System.getProperty("uniffi.component.kohakuvault.libraryOverride") ?: "kohakuvault"
-                Native.register(FastPath::class.java, NativeLibrary.getInstance(name))
+                Native.register(FastPath::class.java, name)
                 ok = true
             } catch (_: UnsatisfiedLinkError) {
             } catch (_: Exception) {
@@ -38,7 +45,7 @@ internal object FastPath {
     /** Largest value fetched through the fast path; bigger ones use the UDL call. */
     const val MAX_FAST = 8 shl 20
 
-    /** Per-thread native scratch: [out_len u64][out_kind u8][pad][key][value...]. */
+    /** Per-thread native scratch: [key][pad][value...]. */
     class Scratch {
         var buf: ByteBuffer = ByteBuffer.allocateDirect(64 shl 10).order(ByteOrder.LITTLE_ENDIAN)
         var addr: Long = Pointer.nativeValue(Native.getDirectBufferPointer(buf))
@@ -52,7 +59,8 @@ internal object FastPath {
         }
     }
 
-    private val tls = ThreadLocal.withInitial { Scratch() }
+    // not ThreadLocal.withInitial: Android has it only from API 26
+    private val tls = object : ThreadLocal<Scratch>() { override fun initialValue() = Scratch() }
 
     /** Result of [get]: found (kind, payload), [MISSING], or [FALLBACK] (use the UDL call). */
     class Hit(val kind: Int, val payload: ByteArray)
@@ -60,33 +68,34 @@ internal object FastPath {
     @JvmField val MISSING = Hit(-1, EMPTY_BYTES)
     @JvmField val FALLBACK = Hit(-2, EMPTY_BYTES)
 
-    fun get(handle: Long, key: ByteArray): Hit {
-        if (!available || handle == 0L) return FALLBACK
+    /** `get` (or `get_stored` with [GET_STORED] in [flags]) of [key] through the fast path. */
+    fun get(handle: Long, key: ByteArray, flags: Int = 0): Hit {
+        if (!available || handle <= 0L || handle > 0xFFFF_FFFFL) return FALLBACK
         val s = tls.get()
-        val valueOff = (16 + key.size + 7) and 7.inv()
+        val valueOff = (key.size + 7) and 7.inv()
         s.ensure(valueOff + 256)
         var b = s.buf
-        b.position(16); b.put(key)
+        b.position(0); b.put(key)
         repeat(2) {
             val cap = b.capacity() - valueOff
-            val rc = kv_fast_get(handle, s.addr + 16, key.size.toLong(), s.addr + valueOff, cap.toLong(), s.addr, s.addr + 8)
-            when (rc) {
-                0 -> {
-                    val len = b.getLong(0).toInt()
-                    val kind = b.get(8).toInt() and 0xFF
+            val rc = kv_fast_get(handle.toInt(), s.addr, key.size, s.addr + valueOff, cap, flags)
+            when {
+                rc >= 0 -> {
+                    val len = (rc ushr 8).toInt()
+                    val kind = (rc and 0xFF).toInt()
                     val out = ByteArray(len)
                     val d = b.duplicate()
                     d.position(valueOff)
                     d.get(out)
                     return Hit(kind, out)
                 }
-                1 -> return MISSING
-                2 -> {
-                    val need = b.getLong(0)
+                rc == -2L -> return MISSING
+                rc <= -3L -> {
+                    val need = -3L - rc
                     if (need > MAX_FAST) return FALLBACK
                     s.ensure(valueOff + need.toInt())
                     b = s.buf
-                    b.position(16); b.put(key)
+                    b.position(0); b.put(key)
                 }
                 else -> return FALLBACK
             }

@@ -1,0 +1,167 @@
+package io.kohakuvault
+
+import io.kohakuvault.TestSupport.hex
+import org.junit.jupiter.api.Assertions.assertArrayEquals
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Assertions.fail
+import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestFactory
+import java.io.ByteArrayInputStream
+import java.io.File
+import java.nio.ByteBuffer
+
+/**
+ * Every case of tests/conformance/errors.json: the caller-caused failure raises exactly
+ * `KohakuVaultException.<kind>`, against a fresh vault in a temporary file. A case this suite does not know fails.
+ */
+class ErrorConformanceTest {
+
+    @Suppress("UNCHECKED_CAST")
+    private val cases = (TestSupport.conformance("errors.json") as Map<String, Any?>)["cases"] as List<Map<String, Any?>>
+
+    private fun kindClass(kind: String): Class<out KohakuVaultException> =
+        Class.forName("io.kohakuvault.KohakuVaultException\$$kind").asSubclass(KohakuVaultException::class.java)
+
+    /** Runs [block] and checks it raises exactly [kind] (not another kind, not a non-vault exception). */
+    private fun expect(kind: String, what: String, block: () -> Any?): KohakuVaultException {
+        val want = kindClass(kind)
+        try {
+            val r = block()
+            // a lazy result (a scan) fails when it is used
+            if (r is Sequence<*>) r.toList()
+        } catch (e: Throwable) {
+            if (want.isInstance(e)) return e as KohakuVaultException
+            fail<Unit>("$what: expected KohakuVaultException.$kind, got ${e.javaClass.name}: ${e.message}", e)
+        }
+        throw AssertionError("$what: expected KohakuVaultException.$kind, nothing was raised")
+    }
+
+    private fun num(c: Map<String, Any?>, name: String) = (c[name] as Long).toInt()
+
+    private fun run(c: Map<String, Any?>) {
+        val kind = c["kind"] as String
+        val dir = TestSupport.tempDir()
+        val path = File(dir, "t.db").path
+        when (val id = c["id"] as String) {
+            "use_after_close" -> {
+                val kv = KVault(path)
+                kv["k"] = byteArrayOf(1)
+                kv.close()
+                val ops: List<Pair<String, () -> Any?>> = listOf(
+                    "get" to { kv["k"] },
+                    "getTagged" to { kv.getTagged("k") },
+                    "put" to { kv["k"] = byteArrayOf(2) },
+                    "putString" to { kv.putString("s", "x") },
+                    "delete" to { kv.delete("k") },
+                    "exists" to { kv.containsKey("k") },
+                    "len" to { kv.size },
+                    "keys" to { kv.keys("").toList() },
+                    "items" to { kv.items("").toList() },
+                    "keysStream" to { kv.keysStream("").count() },
+                    "put_many" to { kv.putMany(mapOf("a" to byteArrayOf())) },
+                    "get_many" to { kv.getMany(listOf("k")) },
+                    "pop" to { kv.pop("k") },
+                    "remove" to { kv.remove("k") },
+                    "enable_cache" to { kv.enableCache() },
+                )
+                for ((name, op) in ops) {
+                    assertEquals(CLOSED_MESSAGE, expect(kind, "$id/$name", op).reason)
+                }
+            }
+            "write_read_only" -> {
+                KVault(path).use { it["k"] = byteArrayOf(1) }
+                KVault(path, options = OpenOptions(readOnly = true)).use { ro ->
+                    expect(kind, id) { ro["x"] = byteArrayOf(1) }
+                    assertArrayEquals(byteArrayOf(1), ro["k"])
+                }
+            }
+            "bad_table_name" -> expect(kind, id) { KVault(path, c["table"] as String).close() }
+            "missing_table_read_only" -> {
+                KVault(path).close()
+                expect(kind, id) { KVault(path, c["table"] as String, OpenOptions(readOnly = true)).close() }
+            }
+            "short_stream" -> KVault(path).use { kv ->
+                kv["k"] = byteArrayOf(9, 9)
+                val e = expect(kind, id) { kv.putStream("k", ByteArrayInputStream(ByteArray(num(c, "bytes")) { 1 }), num(c, "size").toLong()) }
+                assertTrue(e.reason.contains("short write"), e.reason)
+                assertArrayEquals(byteArrayOf(9, 9), kv["k"], "the old value stays")
+            }
+            "page_size_zero" -> KVault(path).use { kv ->
+                kv["k"] = byteArrayOf(1)
+                expect(kind, id) { kv.keys("", pageSize = 0) }
+                expect(kind, "$id/items") { kv.items("", pageSize = 0) }
+                expect(kind, "$id/stream") { kv.keysStream("", null, 0).count() }
+            }
+            "negative_limit" -> KVault(path).use { kv ->
+                kv["k"] = byteArrayOf(1)
+                expect(kind, id) { kv.keys("", limit = -1) }
+                expect(kind, "$id/items") { kv.items("", limit = -1) }
+            }
+            "cache_size_zero" -> KVault(path).use { kv -> expect(kind, id) { kv.enableCache(capBytes = 0) } }
+            "close_while_cache_locked" -> KVault(path).use { kv ->
+                kv.enableCache()
+                kv.lockCache {
+                    kv["k"] = byteArrayOf(1)
+                    expect(kind, id) { kv.close() }
+                }
+                assertTrue(!kv.isClosed)
+                assertArrayEquals(byteArrayOf(1), kv["k"])
+            }
+            "key_too_long" -> KVault(path).use { kv ->
+                expect(kind, id) { kv[ByteArray(num(c, "key_len")) { 'k'.code.toByte() }] = byteArrayOf(1) }
+                expect(kind, "$id/batch") { kv.putMany(listOf(ByteArray(num(c, "key_len")) to byteArrayOf(1))) }
+            }
+            "newer_file_version" -> {
+                File(path).writeBytes(emptySqliteFile(userVersion = num(c, "user_version")))
+                val e = expect(kind, id) { KVault(path).close() }
+                // refused for its version, not as an unreadable file
+                assertTrue(e.reason.contains("newer"), e.reason)
+            }
+            "pickle_value" -> KVault(path).use { kv ->
+                kv.putTagged("p", Kind.PICKLE, hex(c["payload_hex"] as String))
+                assertEquals(Kind.PICKLE, kv.getTagged("p")!!.kind)
+                expect(kind, id) { kv.getPlain("p") }
+                expect(kind, "$id/getLong") { kv.getLong("p") }
+                expect(kind, "$id/itemsTagged") { kv.itemsTagged("p").single().second.toPlain() }
+            }
+            else -> fail("errors.json case $id has no Kotlin runner")
+        }
+    }
+
+    @TestFactory
+    fun errors(): List<DynamicTest> = cases.map { c ->
+        DynamicTest.dynamicTest("${c["id"]} -> ${c["kind"]}") { run(c) }
+    }
+
+    @Test
+    fun `every kind named in errors json exists in the facade`() {
+        assertTrue(cases.size >= 12)
+        for (c in cases) kindClass(c["kind"] as String)
+    }
+
+    companion object {
+        /**
+         * An empty SQLite database (one 4096-byte page: the file header and an empty sqlite_schema leaf), with
+         * PRAGMA user_version = [userVersion] (header offset 60). See sqlite.org/fileformat2.html.
+         */
+        fun emptySqliteFile(userVersion: Int): ByteArray {
+            val b = ByteBuffer.allocate(4096) // big-endian
+            b.put("SQLite format 3\u0000".toByteArray(Charsets.US_ASCII))
+            b.putShort(16, 4096.toShort())
+            b.put(18, 1); b.put(19, 1); b.put(20, 0)
+            b.put(21, 64); b.put(22, 32); b.put(23, 32)
+            b.putInt(24, 1)          // file change counter
+            b.putInt(28, 1)          // database size in pages
+            b.putInt(44, 4)          // schema format
+            b.putInt(56, 1)          // UTF-8
+            b.putInt(60, userVersion)
+            b.putInt(92, 1)          // version-valid-for = change counter
+            b.putInt(96, 3_045_000)  // SQLITE_VERSION_NUMBER of the writer
+            b.put(100, 0x0D)         // table b-tree leaf, no cells
+            b.putShort(105, 4096.toShort()) // cell content area start (4096 -> stored as 4096, fits as 0x1000)
+            return b.array()
+        }
+    }
+}
