@@ -32,11 +32,11 @@ def load(side):
             for name in runs[0]}
 old, new = load("old"), load("new")
 print(f"medians over {rounds} alternating rounds; speedup = 1.1.0 time / ours (> 1: faster)")
-print(f"{'workload':<38} {'1.1.0':>10} {'ours':>10}  unit   speedup")
+print(f"{'workload':<64} {'1.1.0':>10} {'ours':>10}  unit   speedup")
 for name, (o, unit) in old.items():
     if name not in new:
         continue
     n = new[name][0]
     ratio = o / n if unit == "ms" else n / o
-    print(f"{name:<38} {o:>10.1f} {n:>10.1f}  {unit:<5} {ratio:6.2f}x")
+    print(f"{name:<64} {o:>10.1f} {n:>10.1f}  {unit:<5} {ratio:6.2f}x")
 PY

@@ -1,12 +1,15 @@
 """KohakuVault: an embedded datastore in one SQLite file, with a Rust core.
 
-The Python API is a drop-in replacement for kohakuvault 1.1.0 (see docs/FORMAT.md and the
-project's DECISIONS for the deliberate differences).
+The Python API is a drop-in replacement for kohakuvault 1.1.0 (docs/COMPATIBILITY.md lists the
+deliberate differences; docs/FORMAT.md the stored formats).
 """
 
 from importlib import metadata as _metadata
 
-from . import _kvault  # noqa: F401  (1.1.0's native module name)
+# _errmap (imported first) also provides kohakuvault.errors.map_exception (1.1.0 API);
+# _kvault is 1.1.0's native module name.
+from . import _errmap, _kvault  # noqa: F401
+from ._ffi import N as _N
 from ._unimplemented import CSBTree, SkipList
 from .column_proxy import Column, ColumnVault, VarSizeColumn
 from .errors import DatabaseBusy, InvalidArgument, IoError, KohakuVaultError, NotFound
@@ -16,10 +19,11 @@ from .text_proxy import TextVault
 from .vector_proxy import VectorKVault
 from .wrappers import Cbor, Json, MsgPack, Pickle
 
+# One version number: the package's (pyproject takes it from Cargo.toml) is the core's.
 try:
     __version__ = _metadata.version("kohakuvault")
-except _metadata.PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+unknown"
+except _metadata.PackageNotFoundError:  # not installed as a distribution
+    __version__ = _N.core_version()
 
 # DataPacker is provided by the Rust core. CSBTree and SkipList are importable but not
 # implemented yet (constructing one raises NotImplementedError), hence False.

@@ -32,7 +32,6 @@ __all__ = [
     "encode",
     "decode",
     "encode_for_packer",
-    "packer_category",
 ]
 
 RAW = 0
@@ -180,7 +179,8 @@ def _pack_msgpack(value) -> bytes:
 
 
 def _transcode(from_kind: int, to_kind: int, payload: bytes) -> bytes:
-    from ._ffi import N, map_native_error
+    from ._errmap import map_native_error
+    from ._ffi import N
 
     try:
         return N.transcode(from_kind, to_kind, payload)
@@ -228,7 +228,7 @@ def _encode_array_like(value) -> tuple[int, bytes] | None:
 
 
 def encode(value: Any, use_pickle: bool = True) -> tuple[int, bytes]:
-    """Auto-pack one value (KVault rules, docs/FORMAT.md §2 and DECISIONS 1-3).
+    """Auto-pack one value (KVault rules, docs/FORMAT.md §2 and docs/COMPATIBILITY.md §1).
 
     Raises TypeError / ValueError for values that cannot be stored (callers map them to
     :class:`InvalidArgument`).
@@ -364,53 +364,11 @@ def decode(kind: int, payload, allow_pickle: bool = True) -> Any:
 
 # ---- DataPacker inputs ------------------------------------------------------------------------
 
-_VEC_ELEM = {
-    "f32": "<f4",
-    "float32": "<f4",
-    "f64": "<f8",
-    "float64": "<f8",
-    "i32": "<i4",
-    "int32": "<i4",
-    "i64": "<i8",
-    "int64": "<i8",
-    "u8": "|u1",
-    "uint8": "|u1",
-    "u16": "<u2",
-    "uint16": "<u2",
-    "u32": "<u4",
-    "uint32": "<u4",
-    "u64": "<u8",
-    "uint64": "<u8",
-    "i8": "|i1",
-    "int8": "|i1",
-    "i16": "<i2",
-    "int16": "<i2",
-}
 
-
-def packer_category(dtype: str) -> tuple[str, str | None]:
-    """Which kind a DataPacker of ``dtype`` takes: ('int'|'float'|'str'|'bytes'|'msgpack'|'vec', elem)."""
-    parts = dtype.strip().split(":")
-    head = parts[0].strip().lower()
-    if head == "i64":
-        return "int", None
-    if head == "f64":
-        return "float", None
-    if head in ("str", "string"):
-        return "str", None
-    if head == "bytes":
-        return "bytes", None
-    if head in ("msgpack", "messagepack", "cbor"):
-        return "msgpack", None
-    if head in ("vec", "vector"):
-        elem = parts[1].strip().lower() if len(parts) > 1 else ""
-        return "vec", _VEC_ELEM.get(elem)
-    return "msgpack", None
-
-
-def encode_for_packer(category: str, elem: str | None, value: Any) -> tuple[int, bytes]:
-    """Map a value onto the kind a DataPacker of the given category expects."""
-    if category == "int":
+def encode_for_packer(kind: int, elem_dtype: int | None, value: Any) -> tuple[int, bytes]:
+    """Map a value onto the kind a DataPacker takes (its ``value_kind()``; ``elem_dtype``: a
+    vector packer's element dtype code, as in an ndarray payload)."""
+    if kind == INT:
         if isinstance(value, float):
             raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
         try:
@@ -422,23 +380,24 @@ def encode_for_packer(category: str, elem: str | None, value: Any) -> tuple[int,
         if not -(1 << 63) <= number < (1 << 63):
             raise OverflowError("int too big to convert to i64")
         return INT, int_payload(number)
-    if category == "float":
+    if kind == FLOAT:
         if isinstance(value, (str, bytes, bytearray)):
             raise TypeError(f"must be real number, not {type(value).__name__}")
         return FLOAT, _F64.pack(float(value))
-    if category == "str":
+    if kind == UTF8:
         if not isinstance(value, str):
             raise TypeError(f"'{type(value).__name__}' object cannot be converted to 'PyString'")
         return UTF8, value.encode("utf-8")
-    if category == "bytes":
+    if kind == RAW:
         if isinstance(value, (bytes, bytearray, memoryview)):
             return RAW, bytes(value)
         if isinstance(value, str):
             raise TypeError("Can't extract `str` to `Vec`")
         return RAW, bytes(value)
-    if category == "vec":
+    if kind == NDARRAY:
         np = _numpy()
         arr = np.asarray(value)
+        elem = _DTYPE_OF.get(elem_dtype) if elem_dtype is not None else None
         if elem is not None:
             arr = arr.astype(elem)
         payload = ndarray_payload(arr)

@@ -1,9 +1,10 @@
-"""The bridge to the Rust core: the generated uniffi module, typed error mapping and the C fast path.
+"""The bridge to the Rust core: the generated uniffi module and the C fast path.
 
 The generated module (``kohakuvault._native``) is a build output of maturin; nothing here patches
-it. The C fast path (docs/FORMAT.md §5) is an optimisation of ``KvStore.get`` and
-``GetStream.read``: it is called through ctypes on the library the generated module has already
-loaded, and every error falls back to the uniffi call, which raises the typed error.
+it. The C fast path (docs/FORMAT.md §5) is an optimisation of ``KvStore.get`` / ``get_stored``,
+``get_many``, ``scan`` and ``GetStream.read``: it is called through ctypes on the library the
+generated module has already loaded, and every error falls back to the uniffi call, which raises
+the typed error (mapped by ``_errmap``).
 """
 
 from __future__ import annotations
@@ -15,79 +16,16 @@ import pickle
 import threading
 
 from . import _native as N
-from .errors import DatabaseBusy, InvalidArgument, IoError, KohakuVaultError, NotFound
 
-__all__ = [
-    "N",
-    "VaultError",
-    "CLOSED_MESSAGE",
-    "map_native_error",
-    "closed_error",
-    "FastPath",
-    "FAST",
-]
+__all__ = ["N", "FastPath", "FAST", "GET_STORED"]
 
-VaultError = N.VaultError
 _gen = importlib.import_module(N.KvStore.__module__)
-_InternalError = getattr(_gen, "InternalError", None)
 
-CLOSED_MESSAGE = "Cannot operate on closed KVault"
+# kv_fast_get flag: the value as stored (what get_stored returns, kind 0), for auto-pack off.
+GET_STORED = 1
 
-
-def closed_error() -> ValueError:
-    """The error 1.1.0 raises for any operation on a closed KVault."""
-    return ValueError(CLOSED_MESSAGE)
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason) if reason is not None else str(exc)
-
-
-def map_native_error(
-    exc: BaseException, *, key: bytes | str | None = None, decoding: bool = False
-) -> BaseException:
-    """Map an exception raised by the generated bindings to kohakuvault's classes, by type.
-
-    * ``NotFound`` -> :class:`NotFound` (callers that follow 1.1.0's ``KeyError`` handle it first)
-    * ``Busy`` -> :class:`DatabaseBusy`; ``InvalidArgument`` / ``UnsupportedEncoding`` ->
-      :class:`InvalidArgument`
-    * ``ReadOnly`` -> :class:`IoError` whose message says "read-only" (1.1.0's PermissionError path)
-    * ``Closed`` -> ``ValueError("Cannot operate on closed KVault")`` as 1.1.0
-    * ``Io`` / ``DiskFull`` -> :class:`IoError`
-    * ``Corrupt`` -> :class:`InvalidArgument` while decoding a stored value (1.1.0's bad-header
-      error), else :class:`KohakuVaultError`
-    * anything else from the core -> :class:`KohakuVaultError`; Python ``TypeError`` /
-      ``ValueError`` (argument conversion) -> :class:`InvalidArgument`
-    """
-    if isinstance(exc, KohakuVaultError):
-        return exc
-    if isinstance(exc, VaultError):
-        reason = _reason(exc)
-        if isinstance(exc, VaultError.NotFound):
-            return NotFound(key if key is not None else b"<unknown>")
-        if isinstance(exc, VaultError.Busy):
-            return DatabaseBusy(reason)
-        if isinstance(exc, (VaultError.InvalidArgument, VaultError.UnsupportedEncoding)):
-            return InvalidArgument(reason)
-        if isinstance(exc, VaultError.ReadOnly):
-            if "read-only" not in reason:
-                reason = f"KVault is read-only: {reason}"
-            return IoError("OS error during I/O", PermissionError(reason))
-        if isinstance(exc, VaultError.Closed):
-            return closed_error()
-        if isinstance(exc, (VaultError.Io, VaultError.DiskFull)):
-            return IoError(reason)
-        if isinstance(exc, VaultError.Corrupt):
-            return InvalidArgument(reason) if decoding else KohakuVaultError(reason)
-        return KohakuVaultError(reason)
-    if _InternalError is not None and isinstance(exc, _InternalError):
-        return KohakuVaultError(str(exc))
-    if isinstance(exc, (TypeError, ValueError, OverflowError)):
-        return InvalidArgument(str(exc))
-    if isinstance(exc, OSError):
-        return IoError("OS error during I/O", exc)
-    return KohakuVaultError(str(exc))
+# The per-thread point-read buffer grows up to this size; bigger values use a one-off buffer.
+_KEEP_BUFFER_MAX = 4 << 20
 
 
 def _library_path() -> str | None:
@@ -103,24 +41,10 @@ def _library_path() -> str | None:
     return None
 
 
-_KEEP_BUFFER_MAX = 4 << 20
-_GET_ARGTYPES = (
-    ctypes.c_uint64,  # handle
-    ctypes.c_char_p,  # key
-    ctypes.c_size_t,  # key length
-    ctypes.c_void_p,  # buffer
-    ctypes.c_size_t,  # buffer capacity
-    ctypes.c_void_p,  # out_len (uint64_t*)
-    ctypes.c_void_p,  # out_kind (uint8_t*)
-)
-
-
 class _ThreadBuffers(threading.local):
-    """Per-thread output buffers of the fast path, as tuples (one attribute lookup per call)."""
+    """Per-thread buffers of the fast path (``state`` is one tuple: one attribute lookup)."""
 
     def __init__(self) -> None:
-        self.out_len = ctypes.c_uint64()
-        self.out_kind = ctypes.c_uint8()
         self.page_ptr = ctypes.c_void_p()
         self.page_len = ctypes.c_size_t()
         self.page_out = (ctypes.byref(self.page_ptr), ctypes.byref(self.page_len))
@@ -129,58 +53,23 @@ class _ThreadBuffers(threading.local):
     def resize(self, cap: int) -> None:
         buf = ctypes.create_string_buffer(cap)
         self.buf = buf
-        view = memoryview(buf).cast("B")
-        self.state = (
-            ctypes.addressof(buf),
-            cap,
-            ctypes.byref(self.out_len),
-            ctypes.byref(self.out_kind),
-            self.out_len,
-            self.out_kind,
-            view,
-        )
-        self.get2_state = (buf, cap, view)
-
-
-def _make_getter(fn, tls):
-    """``get(handle, key)`` -> ``(kind, payload)``, ``None`` when missing, ``False`` on error."""
-
-    def get(handle: int, key: bytes):
-        addr, cap, p_len, p_kind, out_len, out_kind, view = tls.state
-        rc = fn(handle, key, len(key), addr, cap, p_len, p_kind)
-        if rc == 0:
-            return out_kind.value, view[: out_len.value].tobytes()
-        while rc == 2:  # buffer too small: retry with the size reported
-            need = out_len.value
-            if need <= _KEEP_BUFFER_MAX:
-                tls.resize(max(need, cap * 2))
-                addr, cap, p_len, p_kind, out_len, out_kind, view = tls.state
-            else:  # a one-off big value: do not keep a huge per-thread buffer around
-                tmp = ctypes.create_string_buffer(need)
-                addr, cap = ctypes.addressof(tmp), need
-            rc = fn(handle, key, len(key), addr, cap, p_len, p_kind)
-            if rc == 0:
-                return out_kind.value, ctypes.string_at(addr, out_len.value)
-        if rc == 1:
-            return None
-        return False
-
-    return get
+        self.state = (buf, cap, memoryview(buf).cast("B"))
 
 
 class FastPath:
-    """ctypes access to ``kv_fast_get`` / ``kv_fast_stream_read`` (docs/FORMAT.md §5).
+    """ctypes access to the ``kv_fast_*`` entry points (docs/FORMAT.md §5).
 
     Two bindings of ``kv_fast_get``: ``get`` releases the GIL during the call (ctypes.CDLL);
     ``get_gil`` keeps it (ctypes.PyDLL), which avoids a GIL hand-off per point read when several
-    threads share a vault. ``get_gil`` is only used for file-backed vaults, whose reads take
-    pooled reader connections and never wait for a lock that a GIL-holding thread could keep
+    threads share a vault. ``get_gil`` is only for file-backed vaults, whose reads take pooled
+    reader connections and never wait for a lock that a GIL-holding thread could keep
     (``:memory:`` / URI vaults read through the writer connection, so they use ``get``).
+    ``kv_fast_get`` takes only int-sized arguments and is called without argtypes: ctypes then
+    converts each argument directly (ints as C int, bytes and ctypes arrays as pointers).
     """
 
     def __init__(self) -> None:
         self.available = False
-        self.pages = False
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -191,32 +80,16 @@ class FastPath:
             held = ctypes.PyDLL(path)
             get = released.kv_fast_get
             get_gil = held.kv_fast_get
+            get_many = released.kv_fast_get_many
+            scan = released.kv_fast_scan
             read = released.kv_fast_stream_read
+            release = released.kohakuvault_fast_release
         except (OSError, AttributeError):
             return
         for fn in (get, get_gil):
-            fn.argtypes = _GET_ARGTYPES
-            fn.restype = ctypes.c_int32
+            fn.restype = ctypes.c_int64
         read.argtypes = (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)
         read.restype = ctypes.c_int64
-        self._libs = (released, held)
-        self._read = read
-        self.tls = _ThreadBuffers()
-        self.get = _make_getter(get, self.tls)
-        self.get_gil = _make_getter(get_gil, self.tls)
-        # kv_fast_get2 takes only int-sized arguments and is called without argtypes: ctypes then
-        # converts each argument directly (ints as C int, bytes and ctypes arrays as pointers).
-        try:
-            self.get2_fn = released.kv_fast_get2
-            self.get2_gil_fn = held.kv_fast_get2
-            get_many = released.kv_fast_get_many
-            scan = released.kv_fast_scan
-            self._release = released.kv_fast_release
-        except AttributeError:
-            self.available = True
-            return
-        for fn in (self.get2_fn, self.get2_gil_fn):
-            fn.restype = ctypes.c_int64
         get_many.argtypes = (
             ctypes.c_uint64,  # handle
             ctypes.c_char_p,  # key lengths (u32 LE each)
@@ -241,11 +114,40 @@ class FastPath:
             ctypes.c_void_p,
         )
         scan.restype = ctypes.c_int32
-        self._release.restype = None
+        release.restype = None
+        self._libs = (released, held)
+        self.get = get
+        self.get_gil = get_gil
         self._get_many = get_many
         self._scan = scan
-        self.pages = True
+        self._read = read
+        self._release = release
+        self.tls = _ThreadBuffers()
         self.available = True
+
+    def read(self, fn, handle: int, key: bytes, flags: int, need: int = 0):
+        """A point read through ``fn`` (``get`` or ``get_gil``) that grows this thread's buffer
+        as needed: ``(kind, payload)``, None when missing, False on error (then make the UDL
+        call for the typed error). ``need``: the size a previous call reported (``-3 - need``)
+        for a value that did not fit."""
+        tls = self.tls
+        while True:
+            if need == 0:
+                buf, cap, view = tls.state
+            elif need <= _KEEP_BUFFER_MAX:
+                tls.resize(max(need, tls.state[1] * 2))
+                buf, cap, view = tls.state
+            else:  # a one-off big value: do not keep a huge per-thread buffer around
+                buf = ctypes.create_string_buffer(need)
+                cap, view = need, memoryview(buf).cast("B")
+            r = fn(handle, key, len(key), buf, cap, flags)
+            if r >= 0:
+                return r & 0xFF, view[: r >> 8].tobytes()
+            if r == -2:
+                return None
+            if r == -1:
+                return False
+            need = -3 - r  # too big for this buffer (or replaced by a bigger value meanwhile)
 
     def _page(self, rc: int, tls):
         """The Python objects of this thread's page (docs/FORMAT.md §4.1), None on error."""
@@ -258,7 +160,7 @@ class FastPath:
         return page
 
     def get_many(self, handle: int, key_lens: bytes, keys: bytes, decoded: bool):
-        """``(values, special, end)`` for columnar keys, or None on error (see _page)."""
+        """``(values, special, end, packed, n_packed)`` for columnar keys, or None on error."""
         tls = self.tls
         p_ptr, p_len = tls.page_out
         rc = self._get_many(
@@ -267,7 +169,7 @@ class FastPath:
         return self._page(rc, tls)
 
     def scan(self, handle: int, prefix, after, limit: int, max_bytes: int, flags: int):
-        """``(entries, special, end)`` of one scan page, or None on error."""
+        """``(entries, special, end, packed, n_packed)`` of one scan page, or None on error."""
         tls = self.tls
         p_ptr, p_len = tls.page_out
         rc = self._scan(

@@ -1,5 +1,6 @@
 """``kohakuvault._kvault``: 1.1.0's native module name, kept as an alias of the public classes
-(DECISIONS 11) so that imports such as ``from kohakuvault._kvault import DataPacker`` work."""
+(docs/COMPATIBILITY.md §6) so that imports such as ``from kohakuvault._kvault import DataPacker`` work.
+"""
 
 from ._unimplemented import ColumnVault as _ColumnVault
 from ._unimplemented import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList

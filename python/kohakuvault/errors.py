@@ -1,7 +1,9 @@
 """Exception classes of kohakuvault (the same names and hierarchy as kohakuvault 1.1.0).
 
-Errors from the Rust core arrive as typed ``VaultError`` variants and are mapped by variant
-(see :func:`map_exception`); messages keep the words callers match on ("locked", "closed",
+This module holds the classes only. Errors from the Rust core arrive as typed ``VaultError``
+variants and are mapped by variant in ``kohakuvault._errmap``, which also provides
+``map_exception`` here (1.1.0's ``kohakuvault.errors.map_exception``) when it is imported, as
+``import kohakuvault`` does. Messages keep the words callers match on ("locked", "closed",
 "read-only").
 """
 
@@ -15,7 +17,6 @@ __all__ = [
     "DatabaseBusy",
     "InvalidArgument",
     "IoError",
-    "map_exception",
 ]
 
 
@@ -50,11 +51,3 @@ class IoError(KohakuVaultError):
         super().__init__(text)
         if cause is not None:
             self.__cause__ = cause
-
-
-def map_exception(exc: BaseException, *, key: bytes | str | None = None) -> KohakuVaultError:
-    """Turn any exception into the matching :class:`KohakuVaultError` (by type, never by message)."""
-    # Imported lazily: errors.py must stay importable without the native library.
-    from ._ffi import map_native_error
-
-    return map_native_error(exc, key=key)

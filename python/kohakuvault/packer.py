@@ -11,7 +11,8 @@ import struct
 from typing import Any, Optional
 
 from . import _codec
-from ._ffi import N, VaultError
+from ._errmap import VaultError
+from ._ffi import N
 
 __all__ = ["DataPacker"]
 
@@ -33,7 +34,7 @@ class DataPacker:
     """Packs values of one dtype (``i64``, ``f64``, ``str[:N][:enc]``, ``bytes[:N]``,
     ``msgpack[:N]``, ``cbor[:N]``, ``vec:<elem>[:dims]``) to bytes and back."""
 
-    __slots__ = ("_inner", "_category", "_elem", "_dtype")
+    __slots__ = ("_inner", "_kind", "_elem", "_dtype")
 
     def __init__(self, dtype: str):
         if not isinstance(dtype, str):
@@ -47,7 +48,9 @@ class DataPacker:
     def _setup(self, inner, dtype: str) -> None:
         self._inner = inner
         self._dtype = dtype
-        self._category, self._elem = _codec.packer_category(dtype)
+        # What pack takes, from the core (which owns the dtype grammar).
+        self._kind = inner.value_kind()
+        self._elem = inner.elem_dtype()
 
     @classmethod
     def _wrap(cls, inner, dtype: str) -> DataPacker:
@@ -80,7 +83,7 @@ class DataPacker:
         return DataPacker._wrap(inner, "cbor")
 
     def _item(self, value: Any) -> tuple[int, bytes]:
-        return _codec.encode_for_packer(self._category, self._elem, value)
+        return _codec.encode_for_packer(self._kind, self._elem, value)
 
     def pack(self, value: Any) -> bytes:
         kind, payload = self._item(value)

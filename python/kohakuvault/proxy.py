@@ -9,32 +9,47 @@ and keeps a small write combiner in front of the core's write-back cache:
   operation on the vault, so reads always see acknowledged writes.
 * Without a cache, ``put`` is a direct ``KvStore.put`` (committed on return).
 * A vault that is garbage-collected (or still open at interpreter exit) drains the combiner and
-  closes, which flushes the core's cache (DECISIONS 8); a failure warns with ResourceWarning.
+  closes, which flushes the core's cache; a failure warns with ResourceWarning
+  (docs/COMPATIBILITY.md §4.2).
+
+Point reads and puts are written out here, each one Python call on its hot path. The other
+concerns live in private modules: constructor arguments (``_kv_options``), key/value columns
+(``_kv_buffers``), the combiner and open-vault registry (``_kv_combiner``), batch reads and
+iteration (``_kv_pages``), streams (``_kv_streams``) and the cache drainer (``_kv_drainer``).
 """
 
 from __future__ import annotations
 
-import atexit
-import io
 import math
-import operator
 import os
-import struct
-import sys
 import threading
 import time
 import warnings
-import weakref
-from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from itertools import chain, islice
 from pathlib import Path
-from typing import Any, BinaryIO, Optional, Union
+from typing import Any, Optional, Union
 
 from . import _codec
-from ._ffi import CLOSED_MESSAGE, FAST, N, VaultError, closed_error, map_native_error
-from .errors import DatabaseBusy, InvalidArgument, KohakuVaultError, NotFound
+from ._errmap import CLOSED_MESSAGE, VaultError, closed_error, map_native_error
+from ._ffi import FAST, GET_STORED, N
+from ._kv_buffers import (
+    KEY_MAX,
+    PAIR_TYPES,
+    decode_value,
+    key_column,
+    to_bytes_key,
+    u32s,
+    value_columns,
+)
+from ._kv_combiner import COMBINE_BYTES, COMBINE_ITEMS, Combiner, track, untrack
+from ._kv_drainer import start_drainer
+from ._kv_options import open_options
+from ._kv_pages import PagesMixin, fast_pages
+from ._kv_streams import REENTRANT, StreamsMixin, in_callback
+from ._kv_streams import stream_copy as _stream_copy  # noqa: F401  (kohakuvault.proxy API)
+from .errors import DatabaseBusy, InvalidArgument, KohakuVaultError
 
 __all__ = ["KVault"]
 
@@ -42,193 +57,19 @@ KeyType = Union[bytes, str]
 PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
-_U32 = struct.Struct("<I")
-_STATUS = struct.Struct("<BI")
-_U32_MAX = 0xFFFFFFFF
-_BLOB_MAX = (1 << 31) - 1
-_KEY_MAX = 1 << 20  # the core's key limit: longer keys go direct (and fail there)
-_COMBINE_ITEMS = 512
-_COMBINE_BYTES = 256 << 10
-_MISSING_STATUS = 0xFF
-_DECODE = _codec.decode
 _FAST_TLS = FAST.tls if FAST.available else None
-_FAST_PAGES = FAST.available and FAST.pages
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
 _MSGPACK = _codec.MSGPACK
 _PACKERS = _codec._PACKERS
-_PAIR_TYPES = frozenset((tuple, list))
-_FIRST = operator.itemgetter(0)
-_SECOND = operator.itemgetter(1)
-# Default iteration pages (batch_size not given): up to this many entries or about this many bytes.
-_PAGE_ITEMS = 4096
-_PAGE_BYTES = 1 << 20
-_NO_BYTE_LIMIT = (1 << 64) - 1
-_U32_NATIVE = array("I").itemsize == 4 and sys.byteorder == "little"
-_REENTRANT = "reentrant access from a stream callback is not supported"
-
-_callbacks = threading.local()  # ids of vaults whose stream callback is running on this thread
-
-
-def _to_bytes_key(key: Any) -> bytes:
-    t = type(key)
-    if t is bytes:
-        return key
-    if t is str:
-        try:
-            return key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidArgument(
-                "key must be bytes or str (str keys must be valid UTF-8)"
-            ) from None
-    # Subclasses: their own data (as 1.1.0 read it), never what __str__/__bytes__ return.
-    if isinstance(key, bytes):
-        return bytes(memoryview(key))
-    if isinstance(key, str):
-        return _to_bytes_key(str.__str__(key))
-    raise InvalidArgument("key must be bytes or str")
-
-
-def _u32s(values) -> bytes:
-    """Little-endian u32s (``OverflowError`` past 2**32 - 1)."""
-    if _U32_NATIVE:
-        return array("I", values).tobytes()
-    values = list(values)
-    return struct.pack(f"<{len(values)}I", *values)
-
-
-def _key_column(keys) -> tuple[bytes, bytes]:
-    """(u32 lengths, concatenation) of keys as bytes: one columnar FFI argument pair.
-
-    All-ASCII str keys are joined and encoded at once (their lengths are their byte lengths).
-    """
-    if keys and type(keys[0]) is str:
-        try:
-            joined = "".join(keys)
-        except TypeError:
-            joined = None
-        if joined is not None and joined.isascii():
-            return _u32s(map(len, keys)), joined.encode("ascii")
-    encoded = [k if type(k) is bytes else _to_bytes_key(k) for k in keys]
-    return _u32s(map(len, encoded)), b"".join(encoded)
-
-
-def _unpack_many(packed) -> list:
-    """The values of a page's MessagePack array (decoded as ``_codec.decode`` decodes one)."""
-    if packed is None:
-        return []
-    try:
-        return _codec.unpack_msgpack(packed)
-    except Exception as exc:
-        raise InvalidArgument(f"cannot decode stored value: {exc}") from exc
+# Names tests and 1.1.0-era callers import from here.
+_to_bytes_key = to_bytes_key
+_u32s = u32s
+_key_column = key_column
 
 
 def _mapped(exc: BaseException, key=None, decoding: bool = False) -> BaseException:
     return map_native_error(exc, key=key, decoding=decoding)
-
-
-def _decode_value(kind: int, payload, allow_pickle: bool) -> Any:
-    try:
-        return _DECODE(kind, payload, allow_pickle)
-    except KohakuVaultError:
-        raise
-    except Exception as exc:
-        raise InvalidArgument(f"cannot decode stored value: {exc}") from exc
-
-
-def _stream_copy(reader: BinaryIO, writer: BinaryIO, chunk_size: int = 1 << 20) -> int:
-    """Copy binary chunks, accounting only for bytes accepted by the sink."""
-    total = 0
-    while True:
-        chunk = reader.read(chunk_size)
-        if not chunk:
-            return total
-        total += _write_all(writer, chunk)
-
-
-def _write_all(writer, view) -> int:
-    """Write ``view`` (bytes or memoryview) fully; ``write`` must return an int in 1..len
-    (short writes resend the rest)."""
-    length = len(view)
-    done = 0
-    while done < length:
-        part = view[done:] if done else view
-        n = writer.write(part)
-        if type(n) is not int or n <= 0 or n > length - done:
-            raise InvalidArgument("writer.write() must return a positive byte count")
-        done += n
-    return length
-
-
-def _remaining_size(reader) -> Optional[int]:
-    """Bytes left in a file-like reader (fstat, then seek/tell), or None if unknown."""
-    try:
-        fileno = reader.fileno()
-        st = os.fstat(fileno)
-        import stat
-
-        if stat.S_ISREG(st.st_mode):
-            try:
-                pos = reader.tell()
-            except (OSError, AttributeError, ValueError):
-                pos = os.lseek(fileno, 0, os.SEEK_CUR)
-            return max(st.st_size - pos, 0)
-    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-        pass
-    try:
-        if reader.seekable():
-            pos = reader.tell()
-            end = reader.seek(0, os.SEEK_END)
-            reader.seek(pos, os.SEEK_SET)
-            return max(end - pos, 0)
-    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-        pass
-    return None
-
-
-class _Combiner:
-    """Puts not yet handed to the core: ``items`` of (key, kind, payload).
-
-    Puts append without a lock (``list.append`` is atomic) to a list that is never replaced;
-    drains hold ``lock`` and delete only the prefix they sent, so an append racing with a drain
-    is never lost. ``size`` (bytes appended since the last drain) is a heuristic only.
-    """
-
-    __slots__ = ("lock", "items", "size")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: list[tuple[bytes, int, bytes]] = []
-        self.size = 0
-
-
-# Open vaults (id -> weak reference): closed at interpreter exit so pending writes are kept.
-# (KVault is unhashable, as a Mapping with __eq__, so a WeakSet cannot hold it.)
-_live_vaults: dict[int, weakref.ref] = {}
-
-
-def _track(vault: KVault) -> None:
-    key = id(vault)
-
-    def forget(ref, key=key):
-        if _live_vaults.get(key) is ref:
-            del _live_vaults[key]
-
-    _live_vaults[key] = weakref.ref(vault, forget)
-
-
-def _untrack(vault: KVault) -> None:
-    ref = _live_vaults.get(id(vault))
-    if ref is not None and ref() is vault:
-        del _live_vaults[id(vault)]
-
-
-@atexit.register
-def _close_live_vaults() -> None:  # exercised by the subprocess tests
-    for ref in list(_live_vaults.values()):
-        vault = ref()
-        if vault is not None:
-            vault._finalize()
 
 
 def _point_read(raise_missing: bool):
@@ -238,23 +79,26 @@ def _point_read(raise_missing: bool):
     def read(self, key: KeyType, default: Any = None) -> Any:
         if self._closed or self._streams:
             self._check()
-        k = key if type(key) is bytes else _to_bytes_key(key)
+        k = key if type(key) is bytes else to_bytes_key(key)
         if self._wc.items:
             self._drain()
-        get2 = self._get2
-        if get2 is not None and len(k) <= _KEY_MAX:  # int-sized arguments only
-            # The C fast path: (len << 8) | kind, -2 missing; anything else takes _fetch.
-            buf, cap, view = _FAST_TLS.get2_state
-            r = get2(self._fh, k, len(k), buf, cap)
+        get = self._fast_get
+        need = 0  # no fast path: _fetch makes the UDL call
+        if get is not None and len(k) <= KEY_MAX:  # int-sized arguments only
+            # The C fast path in every mode (stored bytes with auto-pack off):
+            # (len << 8) | kind, -2 missing, -3 - len too big for the buffer, -1 error.
+            buf, cap, view = _FAST_TLS.state
+            r = get(self._fh, k, len(k), buf, cap, self._fast_flags)
             if r >= 0:
                 if r & 0xFF == _RAW:
                     return view[: r >> 8].tobytes()
-                return _decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
+                return decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
             if r == -2:
                 if raise_missing:
                     raise KeyError(key)
                 return default
-        found = self._fetch(k)  # too big for the buffer, an error, or no fast path
+            need = -3 - r if r < -2 else None  # None: an error, for the UDL call to type
+        found = self._fetch(k, need)  # too big for the buffer, an error, or no fast path
         if found is None:
             if raise_missing:
                 raise KeyError(key)
@@ -262,7 +106,7 @@ def _point_read(raise_missing: bool):
         kind, payload = found
         if kind == _RAW:
             return payload
-        return _decode_value(kind, payload, self._allow_pickle)
+        return decode_value(kind, payload, self._allow_pickle)
 
     if raise_missing:
         read.__name__ = "__getitem__"
@@ -274,7 +118,7 @@ def _point_read(raise_missing: bool):
     return read
 
 
-class KVault(Mapping):
+class KVault(PagesMixin, StreamsMixin, Mapping):
     """A key-value vault in one SQLite file (``bytes``/``str`` keys, auto-packed values).
 
     Drop-in compatible with kohakuvault 1.1.0's ``KVault``. Extra keyword: ``allow_pickle``
@@ -301,58 +145,19 @@ class KVault(Mapping):
     ):
         self._closed = True  # until the core is open (keeps __del__ of a failed init quiet)
         self._closing = False
-        try:
-            path_str = os.fspath(path)
-        except TypeError as exc:
-            raise InvalidArgument(f"Invalid path: {path!r}") from exc
-        if isinstance(path_str, bytes):
-            path_str = os.fsdecode(path_str)
-        if not isinstance(path_str, str):
-            raise InvalidArgument(f"Invalid path: {path!r}")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-            raise InvalidArgument("chunk_size must be an integer")
-        if chunk_size <= 0:
-            raise InvalidArgument("chunk_size must be positive")
-        if (
-            not isinstance(retries, int)
-            or retries < 1
-            or not isinstance(backoff_base, (int, float))
-            or not math.isfinite(backoff_base)
-            or backoff_base < 0
-        ):
-            raise InvalidArgument("retries must be positive and backoff_base finite/nonnegative")
-        if not isinstance(table, str):
-            raise InvalidArgument("table must be a str")
-        for name, value, top in (
-            ("page_size", page_size, _U32_MAX),
-            ("mmap_size", mmap_size, (1 << 64) - 1),
-            ("cache_kb", cache_kb, _U32_MAX),
-            ("reader_idle_limit", reader_idle_limit, _U32_MAX),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgument(f"{name} must be an integer")
-            if value < 0:
-                raise InvalidArgument(f"{name} must be nonnegative")
-            if value > top:
-                raise InvalidArgument(f"{name} is too large")
-        if (
-            isinstance(reader_cache_kb, bool)
-            or not isinstance(reader_cache_kb, int)
-            or reader_cache_kb <= 0
-        ):
-            raise InvalidArgument("reader_cache_kb must be positive")
-        if reader_cache_kb > _U32_MAX:
-            raise InvalidArgument("reader_cache_kb is too large")
-
-        options = N.OpenOptions(
-            read_only=bool(read_only),
-            enable_wal=bool(enable_wal),
+        path_str, options = open_options(
+            path,
+            chunk_size=chunk_size,
+            retries=retries,
+            backoff_base=backoff_base,
+            table=table,
+            enable_wal=enable_wal,
             page_size=page_size,
             mmap_size=mmap_size,
             cache_kb=cache_kb,
+            read_only=read_only,
             reader_cache_kb=reader_cache_kb,
             reader_idle_limit=reader_idle_limit,
-            busy_timeout_ms=5000,
         )
         try:
             store = N.KvStore(path_str, table, options)
@@ -372,7 +177,7 @@ class KVault(Mapping):
         self._auto_pack = True
         self._use_pickle = True
         self._lifecycle = threading.RLock()
-        self._wc = _Combiner()
+        self._wc = Combiner()
         self._combine = False  # True while puts go to the combiner
         self._cache_cap = 0  # the core cache's capacity while enabled
         self._lock_depth = 0
@@ -380,22 +185,25 @@ class KVault(Mapping):
         self._bg_error: Optional[BaseException] = None
         self._drain_stop: Optional[threading.Event] = None
         self._fh = self._store.fast_handle() if FAST.available else 0
-        self._get2 = None  # kv_fast_get2 while it applies (see _refresh_fast)
+        self._fast_get = None  # kv_fast_get while it applies (see _refresh_fast)
+        self._fast_flags = 0  # its flags: GET_STORED with auto-pack off
+        self._fast_get_fn = None
         if FAST.available:
+            # File-backed vaults read through pooled reader connections: the GIL-holding binding
+            # (no GIL hand-off per read, so threads sharing a vault scale).
             pooled = path_str != ":memory:" and not path_str.startswith("file:")
-            self._fast_get = FAST.get_gil if pooled else FAST.get
-            self._get2_fn = FAST.get2_gil_fn if pooled else FAST.get2_fn
+            self._fast_get_fn = FAST.get_gil if pooled else FAST.get
         self._closed = False
         self._refresh_fast()
-        _track(self)
+        track(self)
 
     # ------------------------------------------------------------------ internals
 
     def _check(self) -> None:
         if self._closed:
             raise closed_error()
-        if self._streams and id(self) in getattr(_callbacks, "ids", ()):
-            raise KohakuVaultError(_REENTRANT)
+        if self._streams and in_callback(self):
+            raise KohakuVaultError(REENTRANT)
 
     def _call(self, fn, *args, key=None, decoding=False):
         """Call the core once; typed errors become kohakuvault errors."""
@@ -424,10 +232,12 @@ class KVault(Mapping):
             attempt += 1
 
     def _refresh_fast(self) -> None:
-        """Point reads take kv_fast_get2 while the vault is open with auto-pack on."""
+        """Point reads take kv_fast_get while the vault is open, in every mode: decoded with
+        auto-pack on, the stored bytes (``GET_STORED``) with it off."""
         fh = self._fh
-        usable = _FAST_PAGES and 0 < fh < (1 << 31) and self._auto_pack and not self._closed
-        self._get2 = self._get2_fn if usable else None
+        usable = fast_pages() and 0 < fh < (1 << 31) and not self._closed
+        self._fast_get = self._fast_get_fn if usable else None
+        self._fast_flags = 0 if self._auto_pack else GET_STORED
 
     def _drain_locked(self) -> None:
         items = self._wc.items
@@ -436,8 +246,8 @@ class KVault(Mapping):
             keys, kinds, payloads = zip(*items[:n])
             columns = (
                 bytes(kinds),
-                _u32s(map(len, keys)),
-                _u32s(map(len, payloads)),
+                u32s(map(len, keys)),
+                u32s(map(len, payloads)),
                 b"".join(keys),
                 b"".join(payloads),
             )
@@ -477,14 +287,19 @@ class KVault(Mapping):
             return _RAW, bytes(value)
         raise InvalidArgument("value must be bytes-like (or enable auto-pack)")
 
-    def _fetch(self, k: bytes):
-        """(kind, payload) of a key, or None. Auto-pack off: (0, stored bytes)."""
-        if self._auto_pack:  # the C fast path first, the uniffi call for errors
-            fh = self._fh
-            if fh:
-                found = self._fast_get(fh, k)
-                if found is not False:
-                    return found
+    def _fetch(self, k: bytes, need: Optional[int] = 0):
+        """(kind, payload) of a key, or None. Auto-pack off: (0, stored bytes).
+
+        The C fast path first (``need``: the size it reported for a value too big for this
+        thread's buffer; None: it reported an error, skip it), then the UDL call, which raises
+        the typed error.
+        """
+        get = self._fast_get
+        if get is not None and need is not None and len(k) <= KEY_MAX:
+            found = FAST.read(get, self._fh, k, self._fast_flags, need)
+            if found is not False:
+                return found
+        if self._auto_pack:
             tv = self._retry(self._store.get, k, key=k, decoding=True)
             return None if tv is None else (tv.kind, tv.payload)
         stored = self._retry(self._store.get_stored, k, key=k)
@@ -494,7 +309,8 @@ class KVault(Mapping):
         self._combine = bool(self._cache_cap) and self._lock_depth == 0 and not self._closed
 
     def _finalize(self) -> None:
-        """Drain and close; called by __del__ and at interpreter exit (DECISIONS 8)."""
+        """Drain and close; called by __del__ and at interpreter exit (docs/COMPATIBILITY.md §4.2:
+        an unclosed vault keeps its pending writes)."""
         if getattr(self, "_closed", True):
             return
         try:
@@ -560,7 +376,7 @@ class KVault(Mapping):
         """Store ``value`` under ``key`` (through the write-back cache when it is enabled)."""
         if self._closed or self._streams:
             self._check()
-        k = key if type(key) is bytes else _to_bytes_key(key)
+        k = key if type(key) is bytes else to_bytes_key(key)
         t = type(value)
         if t is bytes:
             kind = _RAW
@@ -575,14 +391,14 @@ class KVault(Mapping):
             kind, payload = self._pack(value)
         if self._combine:
             size = len(k) + len(payload)
-            if size <= self._cache_cap and len(k) <= _KEY_MAX:
+            if size <= self._cache_cap and len(k) <= KEY_MAX:
                 wc = self._wc
                 items = wc.items
                 items.append((k, kind, payload))
                 wc.size += size
                 # Drain when full, and when a concurrent close/lock/disable turned combining
                 # off around the append (its own drain may have missed this item).
-                if len(items) >= _COMBINE_ITEMS or wc.size >= _COMBINE_BYTES or not self._combine:
+                if len(items) >= COMBINE_ITEMS or wc.size >= COMBINE_BYTES or not self._combine:
                     self._drain()
                 return
         if self._wc.items:
@@ -594,42 +410,39 @@ class KVault(Mapping):
     def delete(self, key: KeyType) -> bool:
         """Delete ``key`` (committed on return). True if it existed."""
         self._check()
-        k = _to_bytes_key(key)
+        k = to_bytes_key(key)
         self._drain()
         return self._retry(self._store.delete, k, key=k)
 
     def exists(self, key: KeyType) -> bool:
         self._check()
-        k = _to_bytes_key(key)
+        k = to_bytes_key(key)
         self._drain()
         return self._retry(self._store.exists, k, key=k)
 
     def pop(self, key: KeyType, default: Any = _MISSING) -> Any:
         """Atomically read and delete ``key``."""
         self._check()
-        k = _to_bytes_key(key)
+        k = to_bytes_key(key)
         self._drain()
-        tv = self._call(self._store.pop, k, key=k, decoding=True)
+        auto = self._auto_pack
+        tv = self._call(self._store.pop, k, auto, key=k, decoding=auto)
         if tv is None:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        if not self._auto_pack:
-            if tv.kind == _RAW:
-                return tv.payload
-            return self._call(N.encode_value, tv.kind, tv.payload, True)
-        return _decode_value(tv.kind, tv.payload, self._allow_pickle)
+        return self._decoded((tv.kind, tv.payload))
 
     def setdefault(self, key: KeyType, default: Any = None) -> Any:
         """The existing value of ``key``, or store ``default`` and return it (decoded)."""
         self._check()
-        k = _to_bytes_key(key)
+        k = to_bytes_key(key)
         self._drain()
         if self._read_only:
             found = self._fetch(k)
             if found is not None:
                 return self._decoded(found)
-            raise map_native_error(VaultError.ReadOnly("KVault is read-only"))
+            raise _mapped(VaultError.ReadOnly("KVault is read-only"))
         try:
             kind, payload = self._pack(default)
         except KohakuVaultError:
@@ -637,19 +450,17 @@ class KVault(Mapping):
             if found is not None:
                 return self._decoded(found)
             raise
-        tv = self._call(self._store.setdefault, k, kind, payload, key=k, decoding=True)
+        auto = self._auto_pack
+        tv = self._call(self._store.setdefault, k, kind, payload, auto, key=k, decoding=auto)
         if tv is None:
             return self._decoded((kind, payload))
-        if not self._auto_pack:
-            found = self._fetch(k)
-            return tv.payload if found is None else found[1]
-        return _decode_value(tv.kind, tv.payload, self._allow_pickle)
+        return self._decoded((tv.kind, tv.payload))
 
     def _decoded(self, found) -> Any:
         kind, payload = found
         if kind == _RAW:
             return payload
-        return _decode_value(kind, payload, self._allow_pickle)
+        return decode_value(kind, payload, self._allow_pickle)
 
     def update(self, other=(), **kwargs) -> None:
         """Put many pairs: a Mapping, an iterable of pairs, then keyword arguments.
@@ -683,7 +494,7 @@ class KVault(Mapping):
         if not isinstance(items, (list, tuple)):
             raise InvalidArgument("put_many requires a list or tuple of key/value pairs")
         self._check()
-        if items and set(map(type, items)) <= _PAIR_TYPES and set(map(len, items)) == {2}:
+        if items and set(map(type, items)) <= PAIR_TYPES and set(map(len, items)) == {2}:
             keys, values = zip(*items)
         else:
             keys, values = [], []
@@ -694,387 +505,11 @@ class KVault(Mapping):
                     raise InvalidArgument("each batch item must contain exactly (key, value)")
                 keys.append(item[0])
                 values.append(item[1])
-        key_lens, key_blob = _key_column(keys)
-        kinds, value_lens, value_blob = self._value_columns(values)
+        key_lens, key_blob = key_column(keys)
+        kinds, value_lens, value_blob = value_columns(values, self._auto_pack, self._pack)
         self._check()
         self._drain()
         self._call(self._store.put_many_columns, kinds, key_lens, value_lens, key_blob, value_blob)
-
-    def _value_columns(self, values) -> tuple[bytes, bytes, bytes]:
-        """(kinds, u32 lengths, concatenated payloads) of values, packed as ``put`` would."""
-        types = set(map(type, values))
-        payloads = None
-        if types == {bytes} or not values:
-            kinds = bytes(len(values))
-            payloads = values
-        elif self._auto_pack and types <= _PAIR_TYPES | {dict}:
-            pack = _codec.msgpack_packer()
-            try:  # plain dicts/lists: MessagePack in one pass (anything else fails over below)
-                payloads = list(map(pack, values))
-                kinds = bytes((_MSGPACK,)) * len(values)
-            except (TypeError, ValueError, OverflowError):
-                payloads = None
-        if payloads is None:
-            kind_list = bytearray(len(values))
-            payloads = list(values)
-            pack = self._pack
-            for i, value in enumerate(values):
-                if type(value) is not bytes:
-                    kind_list[i], payloads[i] = pack(value)
-            kinds = bytes(kind_list)
-        try:
-            lens = _u32s(map(len, payloads))
-        except OverflowError:
-            raise InvalidArgument("value larger than 4 GiB cannot be batched") from None
-        return kinds, lens, b"".join(payloads)
-
-    def get_many(self, keys: list | tuple, default: Any = None) -> list[Any]:
-        """Values for ``keys`` in order (``default`` for missing ones), from one read snapshot."""
-        if not isinstance(keys, (list, tuple)):
-            raise InvalidArgument("get_many requires a list or tuple of keys")
-        self._check()
-        key_lens, key_blob = _key_column(keys)
-        self._drain()
-        auto = self._auto_pack
-        page = None
-        if self._fh and _FAST_PAGES:
-            page = FAST.get_many(self._fh, key_lens, key_blob, auto)
-        if page is None:  # no fast path, or an error: the UDL call (typed errors)
-            return self._get_many_packed(key_lens, key_blob, len(keys), default)
-        values, special, _, packed, n_packed = page
-        if not special:
-            return values
-        decoded = _unpack_many(packed)
-        if n_packed == len(values):
-            return decoded  # every value was MessagePack: decoded in one call
-        decoded = iter(decoded)
-        allow = self._allow_pickle
-        for i, value in enumerate(values):
-            t = type(value)
-            if t is bytes or t is dict or t is list:  # raw, or a MessagePack map/array as is
-                continue
-            if value is None:
-                values[i] = default
-            elif t is int:  # the MessagePack marker: the next packed value
-                values[i] = next(decoded)
-            else:
-                values[i] = _decode_value(value[0], value[1], allow)
-        return values
-
-    def _get_many_packed(self, key_lens: bytes, key_blob: bytes, n: int, default: Any) -> list:
-        """get_many through the UDL operation and its packed result (docs/FORMAT.md §4)."""
-        lens = struct.unpack(f"<{n}I", key_lens)
-        parts = []
-        off = 0
-        for length in lens:
-            parts.append(_U32.pack(length))
-            parts.append(key_blob[off : off + length])
-            off += length
-        request = b"".join(parts)
-        if self._auto_pack:
-            result = self._call(self._store.get_many, request, decoding=True)
-        else:
-            result = self._call(self._store.get_many_stored, request)
-        out = []
-        append = out.append
-        unpack = _STATUS.unpack_from
-        allow = self._allow_pickle
-        off = 0
-        for _ in range(n):
-            status, length = unpack(result, off)
-            start = off + 5
-            off = start + length
-            if status == _RAW:
-                append(result[start:off])
-            elif status == _MISSING_STATUS:
-                append(default)
-            else:
-                append(_decode_value(status, result[start:off], allow))
-        return out
-
-    # ------------------------------------------------------------------ iteration
-
-    def _pages(self, prefix, limit, batch_size, with_values: bool):
-        """Pages in key order, each one read snapshot (docs/FORMAT.md §4.1): keys, or
-        ``(entries, special, packed, n_packed)`` with values, where entries are ``(key, bytes)``,
-        ``(key, dict | list)`` (decoded MessagePack), ``(key, None)`` (the next value of the
-        MessagePack array ``packed``) or ``(key, kind, payload)``. Without ``batch_size`` a page holds up to 4096 entries or ~1 MiB.
-        """
-        if limit is not None:
-            limit = operator.index(limit)
-            if limit < 0:
-                raise ValueError("limit must be nonnegative or None")
-        if batch_size is None:
-            page_items, max_bytes = _PAGE_ITEMS, _PAGE_BYTES
-        else:
-            page_items = operator.index(batch_size)
-            if page_items <= 0:
-                raise ValueError("batch_size must be positive")
-            max_bytes = _NO_BYTE_LIMIT
-        p = None if prefix is None else _to_bytes_key(prefix)
-        after = None
-        remaining = limit
-        decoded = self._auto_pack
-        flags = (1 if with_values else 0) | (2 if decoded else 0)
-        while remaining is None or remaining > 0:
-            n = page_items if remaining is None else min(page_items, remaining)
-            n = min(n, _U32_MAX)
-            self._check()
-            self._drain()
-            page = None
-            if self._fh and _FAST_PAGES:
-                page = FAST.scan(self._fh, p, after, n, max_bytes, flags)
-            if page is None:  # no fast path, or an error: the UDL call (typed errors)
-                page = self._scan_packed(p, after, n, with_values, decoded)
-            entries, special, end, packed, n_packed = page
-            if not entries:
-                return
-            yield (entries, special, packed, n_packed) if with_values else entries
-            if remaining is not None:
-                remaining -= len(entries)
-            if end:
-                return
-            after = entries[-1][0] if with_values else entries[-1]
-
-    def _scan_packed(self, prefix, after, n: int, with_values: bool, decoded: bool):
-        """One page through the UDL ``scan`` (packed layout), shaped like a fast-path page."""
-        request = N.ScanRequest(
-            prefix=prefix, after=after, limit=n, with_values=with_values, decoded=decoded
-        )
-        page = self._retry(self._store.scan, request, decoding=True)
-        unpack_u32 = _U32.unpack_from
-        entries = []
-        append = entries.append
-        special = 0
-        off = 0
-        end = len(page)
-        while off < end:
-            (klen,) = unpack_u32(page, off)
-            kend = off + 4 + klen
-            key = page[off + 4 : kend]
-            if not with_values:
-                append(key)
-                off = kend
-                continue
-            kind, vlen = _STATUS.unpack_from(page, kend)
-            off = kend + 5 + vlen
-            if kind == _RAW:
-                append((key, page[kend + 5 : off]))
-            else:
-                append((key, kind, page[kend + 5 : off]))
-                special += 1
-        return entries, special, len(entries) < n, None, 0
-
-    def _page_items(self, page) -> Iterator[tuple[bytes, Any]]:
-        """(key, decoded value) pairs of one page from ``_pages``."""
-        entries, special, packed, n_packed = page
-        if not special:
-            return iter(entries)
-        decoded = _unpack_many(packed)
-        if n_packed == len(entries):
-            return zip(map(_FIRST, entries), decoded)
-        return self._mixed_items(entries, iter(decoded))
-
-    def _mixed_items(self, entries, decoded) -> Iterator[tuple[bytes, Any]]:
-        allow = self._allow_pickle
-        for entry in entries:
-            if len(entry) == 2:
-                if entry[1] is None:
-                    yield entry[0], next(decoded)
-                else:
-                    yield entry
-            else:
-                yield entry[0], _decode_value(entry[1], entry[2], allow)
-
-    def keys(
-        self,
-        prefix: Optional[KeyType] = None,
-        limit: int | None = None,
-        *,
-        batch_size: Optional[int] = None,
-    ) -> Iterator[bytes]:
-        """Keys (always ``bytes``) in byte order, optionally under ``prefix`` / up to ``limit``.
-
-        ``batch_size``: entries per page (one snapshot each); by default pages adapt to the
-        entry sizes (up to 4096 entries, ~1 MiB).
-        """
-        for entries in self._pages(prefix, limit, batch_size, False):
-            yield from entries
-
-    def items(
-        self,
-        prefix: Optional[KeyType] = None,
-        limit: int | None = None,
-        *,
-        batch_size: Optional[int] = None,
-    ) -> Iterator[tuple[bytes, Any]]:
-        """(key, decoded value) pairs in key order (``batch_size`` as in :meth:`keys`)."""
-        for page in self._pages(prefix, limit, batch_size, True):
-            yield from self._page_items(page)
-
-    def values(
-        self,
-        prefix: Optional[KeyType] = None,
-        limit: int | None = None,
-        *,
-        batch_size: Optional[int] = None,
-    ) -> Iterator[Any]:
-        """Decoded values in key order (``batch_size`` as in :meth:`keys`)."""
-        for page in self._pages(prefix, limit, batch_size, True):
-            yield from map(_SECOND, self._page_items(page))
-
-    # ------------------------------------------------------------------ streaming
-
-    @contextmanager
-    def _callback_scope(self):
-        ids = getattr(_callbacks, "ids", None)
-        if ids is None:
-            ids = _callbacks.ids = set()
-        mine = id(self)
-        nested = mine in ids
-        ids.add(mine)
-        self._streams += 1
-        try:
-            yield
-        finally:
-            self._streams -= 1
-            if not nested:
-                ids.discard(mine)
-
-    def _chunk_size(self, chunk_size) -> int:
-        if chunk_size is None:
-            return self._chunk
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
-            raise InvalidArgument("chunk_size must be an integer")
-        if chunk_size <= 0:
-            raise InvalidArgument("chunk_size must be positive")
-        if chunk_size > _BLOB_MAX:
-            raise InvalidArgument("chunk_size exceeds 2^31-1")
-        return chunk_size
-
-    def put_file(
-        self,
-        key: KeyType,
-        reader: Union[BinaryIO, bytes, bytearray, memoryview],
-        *,
-        size: Optional[int] = None,
-        chunk_size: Optional[int] = None,
-    ) -> None:
-        """Stream ``size`` bytes from ``reader`` into ``key`` (stored raw; published atomically).
-
-        ``reader`` is bytes-like (a plain put) or has ``read(n)`` returning ``bytes``. Without
-        ``size`` the remaining length is taken from fstat or seek/tell; if neither works the
-        stream is read into memory first.
-        """
-        self._check()
-        k = _to_bytes_key(key)
-        if isinstance(reader, (bytes, bytearray, memoryview)):
-            self.put(k, bytes(reader))
-            return
-        if not hasattr(reader, "read"):
-            raise InvalidArgument("reader must be file-like or bytes-like")
-        chunk = self._chunk_size(chunk_size)
-        if size is None:
-            size = _remaining_size(reader)
-            if size is None:  # unknown length: buffer the stream, then a plain put
-                parts = []
-                with self._callback_scope():
-                    while True:
-                        data = reader.read(chunk)
-                        if not isinstance(data, (bytes, bytearray)):
-                            raise InvalidArgument("reader.read() must return bytes")
-                        if not data:
-                            break
-                        parts.append(bytes(data))
-                self.put(k, b"".join(parts))
-                return
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise InvalidArgument("size must be an integer")
-        if size < 0:
-            raise InvalidArgument("size must be nonnegative")
-        if size > _BLOB_MAX:
-            raise InvalidArgument("stream size exceeds SQLite BLOB limit")
-        self._drain()
-        stream = self._call(self._store.put_stream, k, size)
-        try:
-            written = 0
-            write = stream.write
-            with self._callback_scope():
-                while written < size:
-                    want = min(chunk, size - written)
-                    data = reader.read(want)
-                    if type(data) is not bytes or len(data) > want:
-                        raise InvalidArgument("reader.read() must return bytes")
-                    if not data:
-                        raise KohakuVaultError(f"short write: wrote {written} of {size} bytes")
-                    write(data)
-                    written += len(data)
-            stream.finish()
-        except BaseException as exc:
-            try:
-                stream.abort()
-            except Exception:
-                pass
-            if isinstance(exc, Exception) and not isinstance(exc, KohakuVaultError):
-                raise _mapped(exc) from exc
-            raise
-
-    def get_to_file(
-        self, key: KeyType, writer: BinaryIO, *, chunk_size: Optional[int] = None
-    ) -> int:
-        """Stream the raw stored bytes of ``key`` (header included) into ``writer``; returns the size."""
-        self._check()
-        k = _to_bytes_key(key)
-        if not hasattr(writer, "write"):
-            raise InvalidArgument("writer must be a file-like object with write()")
-        chunk = self._chunk_size(chunk_size)
-        self._drain()
-        try:
-            stream = self._store.get_stream(k)
-        except VaultError.NotFound as exc:
-            raise NotFound(k) from exc
-        except Exception as exc:
-            raise _mapped(exc, k) from exc
-        try:
-            total = stream.size()
-            if total == 0:
-                return 0
-            cap = min(chunk, total)
-            buf = bytearray(cap)
-            view = memoryview(buf)
-            # io objects copy what they are given, so they can take views of one reused buffer;
-            # other writers get their own bytes (they may keep them).
-            zero_copy = isinstance(writer, io.IOBase)
-            handle = stream.fast_handle() if FAST.available else 0
-            address = 0
-            if handle:
-                import ctypes
-
-                carrier = (ctypes.c_char * cap).from_buffer(buf)
-                address = ctypes.addressof(carrier)
-            done = 0
-            with self._callback_scope():
-                while True:
-                    if handle:
-                        n = FAST.stream_read(handle, address, cap)
-                        if n < 0:
-                            handle = 0
-                            continue
-                        part = view[:n]
-                    else:
-                        data = self._call(stream.read, cap)
-                        n = len(data)
-                        part = memoryview(data)
-                    if n == 0:
-                        break
-                    _write_all(writer, part if zero_copy else part.tobytes())
-                    done += n
-            return done
-        finally:
-            try:
-                stream.close()
-            except Exception:
-                pass
 
     # ------------------------------------------------------------------ write-back cache
 
@@ -1192,42 +627,10 @@ class KVault(Mapping):
         return None if message is None else KohakuVaultError(message)
 
     def _start_drainer(self, interval: Optional[float]) -> None:
-        """With ``flush_interval``, a daemon hands combiner contents to the core periodically,
-        so the core's background flush sees them, and reports the first failure of that flush
-        as a ``RuntimeWarning`` (as 1.1.0's daemon did), then stops."""
+        """With ``flush_interval``, a daemon drains the combiner periodically (``_kv_drainer``)."""
         self._stop_drainer()
-        if interval is None:
-            return
-        stop = threading.Event()
-        self._drain_stop = stop
-        ref = weakref.ref(self)
-        period = min(interval, 0.25)
-
-        def run() -> None:
-            while not stop.wait(period):
-                vault = ref()
-                if vault is None or vault._closed:
-                    return
-                try:
-                    if vault._wc.items and vault._wc.lock.acquire(timeout=period):
-                        try:
-                            vault._drain_locked()
-                        finally:
-                            vault._wc.lock.release()
-                    failure = vault._store.background_flush_error()
-                except Exception as exc:
-                    if vault._closed or stop.is_set():
-                        return
-                    vault._bg_error = _mapped(exc)
-                    failure = f"KVault background flush failed: {exc}; call flush_cache() to retry"
-                finally:
-                    del vault
-                if failure is not None and not stop.is_set():
-                    warnings.warn(failure, RuntimeWarning, stacklevel=1)
-                    return
-
-        thread = threading.Thread(target=run, name="kohakuvault-drain", daemon=True)
-        thread.start()
+        if interval is not None:
+            self._drain_stop = start_drainer(self, interval)
 
     def _stop_drainer(self) -> None:
         stop = self._drain_stop
@@ -1302,6 +705,19 @@ class KVault(Mapping):
         self._drain()
         self._call(self._store.optimize)
 
+    def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check`` of the whole file: ``["ok"]`` when it is sound (an
+        addition to the 1.1.0 API)."""
+        self._check()
+        self._drain()
+        return self._call(self._store.integrity_check)
+
+    def tables(self) -> list[str]:
+        """The file's user tables, of every vault in it (an addition to the 1.1.0 API)."""
+        self._check()
+        self._drain()
+        return self._call(self._store.tables)
+
     def close(self) -> None:
         """Flush pending writes and close. Idempotent; a failed flush leaves the vault open."""
         with self._lifecycle:
@@ -1324,11 +740,11 @@ class KVault(Mapping):
                     raise
                 self._closed = True
                 self._fh = 0
-                self._get2 = None
+                self._fast_get = None
                 self._combine = False
         finally:
             self._closing = False
-        _untrack(self)
+        untrack(self)
 
 
 # The 1.1.0 name of the closed-vault message, for callers that import it.

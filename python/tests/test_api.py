@@ -1,4 +1,6 @@
-"""KVault API behaviour (REFERENCE §1.0-1.3), with DECISIONS 1-3, 8, 9 applied."""
+"""KVault API: kohakuvault 1.1.0 behaviour, with the deliberate differences listed in
+docs/COMPATIBILITY.md (exact round trips, raw bytes never misread as headers, unclosed vaults keep
+their writes, errors mapped by type)."""
 
 import io
 import os
@@ -165,7 +167,7 @@ def test_constructor_validation(db_path, tmp_path):
     for kwargs in (dict(reader_idle_limit=-1), dict(page_size=-1), dict(mmap_size=-1)):
         with pytest.raises(KohakuVaultError):
             KVault(db_path, **kwargs)
-    # hostile / invalid table names (DECISIONS 4)
+    # hostile / invalid table names (validated and quoted, docs/COMPATIBILITY.md)
     for table in ("bad name", "x; DROP TABLE kv", "", "1abc", 'a"b', "a" * 300):
         with pytest.raises(InvalidArgument):
             KVault(db_path, table=table)
@@ -520,7 +522,8 @@ def test_pickle_failure_is_typed(kv):
 
 
 def test_native_error_mapping_by_type():
-    from kohakuvault._ffi import N, map_native_error
+    from kohakuvault._errmap import map_native_error
+    from kohakuvault._ffi import N
 
     E = N.VaultError
     cases = [

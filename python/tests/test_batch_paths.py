@@ -6,15 +6,15 @@ import pickle
 import numpy as np
 import pytest
 
-from kohakuvault import KVault, proxy
+from kohakuvault import KVault, _kv_pages, proxy
 from kohakuvault.errors import InvalidArgument
 
 
 @pytest.fixture(params=["fast", "udl"])
 def path_kind(request, monkeypatch):
     if request.param == "udl":
-        monkeypatch.setattr(proxy, "_FAST_PAGES", False)
-    elif not proxy._FAST_PAGES:
+        monkeypatch.setattr(_kv_pages, "_FAST_PAGES", False)
+    elif not _kv_pages._FAST_PAGES:
         pytest.skip("the C fast path is not available")
     return request.param
 
@@ -23,7 +23,7 @@ def path_kind(request, monkeypatch):
 def vault(path_kind, db_path):
     with KVault(db_path) as kv:
         if path_kind == "udl":
-            assert kv._get2 is None
+            assert kv._fast_get is None
         yield kv
 
 
@@ -183,7 +183,7 @@ def test_page_stream_is_data_only():
     """The fast-path page is plain pickle data: no opcode that could import or call."""
     import pickletools
 
-    if not proxy._FAST_PAGES:
+    if not _kv_pages._FAST_PAGES:
         pytest.skip("the C fast path is not available")
     from kohakuvault._ffi import FAST
 

@@ -1,4 +1,5 @@
-"""Write-back cache semantics through the facade (REFERENCE §4.1, DECISIONS 8)."""
+"""Write-back cache semantics through the facade (kohakuvault 1.1.0 behaviour; unclosed vaults
+keep their writes, docs/COMPATIBILITY.md §4)."""
 
 import io
 import sqlite3

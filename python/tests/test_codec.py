@@ -133,7 +133,7 @@ def test_facade_encode_matches_vector_kinds():
         assert N.encode_value(kind, payload, True) == h(vec["stored"]), vec["name"]
 
 
-# ---- DECISIONS 1: exact round trips --------------------------------------------------------------
+# ---- exact round trips (docs/COMPATIBILITY.md §1.1) -----------------------------------------------
 
 EXACT = [
     2**40,

@@ -1,4 +1,4 @@
-"""DataPacker (REFERENCE §1.7, §2.1) through the facade."""
+"""DataPacker (kohakuvault 1.1.0 behaviour, docs/COMPATIBILITY.md §2) through the facade."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""put_file / get_to_file (REFERENCE §1.2): raw byte streams, bounded memory."""
+"""put_file / get_to_file (kohakuvault 1.1.0 behaviour): raw byte streams, bounded memory."""
 
 import io
 import os

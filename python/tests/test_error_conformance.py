@@ -1,0 +1,160 @@
+"""tests/conformance/errors.json: every caller-caused failure raises the class the case names
+for Python (kohakuvault 1.1.0's class, docs/COMPATIBILITY.md §3.1), and leaves the vault as it was
+where the case says so. Every suite (Rust, Kotlin, Swift, Python) runs the same cases."""
+
+import io
+import sqlite3
+
+import pytest
+
+import kohakuvault
+from conftest import load_conformance
+from kohakuvault import KVault
+
+ERRORS = load_conformance("errors.json")
+CASES = [c for c in ERRORS["cases"] if c.get("python") is not None]
+
+
+def _class(name):
+    if name in ("ValueError", "TypeError", "KeyError"):
+        return {"ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError}[name]
+    return getattr(kohakuvault, name)
+
+
+def _raises(cls, fn, *args, **kwargs):
+    """``fn`` raises exactly ``cls`` (not merely a subclass of it)."""
+    with pytest.raises(cls) as info:
+        fn(*args, **kwargs)
+    assert type(info.value) is cls, (fn, type(info.value), info.value)
+    return info.value
+
+
+def use_after_close(case, cls, path):
+    kv = KVault(path)
+    kv["a"] = b"1"
+    kv.close()
+    operations = {
+        "get": lambda: kv.get("a"),
+        "getitem": lambda: kv["a"],
+        "put": lambda: kv.put("a", b"2"),
+        "delete": lambda: kv.delete("a"),
+        "exists": lambda: kv.exists("a"),
+        "len": lambda: len(kv),
+        "keys": lambda: list(kv.keys()),
+        "items": lambda: list(kv.items()),
+        "put_many": lambda: kv.put_many([("a", b"2")]),
+        "get_many": lambda: kv.get_many(["a"]),
+        "pop": lambda: kv.pop("a"),
+        "enable_cache": lambda: kv.enable_cache(),
+    }
+    for name, op in operations.items():
+        err = _raises(cls, op)
+        assert "closed" in str(err), name
+    with KVault(path) as again:  # nothing changed
+        assert again["a"] == b"1" and len(again) == 1
+
+
+def write_read_only(case, cls, path):
+    with KVault(path) as kv:
+        kv["a"] = b"1"
+    with KVault(path, read_only=True) as ro:
+        err = _raises(cls, ro.put, "b", b"2")
+        assert "read-only" in str(err)
+        assert ro["a"] == b"1" and "b" not in ro and len(ro) == 1
+
+
+def bad_table_name(case, cls, path):
+    _raises(cls, KVault, path, table=case["table"])
+
+
+def missing_table_read_only(case, cls, path):
+    with KVault(path) as kv:
+        kv["a"] = b"1"
+    _raises(cls, KVault, path, table=case["table"], read_only=True)
+    with KVault(path) as kv:  # not created by the failed open
+        assert case["table"] not in kv.tables()
+
+
+def short_stream(case, cls, path):
+    with KVault(path) as kv:
+        kv["s"] = b"old value"
+        source = io.BytesIO(b"x" * case["bytes"])
+        _raises(cls, kv.put_file, "s", source, size=case["size"])
+        assert kv["s"] == b"old value"
+
+
+def page_size_zero(case, cls, path):
+    with KVault(path) as kv:
+        kv["a"] = b"1"
+        _raises(cls, lambda: list(kv.keys(batch_size=0)))
+
+
+def negative_limit(case, cls, path):
+    with KVault(path) as kv:
+        kv["a"] = b"1"
+        _raises(cls, lambda: list(kv.keys(limit=-1)))
+
+
+def cache_size_zero(case, cls, path):
+    with KVault(path) as kv:
+        _raises(cls, kv.enable_cache, cap_bytes=0)
+        kv["a"] = b"1"  # still uncached: committed at once
+        assert kv._store.cache_stats().enabled is False and kv["a"] == b"1"
+
+
+def close_while_cache_locked(case, cls, path):
+    kv = KVault(path)
+    kv.enable_cache()
+    with kv.lock_cache():
+        kv["a"] = b"1"
+        err = _raises(cls, kv.close)
+        assert "locked" in str(err)
+        assert kv["a"] == b"1"  # still open, the write still pending
+    kv.close()
+    with KVault(path) as again:
+        assert again["a"] == b"1"
+
+
+def key_too_long(case, cls, path):
+    with KVault(path) as kv:
+        _raises(cls, kv.put, b"k" * case["key_len"], b"v")
+        assert len(kv) == 0
+
+
+def newer_file_version(case, cls, path):
+    con = sqlite3.connect(path)  # closed before the vault opens the file
+    con.execute(f"PRAGMA user_version = {int(case['user_version'])}")
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    _raises(cls, KVault, path)
+
+
+RUNNERS = {
+    f.__name__: f
+    for f in (
+        use_after_close,
+        write_read_only,
+        bad_table_name,
+        missing_table_read_only,
+        short_stream,
+        page_size_zero,
+        negative_limit,
+        cache_size_zero,
+        close_while_cache_locked,
+        key_too_long,
+        newer_file_version,
+    )
+}
+
+
+def test_every_case_has_a_runner():
+    assert {c["id"] for c in CASES} <= set(RUNNERS), "a new errors.json case needs a runner"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_error_case(case, tmp_path):
+    runner = RUNNERS.get(case["id"])
+    if runner is None:
+        pytest.fail(f"no Python runner for errors.json case {case['id']!r}")
+    runner(case, _class(case["python"]), str(tmp_path / "vault.db"))

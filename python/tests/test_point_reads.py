@@ -1,0 +1,160 @@
+"""Point reads (``kv[k]``, ``kv.get``) take the C fast path in every mode a user can choose
+(auto-pack on/off, headers on/off, cache on/off, file or ``:memory:``), return what the UDL
+operations return (``get`` decoded, or ``get_stored`` with auto-pack off), and grow past the
+per-thread buffer for big values."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import kohakuvault
+from kohakuvault import KVault, _codec, _kv_pages
+from kohakuvault._native import core_version
+
+BIG = bytes(range(256)) * 400  # 100 KiB: larger than the 64 KiB per-thread buffer
+HUGE = b"\x07" * (5 << 20)  # larger than the 4 MiB a thread keeps
+
+
+class Spy:
+    """Records which core methods a vault calls (delegates everything)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.calls = []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.store, name)
+
+
+def _expected(store, key, auto_pack):
+    if not auto_pack:
+        return store.get_stored(key)
+    tv = store.get(key)
+    return _codec.decode(tv.kind, tv.payload)
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def _fill(kv):
+    """Values of every size class, written with auto-pack on (so headers appear in stored bytes)."""
+    kv.enable_auto_pack()
+    kv.put_many(
+        [
+            (b"empty", b""),
+            (b"raw", b"\x89K raw bytes that look like a header"),
+            (b"big", BIG),
+            (b"huge", HUGE),
+            (b"int", 5),
+            (b"dict", {"a": [1, 2]}),
+            (b"text", "x" * 70_000),
+            (b"array", np.arange(20_000, dtype=np.float64)),
+        ]
+    )
+    return [b"empty", b"raw", b"big", b"huge", b"int", b"dict", b"text", b"array"]
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+@pytest.mark.parametrize("cache", [False, True], ids=["nocache", "cache"])
+@pytest.mark.parametrize("headers", [True, False], ids=["headers", "noheaders"])
+@pytest.mark.parametrize("auto_pack", [True, False], ids=["autopack", "raw"])
+def test_point_reads_take_the_fast_path_in_every_mode(
+    where, cache, headers, auto_pack, db_path, monkeypatch
+):
+    if not _kv_pages._FAST_PAGES:
+        pytest.skip("the C fast path is not available")
+    kv = KVault(db_path if where == "file" else ":memory:")
+    try:
+        keys = _fill(kv)
+        if cache:
+            kv.enable_cache()
+        if not headers:
+            kv.disable_headers()
+        if not auto_pack:
+            kv.disable_auto_pack()
+        kv[b"late"] = b"written after the mode switch"  # pending in the cache when enabled
+        keys.append(b"late")
+        assert kv._fast_get is not None
+        spy = kv._store = Spy(kv._store)
+        for key in keys:
+            spy.calls.clear()
+            got, got2 = kv[key], kv.get(key)
+            assert not {"get", "get_stored"} & set(spy.calls), (key, spy.calls)
+            want = _expected(spy.store, key, auto_pack)
+            assert _same(got, want) and _same(got2, want), key
+        spy.calls.clear()
+        assert kv.get(b"missing", "dflt") == "dflt"
+        with pytest.raises(KeyError):
+            kv[b"missing"]
+        assert not {"get", "get_stored"} & set(spy.calls)
+        # The same values through the UDL operations (no fast path).
+        monkeypatch.setattr(_kv_pages, "_FAST_PAGES", False)
+        kv._refresh_fast()
+        assert kv._fast_get is None
+        spy.calls.clear()
+        for key in keys:
+            assert _same(kv[key], _expected(spy.store, key, auto_pack)), key
+        assert kv.get(b"missing") is None
+        assert ("get_stored" if not auto_pack else "get") in spy.calls  # the spy sees UDL reads
+    finally:
+        kv.close()
+
+
+def test_raw_mode_reads_see_replaced_and_growing_values(db_path):
+    with KVault(db_path) as kv:
+        kv.disable_auto_pack()
+        for size in (10, 70_000, 5 << 20, 100, 0):
+            kv[b"k"] = b"v" * size
+            assert kv[b"k"] == b"v" * size
+        kv.enable_auto_pack()
+        kv[b"n"] = 1.5
+        kv.disable_auto_pack()
+        assert kv[b"n"] == kv._store.get_stored(b"n") and kv[b"n"][:2] == b"\x89K"
+
+
+@pytest.mark.parametrize("auto_pack", [True, False], ids=["autopack", "raw"])
+def test_threads_share_one_handle_in_every_mode(db_path, auto_pack):
+    with KVault(db_path) as kv:
+        kv.put_many([(f"k{i}", bytes([i % 256]) * 256) for i in range(500)])
+        kv[b"big"] = BIG
+        if not auto_pack:
+            kv.disable_auto_pack()
+        errors = []
+
+        def work(offset):
+            try:
+                for _ in range(4):
+                    for i in range(offset, 500, 7):
+                        assert kv[f"k{i}"] == bytes([i % 256]) * 256
+                    assert kv[b"big"] == BIG
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+
+
+def test_version_is_the_core_version():
+    assert kohakuvault.__version__ == core_version()
+
+
+def test_integrity_check_and_tables(db_path):
+    with KVault(db_path) as kv, KVault(db_path, table="other") as other:
+        kv["a"] = 1
+        other["b"] = 2
+        assert kv.integrity_check() == ["ok"]
+        assert {"kv", "other"} <= set(kv.tables())
+        assert set(kv.tables()) == set(other.tables())
+    with pytest.raises(ValueError, match="closed"):
+        kv.integrity_check()
+    with pytest.raises(ValueError, match="closed"):
+        kv.tables()
