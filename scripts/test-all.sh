@@ -63,10 +63,15 @@ if ! bash scripts/setup-host.sh; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+run circles bash scripts/check-import-circles.sh
 run rust bash scripts/test-rust.sh
 run python bash scripts/test-python.sh
 run kotlin bash scripts/test-kotlin.sh
 run swift bash scripts/test-swift.sh
+# A tiny separate project per language, built from this clone with only the README's steps.
+run consumer-python bash scripts/test-consumer-python.sh
+run consumer-kotlin bash scripts/test-consumer-kotlin.sh
+run consumer-swift bash scripts/test-consumer-swift.sh
 # Every language has written its .db; now each reads all the others'.
 export KV_XLANG_REQUIRE=rust,python,kotlin,swift
 run xlang-rust cargo test --release --quiet --test xlang
