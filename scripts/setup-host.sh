@@ -14,3 +14,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check "maturin>=1.7,<2" numpy msgpack pytest ruff black
+# kohakuvault 1.1.0 in its own venv: the two-way compatibility tests and benchmarks run against it.
+bash "$(dirname "$0")/setup-kv110.sh" >/dev/null

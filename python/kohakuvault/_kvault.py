@@ -2,10 +2,10 @@
 (docs/COMPATIBILITY.md §6) so that imports such as ``from kohakuvault._kvault import DataPacker`` work.
 """
 
-from ._unimplemented import ColumnVault as _ColumnVault
 from ._unimplemented import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList
 from ._unimplemented import TextVault as _TextVault
 from ._unimplemented import VectorKVault as _VectorKVault
+from .column_proxy import ColumnVault as _ColumnVault
 from .packer import DataPacker
 from .proxy import KVault as _KVault
 

@@ -6,12 +6,7 @@ They are importable (so existing imports keep working) but constructing one rais
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
-
 __all__ = [
-    "ColumnVault",
-    "Column",
-    "VarSizeColumn",
     "VectorKVault",
     "TextVault",
     "CSBTree",
@@ -30,36 +25,6 @@ def _refuse(cls):
 class _NotImplementedYet:
     def __new__(cls, *args, **kwargs):
         _refuse(cls)
-
-
-class ColumnVault(_NotImplementedYet):
-    """Columnar storage (not implemented yet)."""
-
-
-class Column(_NotImplementedYet, MutableSequence):
-    """A fixed-width column (not implemented yet)."""
-
-    def __new__(cls, *args, **kwargs):
-        _refuse(cls)
-
-    def __getitem__(self, index):  # pragma: no cover - unreachable
-        raise NotImplementedError
-
-    def __setitem__(self, index, value):  # pragma: no cover - unreachable
-        raise NotImplementedError
-
-    def __delitem__(self, index):  # pragma: no cover - unreachable
-        raise NotImplementedError
-
-    def __len__(self):  # pragma: no cover - unreachable
-        raise NotImplementedError
-
-    def insert(self, index, value):  # pragma: no cover - unreachable
-        raise NotImplementedError
-
-
-class VarSizeColumn(Column):
-    """A variable-width column (not implemented yet)."""
 
 
 class VectorKVault(_NotImplementedYet):
