@@ -8,6 +8,10 @@ import XCTest
 /// API, then reads back every `<lang>.db` there: each key must hold exactly the `stored` bytes and
 /// read back, typed, as the entry's value. `KV_XLANG_REQUIRE=rust,python,...` makes a missing
 /// file a failure. Without `KV_XLANG_DIR` the check runs against a temporary directory (own file only).
+///
+/// ColumnVault: writes `$KV_XLANG_DIR/swift-columns.db` (columns "ids" i64 [1, 2, 3], "names" str
+/// ["a", "é"], "emb" vec:f32:2 [[1, 2], [3, 4]]) and reads every `<lang>-columns.db` present
+/// (the same content); these are never required (not every language writes one yet).
 final class CrossLanguageTests: XCTestCase {
     private struct Entry {
         let key: String
@@ -105,7 +109,7 @@ final class CrossLanguageTests: XCTestCase {
             XCTFail("KV_XLANG_REQUIRE lists \(lang) but \(dir.path)/\(lang).db is missing")
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-            .filter { $0.hasSuffix(".db") }.sorted()
+            .filter { $0.hasSuffix(".db") && !$0.hasSuffix("-columns.db") }.sorted() // <lang>-columns.db: below
         XCTAssertTrue(files.contains("swift.db"))
         for f in files {
             let v = try KVault(path: dir.appendingPathComponent(f).path, table: "kv",
@@ -115,5 +119,46 @@ final class CrossLanguageTests: XCTestCase {
             if f == "swift.db" { XCTAssertEqual(try v.count(), list.count, "\(f): key count") }
         }
         print("xlang: checked \(files.joined(separator: ", ")) in \(dir.path)")
+    }
+
+    private func xlangDir() throws -> URL {
+        if let d = ProcessInfo.processInfo.environment["KV_XLANG_DIR"], !d.isEmpty {
+            let dir = URL(fileURLWithPath: d, isDirectory: true)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            return dir
+        }
+        return try makeTempDir(self)
+    }
+
+    func testCrossLanguageColumnFiles() throws {
+        let dir = try xlangDir()
+        let own = dir.appendingPathComponent("swift-columns.db")
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: own.path + suffix)
+        }
+        let w = try ColumnVault(path: own.path)
+        try w.createColumn("ids", dtype: "i64", as: Int64Column.self).append(contentsOf: [1, 2, 3])
+        try w.createColumn("names", dtype: "str", as: StringColumn.self).append(contentsOf: ["a", "é"])
+        try w.createColumn("emb", dtype: "vec:f32:2", as: FloatTensorColumn.self).append(contentsOf: [[1, 2], [3, 4]])
+        try w.close()
+
+        var checked: [String] = []
+        for lang in ["rust", "python", "kotlin", "swift"] {
+            let f = dir.appendingPathComponent("\(lang)-columns.db")
+            guard FileManager.default.fileExists(atPath: f.path) else { continue }
+            let v = try ColumnVault(path: f.path, options: OpenOptions(readOnly: true))
+            defer { try? v.close() }
+            let ctx = f.lastPathComponent
+            XCTAssertEqual(try v.listColumns().map(\.dtype).sorted(), ["i64", "str", "vec:f32:2"], ctx)
+            XCTAssertEqual(try v.column(named: "ids", as: Int64Column.self).read(), [1, 2, 3], ctx)
+            XCTAssertEqual(try v.column(named: "names", as: StringColumn.self).read(), ["a", "é"], ctx)
+            let emb = try v.column(named: "emb", as: FloatTensorColumn.self)
+            XCTAssertEqual(emb.shape, [2], ctx)
+            XCTAssertEqual(try emb.read(), [[1, 2], [3, 4]], ctx)
+            XCTAssertEqual(try emb.storedRows(0..<1).map(hex), ["0000803F00000040"], ctx)
+            checked.append(ctx)
+        }
+        XCTAssertTrue(checked.contains("swift-columns.db"))
+        print("xlang columns: checked \(checked.joined(separator: ", ")) in \(dir.path)")
     }
 }

@@ -138,6 +138,46 @@ final class ErrorConformanceTests: XCTestCase {
                 attempt("plain") { _ = try v.plain(forKey: "p") },
                 attempt("codable") { _ = try v.codable(Any1.self, forKey: "p") },
             ]
+        // ColumnVault cases (ids proposed to tests/conformance/errors.json; optional fields
+        // default to the values the Swift suite uses).
+        case "column_index_out_of_range":
+            let (v, _) = try makeColumnVault(self)
+            defer { try? v.close() }
+            let col = try v.createColumn("c", dtype: c["dtype"]?.string ?? "i64")
+            try col.appendValues([TaggedValue(kind: .raw, payload: Data(count: max(1, col.elementSize)))])
+            return [
+                attempt("read") { _ = try col.storedRows(1..<2) },
+                attempt("negative") { _ = try col.storedRows(-1..<0) },
+                attempt("delete") { try col.removeSubrange(0..<2) },
+            ]
+        case "column_dtype_mismatch":
+            let (v, _) = try makeColumnVault(self)
+            defer { try? v.close() }
+            try v.createColumn("c", dtype: "i64")
+            return [attempt { try v.ensureColumn("c", dtype: c["other_dtype"]?.string ?? "f32") }]
+        case "column_unknown_dtype":
+            let (v, _) = try makeColumnVault(self)
+            defer { try? v.close() }
+            return [attempt { try v.createColumn("c", dtype: c["dtype"]?.string ?? "nope") }]
+        case "column_unknown_codec":
+            let (v, _) = try makeColumnVault(self)
+            defer { try? v.close() }
+            return [attempt { try v.createColumn("c", dtype: c["dtype"]?.string ?? "str:klingon") }]
+        case "column_missing":
+            let (v, _) = try makeColumnVault(self)
+            defer { try? v.close() }
+            return [attempt { _ = try v.column(named: "absent") }]
+        case "column_use_after_close":
+            let (v, _) = try makeColumnVault(self)
+            let col = try v.createColumn("c", dtype: "i64", as: Int64Column.self)
+            try v.close()
+            return [
+                attempt("list") { _ = try v.listColumns() },
+                attempt("append") { try col.append(1) },
+                attempt("read") { _ = try col.read() },
+                attempt("len") { _ = try col.count() },
+                attempt("enable_cache") { try v.enableCache() },
+            ]
         default:
             XCTFail("errors.json case \(id) is unknown to the Swift suite: teach it")
             return []

@@ -75,3 +75,51 @@ let iter = try measure { let c = try vault.keys().collect().count; precondition(
 report("keys() over \(n)", iter, ops: n, bytes: 0)
 try coreStore.close()
 try vault.close()
+
+// ColumnVault bulk paths: 1M i64 append/read and tensor rows (KV_BENCH_COL_N, KV_BENCH_VEC_N
+// rows of KV_BENCH_VEC_DIM f32; defaults 1_000_000, 100_000 x 384).
+let colN = Int(env["KV_BENCH_COL_N"] ?? "") ?? 1_000_000
+let vecN = Int(env["KV_BENCH_VEC_N"] ?? "") ?? 100_000
+let vecDim = Int(env["KV_BENCH_VEC_DIM"] ?? "") ?? 384
+print("ColumnVault: i64 n=\(colN), vec:f32:\(vecDim) n=\(vecN)")
+let cols = try ColumnVault(path: dir.appendingPathComponent("cols.db").path)
+let ints = (0..<colN).map { Int64($0) }
+var round = 0
+let colAppend = try measure {
+    round += 1
+    let c = try cols.createColumn("i\(round)", dtype: "i64", as: Int64Column.self)
+    try c.append(contentsOf: ints)
+}
+report("i64 append(contentsOf:) \(colN)", colAppend, ops: colN, bytes: colN * 8)
+let ic = try cols.column(named: "i1", as: Int64Column.self)
+var back: [Int64] = []
+let colRead = try measure { back = try ic.read(0..<colN) }
+report("i64 read(0..<\(colN))", colRead, ops: colN, bytes: colN * 8)
+precondition(back == ints, "i64 read returned wrong data")
+let colTake = try measure { _ = try ic.take(Array(stride(from: 0, to: colN, by: 10))) }
+report("i64 take (every 10th)", colTake, ops: colN / 10, bytes: colN / 10 * 8)
+
+let flat = (0..<(vecN * vecDim)).map { Float($0 % 997) }
+round = 0
+let vecAppend = try measure {
+    round += 1
+    let e = try cols.createColumn("e\(round)", dtype: "vec:f32:\(vecDim)", as: FloatTensorColumn.self)
+    try e.appendFlat(flat)
+}
+report("vec appendFlat \(vecN) x \(vecDim)", vecAppend, ops: vecN, bytes: flat.count * 4)
+let ec = try cols.column(named: "e1", as: FloatTensorColumn.self)
+var flatBack: [Float] = []
+let vecReadFlat = try measure { flatBack = try ec.readFlat(0..<vecN) }
+report("vec readFlat(0..<\(vecN))", vecReadFlat, ops: vecN, bytes: flat.count * 4)
+precondition(flatBack == flat, "readFlat returned wrong data")
+var rows: [[Float]] = []
+let vecRead = try measure { rows = try ec.read(0..<vecN) }
+report("vec read(0..<\(vecN)) as [[Float]]", vecRead, ops: vecN, bytes: flat.count * 4)
+precondition(rows.count == vecN && rows[1] == Array(flat[vecDim..<(2 * vecDim)]))
+let strs = (0..<100_000).map { "name-\($0)" }
+let sc = try cols.createColumn("s", dtype: "str", as: StringColumn.self)
+let strAppend = try measure { try sc.append(contentsOf: strs) }
+report("str append 100k (x\(rounds))", strAppend, ops: strs.count, bytes: 0)
+let strRead = try measure { _ = try sc.read(0..<100_000) }
+report("str read 100k", strRead, ops: strs.count, bytes: 0)
+try cols.close()
