@@ -1,6 +1,10 @@
 package io.kohakuvault.bench
 
+import io.kohakuvault.ColumnVault
+import io.kohakuvault.FloatTensorColumn
 import io.kohakuvault.KVault
+import io.kohakuvault.LongColumn
+import io.kohakuvault.createColumn
 import io.kohakuvault.uniffi.KvStore
 import io.kohakuvault.uniffi.OpenOptions
 import java.nio.ByteBuffer
@@ -117,7 +121,63 @@ fun main() {
             st.closeStore()
             if (n == 42) println()
         }
+        benchColumns(dir)
     } finally {
         dir.deleteRecursively()
+    }
+}
+
+private const val COL_N = 1_000_000
+private const val TENSOR_N = 100_000
+private const val TENSOR_DIM = 384
+
+/** The median of [rounds] timings of [block], each after an untimed [setup] (not counted), after [warmup] rounds. */
+private fun <S> medianWithSetup(rounds: Int, warmup: Int, setup: (Int) -> S, block: (S) -> Unit): Long {
+    repeat(warmup) { block(setup(-1 - it)) }
+    val t = LongArray(rounds) {
+        val s = setup(it)
+        val t0 = System.nanoTime()
+        block(s)
+        System.nanoTime() - t0
+    }
+    t.sort()
+    return t[rounds / 2]
+}
+
+private fun reportBytes(name: String, nanos: Long, bytes: Long) {
+    println("%-34s %9.2f ms total  %8.2f GB/s".format(name, nanos / 1e6, bytes / (nanos / 1e9) / 1e9))
+}
+
+/** ColumnVault: bulk Long appends and reads (C fast path), 384-d float tensors (benchmarks/rust/col.rs's sizes). */
+private fun benchColumns(dir: File) {
+    println("-- ColumnVault")
+    val longs = LongArray(COL_N) { it.toLong() }
+    ColumnVault(File(dir, "col.db").path).use { cv ->
+        var k = 0
+        reportBytes("append 1M Long (appendAll)", medianWithSetup(7, 2, { cv.createColumn<LongColumn>("i${k++}", "i64") }) {
+            it.appendAll(longs)
+        }, 8L * COL_N)
+        val c = cv.column("i0") as LongColumn
+        var sink = 0L
+        reportBytes("read 1M Long (toLongArray)", medianNanos(rounds = 11) { sink += c.toLongArray()[COL_N - 1] }, 8L * COL_N)
+        reportBytes("read 1M Long (read 0..1M)", medianNanos(rounds = 11) { sink += c.read(0, COL_N)[7] }, 8L * COL_N)
+        report("get(i) x1000 (fast path)", medianNanos { for (i in 0 until 1000) sink += c.getLong(i * 997L) }, 1000)
+        report("iterate 1M Long (paged)", medianNanos(rounds = 3, warmup = 1) { for (v in c) sink += v }, COL_N)
+        for (i in 1 until k) cv.deleteColumn("i$i")
+
+        val flat = FloatArray(TENSOR_N * TENSOR_DIM) { it.toFloat() }
+        val rows = List(TENSOR_N) { r -> flat.copyOfRange(r * TENSOR_DIM, (r + 1) * TENSOR_DIM) }
+        val bytes = 4L * TENSOR_N * TENSOR_DIM
+        var t = 0
+        reportBytes("append 100k x 384 f32 (rows)", medianWithSetup(3, 1, {
+            cv.createColumn<FloatTensorColumn>("t${t++}", "vec:f32:$TENSOR_DIM")
+        }) { it.appendAll(rows) }, bytes)
+        reportBytes("append 100k x 384 f32 (flat)", medianWithSetup(3, 1, {
+            cv.createColumn<FloatTensorColumn>("t${t++}", "vec:f32:$TENSOR_DIM")
+        }) { it.appendFlat(flat) }, bytes)
+        val tc = cv.column("t0") as FloatTensorColumn
+        reportBytes("read 100k x 384 f32 (readFlat)", medianNanos(rounds = 5) { sink += tc.readFlat(0, TENSOR_N).size }, bytes)
+        reportBytes("read 100k x 384 f32 (rows)", medianNanos(rounds = 5) { sink += tc.read(0, TENSOR_N).size }, bytes)
+        if (sink == 42L) println()
     }
 }

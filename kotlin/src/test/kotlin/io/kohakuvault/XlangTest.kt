@@ -20,6 +20,8 @@ import java.io.File
  * Cross-language .db check (tests/conformance/xlang.json). Runs only when KV_XLANG_DIR is set:
  * writes `$KV_XLANG_DIR/kotlin.db` with the facade's typed API, then reads every other `<lang>.db` there.
  * Languages listed in KV_XLANG_REQUIRE (comma-separated) must have a file. Re-run alone: `-Dtest=XlangTest`.
+ * Columns: writes `$KV_XLANG_DIR/kotlin-columns.db` ("ids" i64 [1,2,3], "names" str ["a","é"], "emb" vec:f32:2
+ * [[1,2],[3,4]]) and reads every `<lang>-columns.db` present (not required yet).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation::class)
 class XlangTest {
@@ -62,7 +64,7 @@ class XlangTest {
         assumeTrue(dir != null, "KV_XLANG_DIR not set")
         val required = System.getenv("KV_XLANG_REQUIRE").orEmpty().split(',').map { it.trim() }.filter { it.isNotEmpty() }
         val langs = (listOf("kotlin", "rust", "python", "swift") + required +
-            (dir!!.listFiles { f -> f.name.endsWith(".db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
+            (dir!!.listFiles { f -> f.name.endsWith(".db") && !f.name.endsWith("-columns.db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
             .distinct()
         val nodes = ArrayList<DynamicNode>()
         for (lang in langs) {
@@ -78,6 +80,39 @@ class XlangTest {
             }
         }
         return nodes
+    }
+
+    @Test
+    @Order(3)
+    fun `write kotlin columns db`() {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        dir!!.mkdirs()
+        for (suffix in listOf("", "-wal", "-shm", "-journal")) File(dir, "kotlin-columns.db$suffix").delete()
+        ColumnVault(File(dir, "kotlin-columns.db").path).use { cv ->
+            cv.createColumn<LongColumn>("ids", "i64").appendAll(longArrayOf(1, 2, 3))
+            cv.createColumn<StringColumn>("names", "str").appendAll(listOf("a", "é"))
+            cv.createColumn<FloatTensorColumn>("emb", "vec:f32:2").appendAll(listOf(floatArrayOf(1f, 2f), floatArrayOf(3f, 4f)))
+        }
+    }
+
+    @TestFactory
+    @Order(4)
+    fun `read every language's columns db`(): List<DynamicNode> {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        val files = dir!!.listFiles { f -> f.name.endsWith("-columns.db") }?.sortedBy { it.name } ?: emptyList()
+        return files.map { f ->
+            DynamicTest.dynamicTest(f.name) {
+                ColumnVault(f.path, options = OpenOptions(readOnly = true)).use { cv ->
+                    assertEquals(listOf("ids", "names", "emb"), cv.columnNames())
+                    assertArrayEquals(longArrayOf(1, 2, 3), cv.column<LongColumn>("ids").toLongArray())
+                    assertEquals(listOf("a", "é"), cv.column<StringColumn>("names").toList())
+                    assertEquals("61c3a9", cv.column("names").readVarRows(0, 2).data.toHex().lowercase())
+                    val emb = cv.column<FloatTensorColumn>("emb")
+                    assertArrayEquals(intArrayOf(2), emb.shape)
+                    assertArrayEquals(floatArrayOf(1f, 2f, 3f, 4f), emb.readFlat(0, 2))
+                }
+            }
+        }
     }
 
     private fun check(f: File, e: Map<String, Any?>) {

@@ -117,3 +117,88 @@ internal object FastPath {
         return out
     }
 }
+
+/**
+ * ColumnVault's C fast path (docs/FORMAT.md §5, §6.2): `col_fast_read` copies fixed-width rows straight into a
+ * direct buffer, so a bulk read costs one copy out of SQLite's pages and no per-byte lowering through a RustBuffer.
+ * It is an optimisation of `ColumnStore.read_rows` with the same meaning (the column's cache is flushed first); on
+ * -1 the caller makes the UDL call for the typed error. Registered on its own (a library without `col_fast_read`
+ * leaves the KVault fast path on). Disabled with `-Dkohakuvault.fastpath=false`.
+ */
+internal object ColumnFastPath {
+    /** `int64_t col_fast_read(uint64_t h, int64_t col_id, uint64_t start, uint64_t count, uint8_t* buf, size_t cap)` */
+    @JvmStatic external fun col_fast_read(handle: Long, colId: Long, start: Long, count: Long, buf: Long, cap: Long): Long
+
+    @JvmField val available: Boolean
+
+    /** Whether reads use the fast path (tests turn it off to exercise the UDL path). */
+    @JvmField @Volatile var enabled: Boolean
+
+    init {
+        var ok = false
+        if (System.getProperty("kohakuvault.fastpath") != "false" && Native.SIZE_T_SIZE == 8) {
+            try {
+                val name = System.getProperty("uniffi.component.kohakuvault.libraryOverride") ?: "kohakuvault"
+                Native.register(ColumnFastPath::class.java, name)
+                ok = true
+            } catch (_: UnsatisfiedLinkError) {
+            } catch (_: Exception) {
+            }
+        }
+        available = ok
+        enabled = ok
+    }
+
+    /** A read buffer this size or smaller is kept per thread; larger reads use a one-off native block. */
+    const val KEEP = 16 shl 20
+
+    private class ReadScratch {
+        var buf: ByteBuffer = ByteBuffer.allocateDirect(64 shl 10)
+        var addr: Long = Pointer.nativeValue(Native.getDirectBufferPointer(buf))
+
+        fun ensure(size: Int) {
+            if (size <= buf.capacity()) return
+            var cap = buf.capacity()
+            while (cap < size) cap = if (cap > KEEP / 2) KEEP else cap * 2
+            buf = ByteBuffer.allocateDirect(cap)
+            addr = Pointer.nativeValue(Native.getDirectBufferPointer(buf))
+        }
+    }
+
+    private val tls = object : ThreadLocal<ReadScratch>() { override fun initialValue() = ReadScratch() }
+
+    /**
+     * Reads rows `[start, start + count)` (exactly [size] bytes) of column [colId] and hands them to [consume] as a
+     * little-endian buffer (position 0, limit [size]) valid only during the call. Returns false (nothing consumed)
+     * when the fast path is off or the core reported an error: then make the UDL call.
+     */
+    inline fun read(handle: Long, colId: Long, start: Long, count: Long, size: Int, consume: (ByteBuffer) -> Unit): Boolean {
+        if (!enabled || handle == 0L) return false
+        if (size <= KEEP) {
+            val s = scratch(size)
+            if (col_fast_read(handle, colId, start, count, s.first, size.toLong()) != size.toLong()) return false
+            val v = s.second.duplicate()
+            v.position(0).limit(size)
+            consume(v.slice().order(ByteOrder.LITTLE_ENDIAN))
+            return true
+        }
+        val mem = com.sun.jna.Memory(size.toLong())
+        try {
+            if (col_fast_read(handle, colId, start, count, Pointer.nativeValue(mem), size.toLong()) != size.toLong()) {
+                return false
+            }
+            consume(mem.getByteBuffer(0, size.toLong()).order(ByteOrder.LITTLE_ENDIAN))
+            return true
+        } finally {
+            mem.close()
+        }
+    }
+
+    /** This thread's read buffer, at least [size] bytes: (address, buffer). */
+    @PublishedApi
+    internal fun scratch(size: Int): Pair<Long, ByteBuffer> {
+        val s = tls.get()
+        s.ensure(size)
+        return s.addr to s.buf
+    }
+}
