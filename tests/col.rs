@@ -528,3 +528,47 @@ fn conformance_vectors_match_1_1_0_bytes() {
         assert_eq!(stored, rows, "{dtype}");
     }
 }
+
+#[test]
+fn variable_splices_keep_earlier_blocks_and_take_values_decodes() {
+    let d = tmp();
+    let p = d.path().join("s.db");
+    let cv = open(&p, 64);
+    let c = cv.create_column("s".into(), "str".into(), None).unwrap();
+    let rows: Vec<Vec<u8>> = (0..12).map(|i| format!("row{i:02}").into_bytes()).collect();
+    let refs: Vec<&[u8]> = rows.iter().map(Vec::as_slice).collect();
+    let (l, data) = lens(&refs);
+    cv.append_var_rows(c.id, &l, &data).unwrap();
+    let ids = |p: &std::path::Path| -> Vec<i64> {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .prepare("SELECT block_id FROM kvault_col_blocks ORDER BY block_no")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let before = ids(&p);
+    assert_eq!(before.len(), 3, "4 rows per 64-byte block");
+    // Replace row 9 (third block): the first two blocks are not rewritten.
+    let (l, data) = lens(&[b"nine, longer"]);
+    cv.splice_rows(c.id, 9, 1, &l, &data).unwrap();
+    let after = ids(&p);
+    assert_eq!(&after[..2], &before[..2]);
+    let all = var_rows(&cv.read_var_rows(c.id, 0, 12).unwrap());
+    assert_eq!(all[9], b"nine, longer");
+    assert_eq!(all[8], rows[8]);
+    assert_eq!(all[10], rows[10]);
+    // take_values: decoded items in order.
+    let items = cv.take_values(c.id, &idx(&[11, 0])).unwrap();
+    assert_eq!(
+        items,
+        [&[6, 5, 0, 0, 0][..], b"row11", &[6, 5, 0, 0, 0], b"row00"].concat()
+    );
+    assert!(cv.take_values(c.id, &idx(&[12])).is_err());
+    let n = cv
+        .create_column("n".into(), "vec:f32:2".into(), None)
+        .unwrap();
+    assert_eq!(n.value_kind, 0, "numeric rows cross raw");
+}

@@ -6,6 +6,7 @@
 # KV110_PYTHON: interpreter with kohakuvault 1.1.0 (default /opt/kv110/bin/python)
 # KV_PYTHON:    interpreter with this project's package installed (default python3)
 # KV_ROUNDS:    alternating rounds (default 3)
+# KV_BENCH:     the script (default bench_kv.py; bench_col.py for ColumnVault)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 old=${KV110_PYTHON:-/opt/kv110/bin/python}
@@ -17,10 +18,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for r in $(seq 1 "$rounds"); do
   echo "== round $r/$rounds: kohakuvault 1.1.0 ($old)"
-  "$old" "$here/bench_kv.py" --json "$tmp/old.$r.json" "$@"
+  "$old" "$here/${KV_BENCH:-bench_kv.py}" --json "$tmp/old.$r.json" "$@"
   echo
   echo "== round $r/$rounds: this project ($new)"
-  $new "$here/bench_kv.py" --json "$tmp/new.$r.json" "$@"
+  $new "$here/${KV_BENCH:-bench_kv.py}" --json "$tmp/new.$r.json" "$@"
   echo
 done
 $new - "$tmp" "$rounds" <<'PY'

@@ -11,6 +11,12 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn timed(label: &str, bytes: usize, reps: usize, mut f: impl FnMut()) {
+    // An optional argument runs only the workloads whose label contains it (for profilers).
+    if let Some(only) = std::env::args().nth(1) {
+        if !label.contains(&only) {
+            return;
+        }
+    }
     let xs: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
@@ -45,7 +51,8 @@ fn main() {
             .unwrap();
         cv.append_rows(c.id, &data).unwrap();
     });
-    let c = cv.info("i1".into()).unwrap().unwrap();
+    let c = cv.create_column("base".into(), "i64".into(), None).unwrap();
+    cv.append_rows(c.id, &data).unwrap();
     timed("read 1M i64 (read_rows)", data.len(), 11, || {
         let out = cv.read_rows(c.id, 0, n as u64).unwrap();
         assert_eq!(out.len(), data.len());
@@ -57,6 +64,36 @@ fn main() {
             kohakuvault::col::fast::col_fast_read(h, c.id, 0, n as u64, buf.as_mut_ptr(), buf.len())
         };
         assert_eq!(rc as usize, buf.len());
+    });
+    let starts: Vec<u64> = (0..1000u64).map(|i| i * 97).collect();
+    let mut small = vec![0u8; 64 * 8];
+    timed("1000 fast reads of 64 rows", 1000 * 64 * 8, 11, || {
+        for &s in &starts {
+            let rc = unsafe {
+                kohakuvault::col::fast::col_fast_read(
+                    h,
+                    c.id,
+                    s,
+                    64,
+                    small.as_mut_ptr(),
+                    small.len(),
+                )
+            };
+            assert_eq!(rc, 512);
+        }
+    });
+    timed("1000 length() calls", 0, 11, || {
+        for _ in 0..1000 {
+            cv.length(c.id).unwrap();
+        }
+    });
+    let d = cv
+        .create_column("direct".into(), "i64".into(), None)
+        .unwrap();
+    timed("2000 committed single-row appends", 2000 * 8, 3, || {
+        for i in 0..2000i64 {
+            cv.append_rows(d.id, &i.to_le_bytes()).unwrap();
+        }
     });
     let tn = 100_000usize;
     let tensors: Vec<u8> = (0..tn * 384)
@@ -70,7 +107,10 @@ fn main() {
             .unwrap();
         cv.append_rows(c.id, &tensors).unwrap();
     });
-    let t = cv.info("t1".into()).unwrap().unwrap();
+    let t = cv
+        .create_column("tbase".into(), "vec:f32:384".into(), None)
+        .unwrap();
+    cv.append_rows(t.id, &tensors).unwrap();
     let mut tbuf = vec![0u8; tensors.len()];
     timed("read 100k x 384 f32 (fast)", tensors.len(), 7, || {
         let rc = unsafe {
@@ -99,7 +139,10 @@ fn main() {
             .unwrap();
         cv.append_var_rows(c.id, &lens, &blob).unwrap();
     });
-    let v = cv.info("v1".into()).unwrap().unwrap();
+    let v = cv
+        .create_column("vbase".into(), "bytes".into(), None)
+        .unwrap();
+    cv.append_var_rows(v.id, &lens, &blob).unwrap();
     timed("read 10k x 64 B variable", blob.len(), 11, || {
         let r = cv.read_var_rows(v.id, 0, 10_000).unwrap();
         assert_eq!(r.data.len(), blob.len());

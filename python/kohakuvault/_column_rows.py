@@ -12,6 +12,7 @@ Python values and numpy arrays into what crosses the FFI:
 from __future__ import annotations
 
 import struct
+from itertools import repeat
 
 from . import _codec
 
@@ -35,6 +36,9 @@ _STRUCT = {
     0x0C: "e",
 }
 _ITEM = struct.Struct("<BI")
+_BYTES = frozenset((bytes,))
+_STR = frozenset((str,))
+_ENCODE_UTF8 = str.encode  # utf-8 by default
 
 
 def _layout_name(layout) -> str:
@@ -151,9 +155,14 @@ class RowCodec:
             if arr.ndim != 1:
                 raise TypeError(f"Values cannot be encoded as {self.dtype}")
             return arr.tobytes(), arr.shape[0]
+        values = values if isinstance(values, (list, tuple)) else list(values)
         if self.mode == VAR:
+            if set(map(type, values)) <= _BYTES:  # plain bytes: no per-value call or copy
+                return list(values), len(values)
             rows = [self._bytes(v) for v in values]
             return rows, len(rows)
+        if self.text and set(map(type, values)) <= _STR:  # the common case, at C speed
+            return list(zip(repeat(6), map(_ENCODE_UTF8, values))), len(values)
         items = [self._value(v) for v in values]
         return items, len(items)
 

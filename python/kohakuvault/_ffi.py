@@ -159,6 +159,12 @@ class FastPath:
             self._release()
         return page
 
+    def page_call(self, fn, *args):
+        """Any vault's page entry point: ``fn(*args, out_ptr, out_len)`` -> its page, or None."""
+        tls = self.tls
+        p_ptr, p_len = tls.page_out
+        return self._page(fn(*args, p_ptr, p_len), tls)
+
     def get_many(self, handle: int, key_lens: bytes, keys: bytes, decoded: bool):
         """``(values, special, end, packed, n_packed)`` for columnar keys, or None on error."""
         tls = self.tls

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import operator
 import os
 import struct
 import threading
@@ -116,6 +117,49 @@ def _bind_fast_read():
 _FAST_READ = _bind_fast_read()
 
 
+def _bind_rows_page():
+    """``col_fast_rows_page``: variable-width rows as one page of Python objects."""
+    libs = getattr(FAST, "_libs", None)
+    if not FAST.available or not libs:
+        return None
+    try:
+        fn = libs[0].col_fast_rows_page
+    except AttributeError:
+        return None
+    fn.argtypes = (
+        ctypes.c_uint64,
+        ctypes.c_int64,
+        ctypes.c_uint64,
+        ctypes.c_uint64,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    )
+    fn.restype = ctypes.c_int32
+    return fn
+
+
+_ROWS_PAGE = _bind_rows_page()
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
+
+
+def _page_values(page) -> list:
+    """The values of a rows page (docs/FORMAT.md §4.1): str and bytes as they are, MessagePack
+    maps and lists already decoded, the int marker for the next packed MessagePack value, and
+    (kind, payload) for any other kind."""
+    entries, special, _end, packed, _n = page
+    if not special:
+        return entries
+    decoded = iter(_codec.unpack_msgpack(packed)) if packed is not None else iter(())
+    for i, v in enumerate(entries):
+        t = type(v)
+        if t is int:
+            entries[i] = next(decoded)
+        elif t is tuple:
+            entries[i] = _codec.decode(v[0], v[1])
+    return entries
+
+
 class _Combiner:
     """Appends to a cached column not yet handed to the core: raw fixed rows (``fixed``), raw
     variable rows or (kind, payload) values (``rows``), by the column's mode."""
@@ -160,8 +204,8 @@ class Column(MutableSequence):
         elif mode == VAR:
             _call(self._store.append_var_rows, self._id, _lens(rows), b"".join(rows))
         else:
-            payloads = [p for _, p in rows]
-            kinds = bytes(k for k, _ in rows)
+            payloads = list(map(_SECOND, rows))
+            kinds = bytes(map(_FIRST, rows))
             _call(self._store.append_values, self._id, kinds, _lens(payloads), b"".join(payloads))
 
     def _drain(self) -> None:
@@ -185,9 +229,12 @@ class Column(MutableSequence):
             if self._codec.mode == FIXED:
                 wc.fixed += fixed
                 wc.size += len(fixed)
+            elif self._codec.mode == VAR:
+                wc.rows.extend(rows)
+                wc.size += 8 * n + sum(map(len, rows))
             else:
                 wc.rows.extend(rows)
-                wc.size += 8 * n + sum(len(r if type(r) is bytes else r[1]) for r in rows)
+                wc.size += 8 * n + sum(map(len, map(_SECOND, rows)))
             wc.count += n
             full = wc.count >= _COMBINE_ROWS or wc.size >= _COMBINE_BYTES
         if full or not self._combine:
@@ -225,6 +272,11 @@ class Column(MutableSequence):
         c = self._codec
         if c.numeric:
             return c.to_list(self._read_array(start, count))
+        fh = self._vault._fh
+        if not self._elem and _ROWS_PAGE is not None and fh:
+            page = FAST.page_call(_ROWS_PAGE, fh, self._id, start, count)
+            if page is not None:
+                return _page_values(page)
         if c.raw_var:
             data, offsets = self._read_buffers(start, count)
             return [data[offsets[i] : offsets[i + 1]] for i in range(count)]
@@ -370,7 +422,7 @@ class Column(MutableSequence):
             rows = _call(self._store.take_var_rows, self._id, idx.tobytes())
             offs = np.frombuffer(rows.offsets, dtype="<u8")
             return [rows.data[offs[i] : offs[i + 1]] for i in range(idx.size)]
-        return [self._read_rows(int(i), 1)[0] for i in idx]
+        return c.decode_items(_call(self._store.take_values, self._id, idx.tobytes()))
 
     def iter_batches(
         self,
@@ -606,6 +658,8 @@ class ColumnVault:
             raise ValueError("use a filesystem path or :memory:, not a SQLite URI")
         if read_only and path == ":memory:":
             raise ValueError("an in-memory database cannot be opened read-only")
+        # New files get 32 KiB pages, as a KVault's (1.1.0's ColumnVault left SQLite's 4 KiB):
+        # measured 3x faster bulk appends; single committed rows cost a little more.
         options = N.OpenOptions(
             read_only=bool(read_only),
             enable_wal=True,

@@ -500,6 +500,17 @@ pub fn read_var(c: &Connection, m: &Meta, start: u64, count: u64) -> Result<(Vec
     Ok((data, ends))
 }
 
+/// The first row of the block holding `row` (0 when the column is empty).
+pub fn block_start(c: &Connection, id: i64, row: u64) -> Result<u64> {
+    let first: Option<i64> = c
+        .prepare_cached(
+            "SELECT first_row FROM kvault_col_blocks WHERE col_id = ?1 AND first_row <= ?2 ORDER BY first_row DESC LIMIT 1",
+        )?
+        .query_row(params![id, row as i64], |r| r.get(0))
+        .optional()?;
+    Ok(first.unwrap_or(0) as u64)
+}
+
 /// Deletes every block of a column and sets its length to 0.
 pub fn clear(c: &Connection, id: i64) -> Result<()> {
     c.prepare_cached(

@@ -8,7 +8,9 @@
 //! * anything else (`str:N[:enc]`, `bytes:N`, `msgpack[:N]`, `cbor[:N]`, `vec:<e>` of any shape …):
 //!   one DataPacker record per row, fixed width when the packer has one, else variable.
 
-use crate::codec::{dtype_size, KIND_NDARRAY, KIND_RAW, KIND_UTF8};
+use std::borrow::Cow;
+
+use crate::codec::{dtype_size, KIND_RAW, KIND_UTF8};
 use crate::error::{Error, Result};
 use crate::packer::DataPacker;
 
@@ -301,15 +303,16 @@ impl ColumnType {
     /// The value kind `append_values` takes and `read_values` returns for this column.
     pub fn value_kind(&self) -> u8 {
         match self {
-            ColumnType::Scalar { .. } | ColumnType::Tensor { .. } => KIND_NDARRAY,
+            // Numeric rows cross raw (elem_size little-endian bytes), as `encode` takes them.
+            ColumnType::Scalar { .. } | ColumnType::Tensor { .. } => KIND_RAW,
             ColumnType::Text { .. } => KIND_UTF8,
             ColumnType::Bytes => KIND_RAW,
             ColumnType::Packed(p) => p.value_kind(),
         }
     }
 
-    /// A value (kind, payload) as the stored bytes of one row.
-    pub fn encode(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
+    /// A value (kind, payload) as the stored bytes of one row (borrowed when they are the same).
+    pub fn encode<'a>(&self, kind: u8, payload: &'a [u8]) -> Result<Cow<'a, [u8]>> {
         match self {
             ColumnType::Text { codec } => {
                 if kind != KIND_UTF8 {
@@ -317,19 +320,22 @@ impl ColumnType {
                 }
                 let s = std::str::from_utf8(payload)
                     .map_err(|_| Error::invalid("A string column requires str values"))?;
-                codec.encode(s)
+                if *codec == Codec::Utf8 {
+                    return Ok(Cow::Borrowed(payload));
+                }
+                codec.encode(s).map(Cow::Owned)
             }
             ColumnType::Bytes => {
                 if kind != KIND_RAW {
                     return Err(Error::invalid("A bytes column requires bytes-like values"));
                 }
-                Ok(payload.to_vec())
+                Ok(Cow::Borrowed(payload))
             }
-            ColumnType::Packed(p) => p.pack_value(kind, payload),
+            ColumnType::Packed(p) => p.pack_value(kind, payload).map(Cow::Owned),
             ColumnType::Scalar { .. } | ColumnType::Tensor { .. } => {
                 let n = self.elem_size() as usize;
                 if kind == KIND_RAW && payload.len() == n {
-                    return Ok(payload.to_vec());
+                    return Ok(Cow::Borrowed(payload));
                 }
                 Err(Error::invalid(format!(
                     "a numeric column takes rows of {n} raw little-endian bytes"

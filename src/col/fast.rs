@@ -2,7 +2,7 @@
 //! numpy array, a JVM direct buffer), so large reads cost one copy out of SQLite's pages and no
 //! per-byte conversion. An optimisation of `ColumnStore.read_rows` with the same meaning.
 
-use crate::fastpath::{entry, lookup};
+use crate::fastpath::{entry, lookup, with_page};
 
 use super::{ColInner, ColumnStore};
 
@@ -38,5 +38,32 @@ pub unsafe extern "C" fn col_fast_read(
             Ok(()) => cap as i64,
             Err(_) => -1,
         }
+    })
+}
+
+/// Variable-width rows `[start, start + count)` as a page of Python objects (docs/FORMAT.md
+/// §4.1) in this thread's page buffer: `str` (text), `bytes` (bytes) or decoded values
+/// (DataPacker columns). An optimisation of `ColumnStore.read_var_rows` / `read_values`.
+/// 0 and the page in `*out` / `*out_len` (valid until this thread's next page call), -1 error.
+///
+/// # Safety
+/// `out` and `out_len` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn col_fast_rows_page(
+    handle: u64,
+    col_id: i64,
+    start: u64,
+    count: u64,
+    out: *mut *const u8,
+    out_len: *mut usize,
+) -> i32 {
+    entry(-1, || {
+        let Some(inner) = lookup::<ColInner>(handle) else {
+            return -1;
+        };
+        let store = ColumnStore { inner };
+        with_page(out, out_len, |page| {
+            store.rows_page_into(col_id, start, count, page)
+        })
     })
 }

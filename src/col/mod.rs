@@ -596,7 +596,7 @@ impl ColumnStore {
             let col = self.inner.column(id)?;
             let mut c = col.lock();
             let values = split_columns(lens, payloads, kinds.len())?;
-            let encoded: Vec<Vec<u8>> = kinds
+            let encoded: Vec<std::borrow::Cow<'_, [u8]>> = kinds
                 .iter()
                 .zip(values)
                 .map(|(&k, p)| c.ty.encode(k, p))
@@ -605,7 +605,7 @@ impl ColumnStore {
                 let data = encoded.concat();
                 self.inner.append_rows(&mut c, Rows::Fixed(&data))
             } else {
-                let rows: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+                let rows: Vec<&[u8]> = encoded.iter().map(|r| r.as_ref()).collect();
                 if rows.iter().any(|r| r.len() as u64 > MAX_RECORD) {
                     return Err(Error::invalid(
                         "a variable-width record cannot exceed 512 MiB",
@@ -731,6 +731,83 @@ impl ColumnStore {
         })
     }
 
+    /// Rows at `indices` decoded by the dtype, as `read_values` returns them.
+    pub fn take_values(&self, id: i64, indices: &[u8]) -> VResult<Vec<u8>> {
+        guard(|| {
+            let idx = u64s(indices)?;
+            let (col, meta) = self.inner.for_read(id)?;
+            let rows: Vec<Vec<u8>> = self.inner.db.read(true, |c| {
+                if meta.elem_size > 0 {
+                    let data = blocks::take_fixed(c, &meta, &idx)?;
+                    return Ok(data
+                        .chunks_exact(meta.elem_size as usize)
+                        .map(<[u8]>::to_vec)
+                        .collect());
+                }
+                let len = blocks::length(c, meta.id)?;
+                if idx.iter().any(|&i| i >= len) {
+                    return Err(Error::invalid("column index out of range"));
+                }
+                idx.iter()
+                    .map(|&i| blocks::read_var(c, &meta, i, 1).map(|(d, _)| d))
+                    .collect()
+            })?;
+            let c = col.lock();
+            let mut out = Vec::new();
+            for r in rows {
+                let (k, p) = c.ty.decode(&r)?;
+                put_tagged(&mut out, k, &p)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Variable-width rows `[start, start + count)` as a page of Python objects (the C fast
+    /// path, docs/FORMAT.md §4.1): `str` for text columns, `bytes` for bytes columns, decoded
+    /// values (as KVault pages carry them) for DataPacker columns.
+    pub(crate) fn rows_page_into(
+        &self,
+        id: i64,
+        start: u64,
+        count: u64,
+        page: &mut Vec<u8>,
+    ) -> Result<()> {
+        let (col, meta) = self.inner.for_read(id)?;
+        if meta.elem_size > 0 {
+            return Err(Error::invalid("pages are for variable-width columns"));
+        }
+        let (data, ends) = self
+            .inner
+            .db
+            .read(true, |c| blocks::read_var(c, &meta, start, count))?;
+        let c = col.lock();
+        let mut sink = crate::ffi::page::PyPage::begin(page);
+        use crate::ffi::page::Sink;
+        for w in ends.windows(2) {
+            let row = &data[w[0] as usize..w[1] as usize];
+            match &c.ty {
+                ColumnType::Text {
+                    codec: dtype::Codec::Utf8,
+                } => {
+                    if std::str::from_utf8(row).is_err() {
+                        return Err(Error::invalid("cannot decode stored text as utf-8"));
+                    }
+                    sink.text(row)?;
+                }
+                ColumnType::Bytes => sink.key(row)?,
+                ty => {
+                    let (k, p) = ty.decode(row)?;
+                    if k == crate::codec::KIND_UTF8 {
+                        sink.text(&p)?;
+                    } else {
+                        sink.value(k, &p)?;
+                    }
+                }
+            }
+        }
+        sink.finish(true)
+    }
+
     // ---- in-place changes (each one transaction) ---------------------------------------------
 
     /// Overwrites fixed-width rows from `start` in place.
@@ -776,9 +853,10 @@ impl ColumnStore {
                     return blocks::overwrite_fixed(tx, &meta, start, data);
                 }
                 // Keep rows before `start` that fill whole blocks; rewrite from there on.
+                // Whole blocks before the one holding `start` stay as they are.
                 let keep = match meta.block_bytes.checked_div(meta.elem_size) {
                     Some(rpb) => start - start % rpb.max(1),
-                    None => 0,
+                    None => blocks::block_start(tx, meta.id, start)?,
                 };
                 let (tail_data, tail_ends) = if meta.elem_size > 0 {
                     let mut out = vec![0u8; ((len - keep) * meta.elem_size) as usize];
@@ -826,7 +904,7 @@ impl ColumnStore {
             kinds
                 .iter()
                 .zip(values)
-                .map(|(&k, p)| c.ty.encode(k, p))
+                .map(|(&k, p)| c.ty.encode(k, p).map(|r| r.into_owned()))
                 .collect::<Result<Vec<Vec<u8>>>>()
                 .map(|rows| (rows, c.meta.elem_size))
         })?;
@@ -1021,21 +1099,18 @@ impl ColumnStore {
     }
 }
 
-/// Drops rows from `keep` on (keep must be a block boundary for fixed width; variable-width
-/// columns are rebuilt from 0).
+/// Drops rows from `keep` on; `keep` is the first row of a block (rows before it stay).
 fn truncate(c: &rusqlite::Connection, m: &Meta, keep: u64) -> Result<()> {
     if keep == 0 {
         return blocks::clear(c, m.id);
     }
-    let rpb = (m.block_bytes / m.elem_size).max(1);
-    let first_dropped = (keep / rpb) as i64;
     c.execute(
-        "DELETE FROM kvault_col_data WHERE block_id IN (SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND block_no >= ?2)",
-        rusqlite::params![m.id, first_dropped],
+        "DELETE FROM kvault_col_data WHERE block_id IN (SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND first_row >= ?2)",
+        rusqlite::params![m.id, keep as i64],
     )?;
     c.execute(
-        "DELETE FROM kvault_col_blocks WHERE col_id = ?1 AND block_no >= ?2",
-        rusqlite::params![m.id, first_dropped],
+        "DELETE FROM kvault_col_blocks WHERE col_id = ?1 AND first_row >= ?2",
+        rusqlite::params![m.id, keep as i64],
     )?;
     c.execute(
         "UPDATE kvault_col_columns SET length = ?2 WHERE col_id = ?1",

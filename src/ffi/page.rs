@@ -116,6 +116,14 @@ impl<'a> PyPage<'a> {
         }
     }
 
+    /// A `str` entry (valid UTF-8 bytes), e.g. one row of a text column.
+    pub fn text(&mut self, utf8: &[u8]) -> Result<()> {
+        pickle::text(self.out, utf8)
+            .ok_or_else(|| Error::invalid("item larger than 4 GiB cannot be batched"))?;
+        self.next_entry();
+        Ok(())
+    }
+
     pub fn finish(mut self, end: bool) -> Result<()> {
         self.out.push(APPENDS);
         self.out.push(BININT);

@@ -97,6 +97,11 @@ fn int(out: &mut Vec<u8>, v: i128) {
 }
 
 /// `data` with the short (u8 length) or long (u32 LE length) form of a sized opcode.
+/// A `str` from UTF-8 bytes (the caller guarantees they are valid UTF-8).
+pub(crate) fn text(out: &mut Vec<u8>, utf8: &[u8]) -> Option<()> {
+    sized(out, SHORT_BINUNICODE, BINUNICODE, utf8)
+}
+
 pub(crate) fn sized(out: &mut Vec<u8>, short: u8, long: u8, data: &[u8]) -> Option<()> {
     if data.len() < 256 {
         out.extend_from_slice(&[short, data.len() as u8]);

@@ -446,12 +446,24 @@ fn apply_writer_pragmas(
         o.mmap_size, o.cache_kb
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    stable_plans(conn)
 }
 
 fn apply_reader_pragmas(conn: &Connection, mmap: u64, cache_kb: u32) -> Result<()> {
     conn.execute_batch(&format!(
         "PRAGMA mmap_size = {mmap}; PRAGMA cache_size = -{cache_kb};"
     ))?;
+    stable_plans(conn)
+}
+
+/// The query planner stability guarantee: without it SQLite (built with STAT4) re-prepares a
+/// cached statement on every new binding of a parameter used in a range or `LIMIT ?` (measured:
+/// a column block lookup spent 40% of its time re-preparing). Our statements have one obvious
+/// plan each, so they never need to look at bound values.
+fn stable_plans(conn: &Connection) -> Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(())
 }
