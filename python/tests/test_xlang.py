@@ -74,3 +74,40 @@ def test_read_other_language(lang):
             key = entry["key"]
             assert stored[key.encode()] == bytes.fromhex(entry["stored"]), (lang, key)
             assert same(kv[key], natural(entry)), (lang, key)
+
+
+# ---- ColumnVault: one small column file per language ------------------------------------------
+
+COLUMNS = {"ids": [1, 2, 3], "names": ["a", "é"], "emb": [[1.0, 2.0], [3.0, 4.0]]}
+
+
+def test_write_python_columns():
+    from kohakuvault import ColumnVault
+
+    path = os.path.join(DIR, "python-columns.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    with ColumnVault(path) as cv:
+        cv.create_column("ids", "i64").extend(COLUMNS["ids"])
+        cv.create_column("names", "str").extend(COLUMNS["names"])
+        cv.create_column("emb", "vec:f32:2").append_array(
+            np.array(COLUMNS["emb"], dtype=np.float32)
+        )
+    with ColumnVault(path, read_only=True) as cv:
+        assert cv["ids"][:] == COLUMNS["ids"]
+
+
+@pytest.mark.parametrize("lang", ["kotlin", "swift"])
+def test_read_other_columns(lang):
+    from kohakuvault import ColumnVault
+
+    path = os.path.join(DIR, f"{lang}-columns.db")
+    if not os.path.exists(path):
+        if lang in REQUIRE:
+            pytest.fail(f"{path} missing")
+        pytest.skip(f"{lang} has not written {path}")
+    with ColumnVault(path, read_only=True) as cv:
+        assert cv["ids"][:] == COLUMNS["ids"]
+        assert cv["names"][:] == COLUMNS["names"]
+        assert cv["emb"].read_array().tolist() == COLUMNS["emb"]
