@@ -15,9 +15,12 @@ ERRORS = load_conformance("errors.json")
 CASES = [c for c in ERRORS["cases"] if c.get("python") is not None]
 
 
+_BUILTIN = {c.__name__: c for c in (ValueError, TypeError, KeyError, IndexError, LookupError)}
+
+
 def _class(name):
-    if name in ("ValueError", "TypeError", "KeyError"):
-        return {"ValueError": ValueError, "TypeError": TypeError, "KeyError": KeyError}[name]
+    if name in _BUILTIN:
+        return _BUILTIN[name]
     return getattr(kohakuvault, name)
 
 
@@ -130,6 +133,53 @@ def newer_file_version(case, cls, path):
     _raises(cls, KVault, path)
 
 
+def column_index_out_of_range(case, cls, path):
+    from kohakuvault import ColumnVault
+
+    with ColumnVault(path) as cv:
+        col = cv.create_column("c", case["dtype"])
+        col.append(1)
+        _raises(cls, col.read, 1, 1)
+        assert col.read() == [1]
+
+
+def column_dtype_mismatch(case, cls, path):
+    from kohakuvault import ColumnVault
+
+    with ColumnVault(path) as cv:
+        cv.create_column("c", "i64")
+        _raises(cls, cv.ensure, "c", case["other_dtype"])
+        assert cv.list_columns() == [("c", "i64", 0)]
+
+
+def _column_create_fails(case, cls, path):
+    from kohakuvault import ColumnVault
+
+    with ColumnVault(path) as cv:
+        _raises(cls, cv.create_column, "c", case["dtype"])
+        assert cv.list_columns() == []
+
+
+def column_missing(case, cls, path):
+    from kohakuvault import ColumnVault
+
+    with ColumnVault(path) as cv:
+        _raises(cls, cv.__getitem__, "absent")
+
+
+def column_use_after_close(case, cls, path):
+    from kohakuvault import ColumnVault
+
+    cv = ColumnVault(path)
+    col = cv.create_column("c", "i64")
+    cv.close()
+    for op in (cv.list_columns, lambda: col.append(1), col.read, col.__len__, cv.enable_cache):
+        _raises(cls, op)
+
+
+column_unknown_dtype = _column_create_fails
+column_unknown_codec = _column_create_fails
+
 RUNNERS = {
     f.__name__: f
     for f in (
@@ -144,8 +194,14 @@ RUNNERS = {
         close_while_cache_locked,
         key_too_long,
         newer_file_version,
+        column_index_out_of_range,
+        column_dtype_mismatch,
+        column_missing,
+        column_use_after_close,
     )
 }
+RUNNERS["column_unknown_dtype"] = column_unknown_dtype
+RUNNERS["column_unknown_codec"] = column_unknown_codec
 
 
 def test_every_case_has_a_runner():

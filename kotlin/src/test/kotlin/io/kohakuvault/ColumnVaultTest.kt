@@ -26,7 +26,7 @@ class ColumnVaultTest {
         ids.appendAll(longArrayOf(1, 2, 3))
         val infos = cv.listColumns()
         assertEquals(listOf("ids", "emb"), infos.map { it.name })
-        assertEquals(ColumnInfo(ids.id, "ids", "i64", 8, 3, ColumnVault.DEFAULT_BLOCK_BYTES, ColumnLayout.SCALAR, DType.I64, emptyList(), Kind.NDARRAY), infos[0])
+        assertEquals(ColumnInfo(ids.id, "ids", "i64", 8, 3, ColumnVault.DEFAULT_BLOCK_BYTES, ColumnLayout.SCALAR, DType.I64, emptyList(), Kind.RAW), infos[0]) // numeric rows cross raw
         assertEquals(ColumnLayout.TENSOR, infos[1].layout)
         assertEquals(listOf(2, 3), infos[1].shape)
         assertEquals(3, ids.info().length)

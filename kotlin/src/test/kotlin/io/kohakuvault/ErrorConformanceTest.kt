@@ -126,6 +126,32 @@ class ErrorConformanceTest {
                 expect(kind, "$id/getLong") { kv.getLong("p") }
                 expect(kind, "$id/itemsTagged") { kv.itemsTagged("p").single().second.toPlain() }
             }
+            "column_index_out_of_range" -> ColumnVault(path).use { cv ->
+                val col = cv.createColumn<LongColumn>("c", c["dtype"] as String)
+                col.appendAll(longArrayOf(1))
+                expect(kind, id) { col.read(1L, 1) }
+                assertEquals(listOf(1L), col.toLongArray().toList())
+            }
+            "column_dtype_mismatch" -> ColumnVault(path).use { cv ->
+                cv.createColumn("c", "i64")
+                expect(kind, id) { cv.ensureColumn("c", c["other_dtype"] as String) }
+                assertEquals(1, cv.listColumns().size)
+            }
+            "column_unknown_dtype", "column_unknown_codec" -> ColumnVault(path).use { cv ->
+                expect(kind, id) { cv.createColumn("c", c["dtype"] as String) }
+                assertTrue(cv.listColumns().isEmpty())
+            }
+            "column_missing" -> ColumnVault(path).use { cv -> expect(kind, id) { cv.column("absent") } }
+            "column_use_after_close" -> {
+                val cv = ColumnVault(path)
+                val col = cv.createColumn<LongColumn>("c", "i64")
+                cv.close()
+                expect(kind, "$id/list") { cv.listColumns() }
+                expect(kind, "$id/append") { col.appendAll(longArrayOf(1)) }
+                expect(kind, "$id/read") { col.toLongArray() }
+                expect(kind, "$id/size") { col.size }
+                expect(kind, "$id/enableCache") { cv.enableCache() }
+            }
             else -> fail("errors.json case $id has no Kotlin runner")
         }
     }
