@@ -139,6 +139,23 @@ def _bind_rows_page():
 
 
 _ROWS_PAGE = _bind_rows_page()
+
+
+def _bind_len():
+    """``col_fast_len``: a column's length (committed plus pending) without a uniffi call."""
+    libs = getattr(FAST, "_libs", None)
+    if not FAST.available or not libs:
+        return None
+    try:
+        fn = libs[0].col_fast_len
+    except AttributeError:
+        return None
+    fn.argtypes = (ctypes.c_uint64, ctypes.c_int64)
+    fn.restype = ctypes.c_int64
+    return fn
+
+
+_FAST_LEN = _bind_len()
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 
@@ -241,7 +258,14 @@ class Column(MutableSequence):
             self._drain()
 
     def _length(self) -> int:
-        self._vault._poll()
+        vault = self._vault
+        if vault._timer:
+            vault._poll()
+        fh = vault._fh
+        if _FAST_LEN is not None and fh:
+            n = _FAST_LEN(fh, self._id)
+            if n >= 0:
+                return n + self._wc.count
         return _call(self._store.length, self._id) + self._wc.count
 
     @staticmethod

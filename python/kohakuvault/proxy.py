@@ -79,7 +79,13 @@ def _point_read(raise_missing: bool):
     def read(self, key: KeyType, default: Any = None) -> Any:
         if self._closed or self._streams:
             self._check()
-        k = key if type(key) is bytes else to_bytes_key(key)
+        t = type(key)
+        if t is bytes:
+            k = key
+        elif t is str and key.isascii():  # the common str key, without a call to the converter
+            k = key.encode("ascii")
+        else:
+            k = to_bytes_key(key)
         if self._wc.items:
             self._drain()
         get = self._fast_get

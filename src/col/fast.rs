@@ -67,3 +67,19 @@ pub unsafe extern "C" fn col_fast_rows_page(
         })
     })
 }
+
+/// `ColumnStore.length(col_id)` (committed plus pending rows), or -1 on any error. Lets a facade
+/// normalise an index or a slice without a uniffi call.
+#[no_mangle]
+pub extern "C" fn col_fast_len(handle: u64, col_id: i64) -> i64 {
+    entry(-1, || {
+        let Some(inner) = lookup::<ColInner>(handle) else {
+            return -1;
+        };
+        let store = ColumnStore { inner };
+        match store.length(col_id) {
+            Ok(n) => i64::try_from(n).unwrap_or(-1),
+            Err(_) => -1,
+        }
+    })
+}
