@@ -6,8 +6,8 @@ a column shorter than before. Bad input changes nothing."""
 import os
 import random
 import signal
-import struct
 import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
