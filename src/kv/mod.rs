@@ -209,8 +209,9 @@ impl KvInner {
     /// A committed direct write (no cache), superseding any pending entry.
     fn direct_put(&self, key: &[u8], stored: &[u8]) -> Result<()> {
         let _g = self.gate_write()?;
-        self.db.write_tx(|tx| {
-            tx.prepare_cached(&self.sql.upsert)?
+        // One statement: autocommit is its own transaction.
+        self.db.write_one(|c| {
+            c.prepare_cached(&self.sql.upsert)?
                 .execute(params![key, stored])?;
             Ok(())
         })?;
@@ -530,7 +531,7 @@ impl KvStore {
             let _g = inner.gate_write()?;
             let n = inner
                 .db
-                .write_tx(|tx| Ok(tx.prepare_cached(&inner.sql.delete)?.execute([key])?))?;
+                .write_one(|c| Ok(c.prepare_cached(&inner.sql.delete)?.execute([key])?))?;
             let cached = inner.cache.lock().remove(key);
             Ok(n > 0 || cached)
         })

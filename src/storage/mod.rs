@@ -244,6 +244,19 @@ impl Db {
         in_tx(w.conn(), f)
     }
 
+    /// Runs one statement's worth of work `f` on the writer in autocommit mode: SQLite wraps a
+    /// single statement in its own transaction, atomic and durable as `write_tx`, without the
+    /// cost of parsing BEGIN and COMMIT (a single-row put or delete).
+    pub fn write_one<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_writable()?;
+        let mut w = self.writer()?;
+        let conn = w.conn();
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK"); // never left inside a transaction
+        }
+        f(conn)
+    }
+
     fn open_reader(&self) -> Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,

@@ -166,6 +166,11 @@ impl VaultDb {
         self.db.write_tx(f)
     }
 
+    pub fn write_one<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_writable()?;
+        self.db.write_one(f)
+    }
+
     pub fn read<T>(&self, snapshot: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.check_open()?;
         self.db.read(snapshot, f)
