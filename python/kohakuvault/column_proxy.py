@@ -93,69 +93,26 @@ def _positive(value, name: str) -> int:
     return value
 
 
-def _bind_fast_read():
-    """``col_fast_read`` through ctypes on the library the bindings loaded (docs/FORMAT.md §6.2)."""
+def _bind(name: str, argtypes: tuple, restype):
+    """A ColumnVault C fast-path entry point (docs/FORMAT.md §6.2) through ctypes on the library
+    the bindings loaded, or None when there is no fast path."""
     libs = getattr(FAST, "_libs", None)
     if not FAST.available or not libs:
         return None
-    try:
-        fn = libs[0].col_fast_read
-    except AttributeError:
-        return None
-    fn.argtypes = (
-        ctypes.c_uint64,
-        ctypes.c_int64,
-        ctypes.c_uint64,
-        ctypes.c_uint64,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-    )
-    fn.restype = ctypes.c_int64
+    fn = getattr(libs[0], name, None)
+    if fn is not None:
+        fn.argtypes = argtypes
+        fn.restype = restype
     return fn
 
 
-_FAST_READ = _bind_fast_read()
-
-
-def _bind_rows_page():
-    """``col_fast_rows_page``: variable-width rows as one page of Python objects."""
-    libs = getattr(FAST, "_libs", None)
-    if not FAST.available or not libs:
-        return None
-    try:
-        fn = libs[0].col_fast_rows_page
-    except AttributeError:
-        return None
-    fn.argtypes = (
-        ctypes.c_uint64,
-        ctypes.c_int64,
-        ctypes.c_uint64,
-        ctypes.c_uint64,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-    )
-    fn.restype = ctypes.c_int32
-    return fn
-
-
-_ROWS_PAGE = _bind_rows_page()
-
-
-def _bind_len():
-    """``col_fast_len``: a column's length (committed plus pending) without a uniffi call."""
-    libs = getattr(FAST, "_libs", None)
-    if not FAST.available or not libs:
-        return None
-    try:
-        fn = libs[0].col_fast_len
-    except AttributeError:
-        return None
-    fn.argtypes = (ctypes.c_uint64, ctypes.c_int64)
-    fn.restype = ctypes.c_int64
-    return fn
-
-
-_FAST_LEN = _bind_len()
+_U64, _I64, _PTR = ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p
+# Fixed-width rows into a caller buffer: (handle, col_id, start, count, buf, cap) -> bytes or -1.
+_FAST_READ = _bind("col_fast_read", (_U64, _I64, _U64, _U64, _PTR, ctypes.c_size_t), ctypes.c_int64)
+# Variable-width rows as one page of Python objects: (..., out_ptr, out_len) -> 0 or -1.
+_ROWS_PAGE = _bind("col_fast_rows_page", (_U64, _I64, _U64, _U64, _PTR, _PTR), ctypes.c_int32)
+# A column's length (committed plus pending rows), or -1.
+_FAST_LEN = _bind("col_fast_len", (_U64, _I64), ctypes.c_int64)
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 

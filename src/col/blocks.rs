@@ -88,6 +88,20 @@ fn block_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Block> {
 const BLOCK_COLS: &str =
     "block_id, block_no, first_row, row_count, used_bytes, capacity_bytes, row_capacity";
 
+/// The id of block `no` of column `id`, if it exists.
+fn find_block(c: &Connection, id: i64, no: u64) -> Result<Option<i64>> {
+    Ok(c.prepare_cached(
+        "SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND block_no = ?2",
+    )?
+    .query_row(params![id, no as i64], |r| r.get(0))
+    .optional()?)
+}
+
+/// The id of block `no`, which must exist (the rows before the length are all in blocks).
+fn block_at(c: &Connection, id: i64, no: u64) -> Result<i64> {
+    find_block(c, id, no)?.ok_or_else(|| Error::corrupt("a column block is missing"))
+}
+
 /// Inserts a block with its payload (padded with zeros to `capacity`) and offsets.
 #[allow(clippy::too_many_arguments)]
 fn insert_block(
@@ -164,12 +178,7 @@ pub fn append_fixed(c: &Connection, m: &Meta, data: &[u8]) -> Result<u64> {
         let local = len % rpb;
         let take = (n - off).min(rpb - local);
         let chunk = &data[(off * e) as usize..((off + take) * e) as usize];
-        let existing: Option<i64> = c
-            .prepare_cached(
-                "SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND block_no = ?2",
-            )?
-            .query_row(params![m.id, no], |r| r.get(0))
-            .optional()?;
+        let existing = find_block(c, m.id, no as u64)?;
         match existing {
             None if local == 0 => {
                 insert_block(
@@ -382,13 +391,7 @@ pub fn overwrite_fixed(c: &Connection, m: &Meta, start: u64, data: &[u8]) -> Res
     while row < start + count {
         let no = row / rpb;
         let hi = (start + count).min((no + 1) * rpb);
-        let block_id: i64 = c
-            .prepare_cached(
-                "SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND block_no = ?2",
-            )?
-            .query_row(params![m.id, no as i64], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| Error::corrupt("a column block is missing"))?;
+        let block_id = block_at(c, m.id, no)?;
         let src = &data[((row - start) * e) as usize..((hi - start) * e) as usize];
         open_blob(c, "payload", block_id, false)?.write_at(src, ((row - no * rpb) * e) as usize)?;
         row = hi;
@@ -414,13 +417,7 @@ pub fn take_fixed(c: &Connection, m: &Meta, indices: &[u64]) -> Result<Vec<u8>> 
         let row = indices[k];
         let no = row / rpb;
         if no != cur {
-            let block_id: i64 = c
-                .prepare_cached(
-                    "SELECT block_id FROM kvault_col_blocks WHERE col_id = ?1 AND block_no = ?2",
-                )?
-                .query_row(params![m.id, no as i64], |r| r.get(0))
-                .optional()?
-                .ok_or_else(|| Error::corrupt("a column block is missing"))?;
+            let block_id = block_at(c, m.id, no)?;
             match blob.as_mut() {
                 Some(b) => b.reopen(block_id)?,
                 None => blob = Some(open_blob(c, "payload", block_id, true)?),
