@@ -82,8 +82,11 @@ def _point_read(raise_missing: bool):
         t = type(key)
         if t is bytes:
             k = key
-        elif t is str and key.isascii():  # the common str key, without a call to the converter
-            k = key.encode("ascii")
+        elif t is str:  # the common str key, without a call to the converter
+            try:
+                k = key.encode()
+            except UnicodeEncodeError:
+                k = to_bytes_key(key)  # raises InvalidArgument
         else:
             k = to_bytes_key(key)
         if self._wc.items:
