@@ -134,6 +134,23 @@ def _page_values(page) -> list:
     return entries
 
 
+@contextmanager
+def _cache_scope(owner, col_id, cap_bytes, flush_threshold):
+    """``cache()`` of a column (``col_id``) or of the vault (None): enable, then on exit flush and
+    restore the setting the core had before (or disable)."""
+    previous = _call(owner._store.cache_config, col_id)
+    owner.enable_cache(cap_bytes, flush_threshold)
+    try:
+        yield
+    finally:
+        owner.flush_cache()
+        if previous is None:
+            owner.disable_cache()
+        else:
+            args = (previous.cap_bytes, previous.flush_threshold, None)
+            _call(owner._store.enable_cache, col_id, *args)
+
+
 class _Combiner:
     """Appends to a cached column not yet handed to the core: raw fixed rows (``fixed``), raw
     variable rows or (kind, payload) values (``rows``), by the column's mode."""
@@ -557,22 +574,8 @@ class Column(MutableSequence):
     @contextmanager
     def cache(self, cap_bytes: int = _DEFAULT_CACHE, flush_threshold: Optional[int] = None):
         """Cache this column for a block; on exit flush and restore the previous setting."""
-        previous = _call(self._store.cache_config, self._id)
-        self.enable_cache(cap_bytes, flush_threshold)
-        try:
+        with _cache_scope(self, self._id, cap_bytes, flush_threshold):
             yield self
-        finally:
-            self.flush_cache()
-            if previous is None:
-                self.disable_cache()
-            else:
-                _call(
-                    self._store.enable_cache,
-                    self._id,
-                    previous.cap_bytes,
-                    previous.flush_threshold,
-                    None,
-                )
 
     def storage_info(self) -> dict:
         self._check()
@@ -798,22 +801,8 @@ class ColumnVault:
     @contextmanager
     def cache(self, cap_bytes: int = _DEFAULT_CACHE, flush_threshold: Optional[int] = None):
         """Cache every column for a block; on exit flush and restore the previous setting."""
-        previous = _call(self._store.cache_config, None)
-        self.enable_cache(cap_bytes, flush_threshold)
-        try:
+        with _cache_scope(self, None, cap_bytes, flush_threshold):
             yield self
-        finally:
-            self.flush_cache()
-            if previous is None:
-                self.disable_cache()
-            else:
-                _call(
-                    self._store.enable_cache,
-                    None,
-                    previous.cap_bytes,
-                    previous.flush_threshold,
-                    None,
-                )
 
     @contextmanager
     def lock_cache(self):

@@ -10,7 +10,7 @@ pub mod fast;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -19,6 +19,7 @@ use rusqlite::OptionalExtension;
 use crate::error::{guard, Error, Result, VResult};
 use crate::fastpath;
 use crate::ffi::packed::{put_tagged, split_columns};
+use crate::storage::periodic::Periodic;
 use crate::storage::{schema, OpenOptions, VaultDb};
 use blocks::Meta;
 use cache::{CacheConfig, Pending};
@@ -95,7 +96,7 @@ pub struct ColInner {
     vault_cache: Mutex<Option<CacheConfig>>,
     /// Pauses the periodic flush (`lock_cache`).
     timer_paused: AtomicBool,
-    flusher: Mutex<Option<mpsc::Sender<()>>>,
+    flusher: Periodic,
     bg_error: Mutex<Option<String>>,
     fast_id: AtomicU64,
 }
@@ -248,40 +249,31 @@ impl ColInner {
     }
 
     fn stop_flusher(&self) {
-        if let Some(tx) = self.flusher.lock().take() {
-            let _ = tx.send(());
-        }
+        self.flusher.stop();
     }
 
     fn start_flusher(self: &Arc<Self>, interval: Duration) {
-        let mut slot = self.flusher.lock();
-        if slot.is_some() {
+        if self.flusher.is_running() {
             return; // one timer at a time; a new interval is ignored (as 1.1.0)
         }
-        let (tx, rx) = mpsc::channel::<()>();
-        *slot = Some(tx);
-        let weak: Weak<ColInner> = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("kohakuvault-col-flush".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(interval) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
+        self.flusher.start(
+            "kohakuvault-col-flush",
+            self,
+            interval,
+            |inner: &ColInner| {
                 if inner.db.is_closed() {
-                    return;
+                    return false;
                 }
-                if inner.timer_paused.load(Ordering::Acquire) {
-                    continue;
+                if !inner.timer_paused.load(Ordering::Acquire) {
+                    if let Err(e) = inner.flush_all() {
+                        *inner.bg_error.lock() = Some(format!(
+                            "Automatic column flush failed; pending data is retained ({e})"
+                        ));
+                    }
                 }
-                if let Err(e) = inner.flush_all() {
-                    *inner.bg_error.lock() = Some(format!(
-                        "Automatic column flush failed; pending data is retained ({e})"
-                    ));
-                }
-            })
-            .expect("spawn column flush thread");
+                true
+            },
+        );
     }
 
     fn info_of(&self, col: &Column) -> Result<ColumnInfo> {
@@ -378,7 +370,7 @@ impl ColumnStore {
                     cols: Mutex::new(HashMap::new()),
                     vault_cache: Mutex::new(None),
                     timer_paused: AtomicBool::new(false),
-                    flusher: Mutex::new(None),
+                    flusher: Periodic::default(),
                     bg_error: Mutex::new(None),
                     fast_id: AtomicU64::new(0),
                 }),

@@ -7,7 +7,7 @@ pub mod stream;
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -18,6 +18,7 @@ use crate::error::{guard, Error, Result, VResult};
 use crate::fastpath;
 use crate::ffi::packed::{parse_item_columns, parse_items, split_columns, Item};
 use crate::ffi::page::{Packed, Sink};
+use crate::storage::periodic::Periodic;
 use crate::storage::{maintenance, quote_ident, schema, OpenOptions, TableSpec, VaultDb};
 use cache::{Admit, CacheState};
 
@@ -79,7 +80,7 @@ pub struct KvInner {
     /// and its removal of superseded pending entries are atomic with respect to puts.
     gate: RwLock<()>,
     headers: AtomicBool,
-    flusher: Mutex<Option<mpsc::Sender<()>>>,
+    flusher: Periodic,
     bg_error: Mutex<Option<String>>,
     fast_id: AtomicU64,
 }
@@ -384,35 +385,23 @@ impl KvInner {
     }
 
     fn stop_flusher(&self) {
-        if let Some(tx) = self.flusher.lock().take() {
-            let _ = tx.send(());
-        }
+        self.flusher.stop();
     }
 
     fn start_flusher(self: &Arc<Self>, interval: Duration) {
-        self.stop_flusher();
-        let (tx, rx) = mpsc::channel::<()>();
-        *self.flusher.lock() = Some(tx);
-        let weak: Weak<KvInner> = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("kohakuvault-flush".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(interval) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
+        self.flusher
+            .start("kohakuvault-flush", self, interval, |inner: &KvInner| {
                 if inner.db.is_closed() {
-                    return;
+                    return false;
                 }
                 if let Err(e) = inner.flush(false) {
                     *inner.bg_error.lock() = Some(format!(
                         "KVault background flush failed: {e}; call flush_cache() to retry"
                     ));
-                    return;
+                    return false;
                 }
-            })
-            .expect("spawn flush thread");
+                true
+            });
     }
 
     fn close(&self) -> Result<()> {
@@ -479,7 +468,7 @@ impl KvStore {
                 cache: Mutex::new(CacheState::default()),
                 gate: RwLock::new(()),
                 headers: AtomicBool::new(true),
-                flusher: Mutex::new(None),
+                flusher: Periodic::default(),
                 bg_error: Mutex::new(None),
                 fast_id: AtomicU64::new(0),
             });

@@ -6,6 +6,7 @@
 //! and messages that name the vault type. Nothing here knows any vault.
 
 pub mod maintenance;
+pub mod periodic;
 pub mod schema;
 pub mod shared;
 
