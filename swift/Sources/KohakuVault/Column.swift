@@ -356,17 +356,8 @@ public class TypedColumn<Value: Sendable>: Column, @unchecked Sendable {
             let v = try core { try store.takeVarRows(id: id, indices: idx) }
             return try decode(.variable(data: v.data, offsets: v.offsets), count: indices.count)
         case .values:
-            // No take_values in the core: one read_values per run of consecutive indices, whose
-            // item buffers concatenate into one.
-            var buf = Data()
-            var k = 0
-            while k < indices.count {
-                let start = try row(indices[k])
-                var n = 1
-                while k + n < indices.count, indices[k + n] == indices[k] + n { n += 1 }
-                buf.append(try core { try store.readValues(id: id, start: start, count: UInt64(n)) })
-                k += n
-            }
+            let idx = try indexBuffer(indices)
+            let buf = try core { try store.takeValues(id: id, indices: idx) }
             return try decode(.values(buf), count: indices.count)
         }
     }

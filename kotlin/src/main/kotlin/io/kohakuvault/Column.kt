@@ -311,6 +311,23 @@ sealed class Column<T> constructor(internal val vault: ColumnVault, info: FfiCol
         }
     }
 
+    /** Values (kind, payload) of the rows at [indices] (order and duplicates kept), decoded by the dtype (one call). */
+    @Throws(KohakuVaultException::class)
+    fun takeValues(indices: LongArray): List<TaggedValue> {
+        core.ensureOpen()
+        val bytes = withArgs(8L * indices.size) { a ->
+            a.buf.asLongBuffer().put(indices)
+            core.call { it.takeValues(id, a.view(0, 8 * indices.size)) }
+        }
+        val r = ResultReader(bytes)
+        val out = ArrayList<TaggedValue>(indices.size)
+        while (r.hasRemaining) {
+            val kind = r.u8()
+            out.add(TaggedValue(kind, r.lenBytes()))
+        }
+        return out
+    }
+
     /** Values (kind, payload) of rows `[start, start + count)`, decoded by the dtype (one call). */
     @Throws(KohakuVaultException::class)
     fun readValues(start: Long, count: Long): List<TaggedValue> {

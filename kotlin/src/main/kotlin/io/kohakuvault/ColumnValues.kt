@@ -28,7 +28,7 @@ sealed class ValueColumn<T>(vault: ColumnVault, info: FfiColumnInfo) : Column<T>
      * The rows at [indices], in order: one call per row (the core decodes values by range only), except for
      * [BytesColumn] (one call).
      */
-    override fun takeList(indices: LongArray): List<T> = indices.map { get(it) }
+    override fun takeList(indices: LongArray): List<T> = takeValues(indices).map { fromValue(it) }
 
     override fun appendItems(items: Collection<T>) {
         val values = items.map { toValue(it) }
