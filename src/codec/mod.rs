@@ -249,6 +249,16 @@ pub fn stored_view(stored: &[u8]) -> &[u8] {
     }
 }
 
+/// A stored value as reads return it: decoded, or (auto-pack off) the stored bytes as kind 0
+/// as [`stored_view`] gives them.
+pub fn value_of(stored: &[u8], decoded: bool) -> Result<TaggedValue> {
+    if decoded {
+        decode(stored)
+    } else {
+        Ok(TaggedValue::new(KIND_RAW, stored_view(stored)))
+    }
+}
+
 /// Two's complement little-endian → canonical form: 8 bytes when it fits an i64, else the
 /// shortest form.
 fn canonical_int(payload: &[u8]) -> Result<Vec<u8>> {

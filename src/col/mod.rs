@@ -20,7 +20,7 @@ use crate::error::{guard, Error, Result, VResult};
 use crate::fastpath;
 use crate::ffi::packed::{put_tagged, split_columns};
 use crate::storage::periodic::Periodic;
-use crate::storage::{schema, OpenOptions, VaultDb};
+use crate::storage::{maintenance, schema, OpenOptions, VaultDb};
 use blocks::Meta;
 use cache::{CacheConfig, Pending};
 pub use dtype::ColumnLayout;
@@ -60,13 +60,7 @@ pub struct ColumnStorageInfo {
     pub capacity_bytes: u64,
 }
 
-/// The UDL's `WalCheckpoint` (`PRAGMA wal_checkpoint(PASSIVE)`'s three numbers).
-#[derive(Debug, Clone)]
-pub struct WalCheckpoint {
-    pub busy: i64,
-    pub log_frames: i64,
-    pub checkpointed_frames: i64,
-}
+pub use crate::storage::maintenance::WalCheckpoint;
 
 /// The UDL's `ColumnCacheConfig`.
 #[derive(Debug, Clone)]
@@ -946,17 +940,7 @@ impl ColumnStore {
             let inner = &self.inner;
             inner.db.check_writable()?;
             inner.flush_all()?;
-            let mut w = inner.db.writer()?;
-            let (busy, log_frames, checkpointed_frames) =
-                w.conn()
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?;
-            Ok(WalCheckpoint {
-                busy,
-                log_frames,
-                checkpointed_frames,
-            })
+            maintenance::checkpoint_counts(inner.db.db())
         })
     }
 

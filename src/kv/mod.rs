@@ -441,17 +441,9 @@ fn tagged_of(stored: &[u8]) -> Result<TaggedValue> {
     codec::decode(stored)
 }
 
-/// A stored value as a point operation returns it: decoded, or the stored bytes as kind 0
-/// (`get_stored`, auto-pack off).
+/// A stored value as a point operation returns it (`get_stored` is auto-pack off).
 fn value_of(stored: &[u8], decoded: bool) -> Result<TaggedValue> {
-    if decoded {
-        tagged_of(stored)
-    } else {
-        Ok(TaggedValue::new(
-            codec::KIND_RAW,
-            codec::stored_view(stored),
-        ))
-    }
+    codec::value_of(stored, decoded)
 }
 
 impl KvStore {

@@ -18,6 +18,28 @@ pub fn checkpoint(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// The UDL's `WalCheckpoint` (`PRAGMA wal_checkpoint(PASSIVE)`'s three numbers).
+#[derive(Debug, Clone)]
+pub struct WalCheckpoint {
+    pub busy: i64,
+    pub log_frames: i64,
+    pub checkpointed_frames: i64,
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)` on the writer, with SQLite's three numbers.
+pub fn checkpoint_counts(db: &Db) -> Result<WalCheckpoint> {
+    db.check_writable()?;
+    let mut w = db.writer()?;
+    Ok(w.conn()
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok(WalCheckpoint {
+                busy: r.get(0)?,
+                log_frames: r.get(1)?,
+                checkpointed_frames: r.get(2)?,
+            })
+        })?)
+}
+
 /// `PRAGMA optimize` then `VACUUM` (rewrites the file; callers flush their caches first).
 pub fn optimize(db: &Db) -> Result<()> {
     db.check_writable()?;

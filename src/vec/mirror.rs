@@ -1,0 +1,316 @@
+//! The in-memory copy of a vector table that exact searches scan (docs/FORMAT.md §7.2).
+//!
+//! The file stays the truth: the copy is loaded from the `vec0` table in one read snapshot and
+//! carries the table's [`Stamp`] at that moment. Every search first reads the stamp in its own
+//! snapshot; a copy with another stamp is reloaded. This store's own writes apply their changes
+//! to the copy while committing (under the copy's write lock), so they never force a reload.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::kernels::{self, Kernel, Rows};
+
+/// What identifies one committed state of a table: the generation this library bumps in every
+/// write transaction, and the highest rowid (which also moves when another program inserts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    pub generation: i64,
+    pub max_rowid: i64,
+}
+
+#[derive(Default)]
+pub struct Mirror {
+    pub loaded: bool,
+    pub stamp: Stamp,
+    ids: Vec<i64>,
+    refs: Vec<i64>,
+    words: Vec<u32>,
+    pos: HashMap<i64, usize>,
+    stride: usize,
+    dims: usize,
+}
+
+/// One search hit: distance, id, value row id.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    pub distance: f32,
+    pub id: i64,
+    pub value_ref: i64,
+}
+
+impl PartialEq for Hit {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Hit {}
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Hit {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.distance
+            .total_cmp(&o.distance)
+            .then(self.id.cmp(&o.id))
+    }
+}
+
+/// The k smallest hits seen (a max-heap whose top is the worst kept).
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Hit>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+    #[inline]
+    fn offer(&mut self, h: Hit) {
+        if self.heap.len() < self.k {
+            self.heap.push(h);
+        } else if let Some(mut top) = self.heap.peek_mut() {
+            if h < *top {
+                *top = h;
+            }
+        }
+    }
+    fn merge(&mut self, other: TopK) {
+        for h in other.heap {
+            self.offer(h);
+        }
+    }
+    fn sorted(self) -> Vec<Hit> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+/// Rows per distance block (the distances of one block stay in L1).
+const BLOCK: usize = 256;
+/// Below this many bytes per query a scan runs on the calling thread only.
+const PARALLEL_BYTES: usize = 4 << 20;
+
+impl Mirror {
+    pub fn reset(&mut self, row_bytes: usize, dims: usize) {
+        self.loaded = false;
+        self.ids.clear();
+        self.refs.clear();
+        self.words.clear();
+        self.pos.clear();
+        self.stride = row_bytes.div_ceil(4);
+        self.dims = dims;
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn reserve(&mut self, rows: usize) {
+        self.ids.reserve(rows);
+        self.refs.reserve(rows);
+        self.words.reserve(rows * self.stride);
+        self.pos.reserve(rows);
+    }
+
+    /// A stored row as words (zero-padded).
+    pub fn row_words(&self, row: &[u8]) -> Vec<u32> {
+        let mut w = vec![0u32; self.stride];
+        for (i, c) in row.chunks(4).enumerate() {
+            let mut b = [0u8; 4];
+            b[..c.len()].copy_from_slice(c);
+            w[i] = u32::from_le_bytes(b);
+        }
+        w
+    }
+
+    pub fn push(&mut self, id: i64, value_ref: i64, row: &[u8]) {
+        if let Some(&p) = self.pos.get(&id) {
+            self.refs[p] = value_ref;
+            self.set_row(p, row);
+            return;
+        }
+        self.pos.insert(id, self.ids.len());
+        self.ids.push(id);
+        self.refs.push(value_ref);
+        let w = self.row_words(row);
+        self.words.extend_from_slice(&w);
+    }
+
+    fn set_row(&mut self, p: usize, row: &[u8]) {
+        let w = self.row_words(row);
+        self.words[p * self.stride..(p + 1) * self.stride].copy_from_slice(&w);
+    }
+
+    pub fn set_vector(&mut self, id: i64, row: &[u8]) {
+        if let Some(&p) = self.pos.get(&id) {
+            self.set_row(p, row);
+        }
+    }
+
+    pub fn remove(&mut self, id: i64) {
+        let Some(p) = self.pos.remove(&id) else {
+            return;
+        };
+        let last = self.ids.len() - 1;
+        if p != last {
+            self.ids.swap(p, last);
+            self.refs.swap(p, last);
+            let s = self.stride;
+            let (head, tail) = self.words.split_at_mut(last * s);
+            head[p * s..(p + 1) * s].copy_from_slice(&tail[..s]);
+            self.pos.insert(self.ids[p], p);
+        }
+        self.ids.pop();
+        self.refs.pop();
+        self.words.truncate(last * self.stride);
+    }
+
+    /// Positions of the given ids that are present.
+    pub fn positions(&self, ids: &[i64]) -> Vec<usize> {
+        let mut p: Vec<usize> = ids
+            .iter()
+            .filter_map(|i| self.pos.get(i).copied())
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows {
+            words: &self.words,
+            stride: self.stride,
+            dims: self.dims,
+        }
+    }
+
+    fn hit(&self, p: usize, d: f32) -> Hit {
+        Hit {
+            distance: d,
+            id: self.ids[p],
+            value_ref: self.refs[p],
+        }
+    }
+
+    fn scan_range(&self, kernel: Kernel, q: &[u32], from: usize, to: usize, k: usize) -> TopK {
+        let mut top = TopK::new(k);
+        let mut buf = [0f32; BLOCK];
+        let mut at = from;
+        while at < to {
+            let n = BLOCK.min(to - at);
+            kernels::distances(kernel, self.rows(), q, at, &mut buf[..n]);
+            for (i, &d) in buf[..n].iter().enumerate() {
+                top.offer(self.hit(at + i, d));
+            }
+            at += n;
+        }
+        top
+    }
+
+    fn scan_positions(&self, kernel: Kernel, q: &[u32], pos: &[usize], k: usize) -> TopK {
+        let mut top = TopK::new(k);
+        let mut buf = [0f32; BLOCK];
+        for chunk in pos.chunks(BLOCK) {
+            kernels::gather(kernel, self.rows(), q, chunk, &mut buf[..chunk.len()]);
+            for (&p, &d) in chunk.iter().zip(&buf[..chunk.len()]) {
+                top.offer(self.hit(p, d));
+            }
+        }
+        top
+    }
+
+    /// The k nearest rows to `q` (all rows, or only `allowed` positions), nearest first, ties
+    /// by id. Large scans are split over the available cores.
+    pub fn search(
+        &self,
+        kernel: Kernel,
+        q: &[u32],
+        k: usize,
+        allowed: Option<&[usize]>,
+        threads: usize,
+    ) -> Vec<Hit> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let n = allowed.map_or(self.len(), |a| a.len());
+        let bytes = n * self.stride * 4;
+        let parts = if bytes >= PARALLEL_BYTES {
+            threads.clamp(1, 8).min(n / BLOCK + 1)
+        } else {
+            1
+        };
+        let run = |lo: usize, hi: usize| match allowed {
+            None => self.scan_range(kernel, q, lo, hi, k),
+            Some(a) => self.scan_positions(kernel, q, &a[lo..hi], k),
+        };
+        if parts <= 1 {
+            return run(0, n).sorted();
+        }
+        let per = n.div_ceil(parts);
+        let top = std::thread::scope(|s| {
+            let handles: Vec<_> = (1..parts)
+                .map(|t| {
+                    let (lo, hi) = ((t * per).min(n), ((t + 1) * per).min(n));
+                    s.spawn(move || run(lo, hi))
+                })
+                .collect();
+            let mut top = run(0, per.min(n));
+            for h in handles {
+                match h.join() {
+                    Ok(t) => top.merge(t),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            top
+        });
+        top.sorted()
+    }
+
+    /// Several queries: split over the cores by query when there are enough of them.
+    pub fn search_many(
+        &self,
+        kernel: Kernel,
+        queries: &[Vec<u32>],
+        k: usize,
+        allowed: Option<&[usize]>,
+        threads: usize,
+    ) -> Vec<Vec<Hit>> {
+        let threads = threads.clamp(1, 8);
+        if queries.len() < 2 * threads || threads == 1 {
+            return queries
+                .iter()
+                .map(|q| self.search(kernel, q, k, allowed, threads))
+                .collect();
+        }
+        let per = queries.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = queries
+                .chunks(per)
+                .map(|qs| {
+                    s.spawn(move || {
+                        qs.iter()
+                            .map(|q| self.search(kernel, q, k, allowed, 1))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(queries.len());
+            for h in handles {
+                match h.join() {
+                    Ok(v) => out.extend(v),
+                    Err(p) => std::panic::resume_unwind(p),
+                }
+            }
+            out
+        })
+    }
+}

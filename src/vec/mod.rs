@@ -1,0 +1,1081 @@
+//! VectorKVault: exact k-NN next to the values it describes (docs/FORMAT.md §7).
+//!
+//! Storage is kohakuvault 1.1.0's: a sqlite-vec `vec0` table `{t}(value_ref, vector)` plus
+//! `{t}_values(id, value)`, so each library reads the other's files; optional per-row metadata
+//! lives in `{t}_kv_meta(id, metadata JSON)`. Searches scan an in-memory copy of the vectors
+//! ([`mirror`]) with kernels chosen for the CPU at run time ([`kernels`]): exact results at
+//! memory speed, and filters applied before k is taken, so a filtered search returns k hits
+//! whenever k rows match. Every write is one transaction that also bumps the table's generation,
+//! which is how searches know their copy is current.
+
+pub mod kernels;
+pub mod mirror;
+pub mod spec;
+
+use parking_lot::{RwLock, RwLockWriteGuard};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::codec::{self, TaggedValue};
+use crate::error::{guard, Error, Result, VResult};
+use crate::ffi::packed::{put_tagged, split_columns};
+use crate::storage::maintenance::{self, WalCheckpoint};
+use crate::storage::{quote_ident, schema, OpenOptions, VaultDb};
+use kernels::Kernel;
+use mirror::{Hit, Mirror, Stamp};
+use spec::{ElemType, Metric, Spec};
+
+/// The largest k a search accepts.
+pub const MAX_K: u32 = 1_000_000;
+
+/// The UDL's `VectorInfo`.
+#[derive(Debug, Clone)]
+pub struct VectorInfo {
+    pub table: String,
+    pub dimensions: u32,
+    pub metric: String,
+    pub vector_type: String,
+    pub count: u64,
+    pub row_bytes: u32,
+    pub deleted_slots: u64,
+}
+
+/// The UDL's `VectorFilter`.
+#[derive(Debug, Clone, Default)]
+pub struct VectorFilter {
+    pub ids: Option<Vec<i64>>,
+    pub metadata_equals: Option<Vec<u8>>,
+}
+
+/// The UDL's `VectorHits`.
+#[derive(Debug, Clone, Default)]
+pub struct VectorHits {
+    pub counts: Vec<u8>,
+    pub ids: Vec<u8>,
+    pub distances: Vec<u8>,
+    pub values: Vec<u8>,
+}
+
+/// The UDL's `VectorRecord`.
+#[derive(Debug, Clone)]
+pub struct VectorRecord {
+    pub vector: Vec<u8>,
+    pub value: TaggedValue,
+    pub metadata: Option<Vec<u8>>,
+}
+
+/// SQL names of one vector table's parts (validated, quoted).
+struct Names {
+    table: String,
+    vec: String,
+    values: String,
+    meta: String,
+    rowids: String,
+    chunks: String,
+    generation_key: String,
+}
+
+impl Names {
+    fn new(table: &str) -> Result<Names> {
+        Ok(Names {
+            table: table.to_string(),
+            vec: quote_ident(table)?,
+            values: quote_ident(&format!("{table}_values"))?,
+            meta: quote_ident(&format!("{table}_kv_meta"))?,
+            rowids: quote_ident(&format!("{table}_rowids"))?,
+            chunks: quote_ident(&format!("{table}_chunks"))?,
+            generation_key: format!("vector:{table}:generation"),
+        })
+    }
+}
+
+/// A change a committed write makes to the in-memory copy.
+enum Change {
+    Insert {
+        ids: Vec<i64>,
+        refs: Vec<i64>,
+        rows: Vec<u8>,
+    },
+    Vector {
+        id: i64,
+        row: Vec<u8>,
+    },
+    Remove {
+        id: i64,
+    },
+}
+
+pub struct VectorStore {
+    db: VaultDb,
+    names: Names,
+    spec: Spec,
+    kernel: Kernel,
+    headers: std::sync::atomic::AtomicBool,
+    has_file_meta: bool,
+    mirror: RwLock<Mirror>,
+    threads: usize,
+}
+
+fn kernel_of(spec: &Spec) -> Kernel {
+    match (spec.elem, spec.metric) {
+        (ElemType::F32, Metric::Cosine) => Kernel::CosineF32,
+        (ElemType::F32, Metric::L1) => Kernel::L1F32,
+        (ElemType::F32, _) => Kernel::L2F32,
+        (ElemType::Int8, Metric::L1) => Kernel::L1I8,
+        (ElemType::Int8, _) => Kernel::L2I8,
+        (ElemType::Bit, _) => Kernel::Hamming,
+    }
+}
+
+fn read_u32s(buf: &[u8], n: usize, what: &str) -> Result<Vec<u32>> {
+    if buf.len() != n * 4 {
+        return Err(Error::invalid(format!(
+            "{what}: expected {} bytes for {n} rows, got {}",
+            n * 4,
+            buf.len()
+        )));
+    }
+    Ok(buf
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect())
+}
+
+/// A metadata map (msgpack) as the JSON object text stored in `{t}_kv_meta`.
+fn metadata_json(msgpack: &[u8]) -> Result<String> {
+    let json = codec::plain::transcode(codec::KIND_MSGPACK, codec::KIND_JSON, msgpack)?;
+    let text = String::from_utf8(json).map_err(|_| Error::invalid("metadata is not valid text"))?;
+    if !text.starts_with('{') {
+        return Err(Error::invalid("metadata must be a map with string keys"));
+    }
+    Ok(text)
+}
+
+/// One `field = value` condition of a metadata filter.
+enum Cond {
+    Eq(String, rusqlite::types::Value),
+    Json(String, &'static str),
+}
+
+fn filter_conditions(msgpack: &[u8]) -> Result<Vec<Cond>> {
+    let mut rd = msgpack;
+    let v = rmpv::decode::read_value(&mut rd)
+        .map_err(|e| Error::invalid(format!("metadata filter is not msgpack: {e}")))?;
+    let rmpv::Value::Map(entries) = v else {
+        return Err(Error::invalid("metadata filter must be a map"));
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (k, v) in entries {
+        let field = k
+            .as_str()
+            .ok_or_else(|| Error::invalid("metadata filter keys must be strings"))?;
+        if field.contains('"') || field.chars().any(char::is_control) {
+            return Err(Error::invalid(format!(
+                "metadata field name {field:?} cannot be filtered on (quote or control character)"
+            )));
+        }
+        let path = format!("$.\"{field}\"");
+        use rusqlite::types::Value as V;
+        out.push(match v {
+            rmpv::Value::Nil => Cond::Json(path, "null"),
+            rmpv::Value::Boolean(true) => Cond::Json(path, "true"),
+            rmpv::Value::Boolean(false) => Cond::Json(path, "false"),
+            rmpv::Value::Integer(i) => match i.as_i64() {
+                Some(i) => Cond::Eq(path, V::Integer(i)),
+                None => Cond::Eq(path, V::Real(i.as_f64().unwrap_or(f64::NAN))),
+            },
+            rmpv::Value::F32(f) => Cond::Eq(path, V::Real(f as f64)),
+            rmpv::Value::F64(f) => Cond::Eq(path, V::Real(f)),
+            rmpv::Value::String(s) => Cond::Eq(
+                path,
+                V::Text(
+                    s.into_str()
+                        .ok_or_else(|| Error::invalid("metadata filter value is not UTF-8"))?,
+                ),
+            ),
+            _ => {
+                return Err(Error::invalid(format!(
+                "metadata filter on {field:?}: only str, int, float, bool and null values compare"
+            )))
+            }
+        });
+    }
+    Ok(out)
+}
+
+impl VectorStore {
+    pub fn new(
+        path: String,
+        table: String,
+        dimensions: u32,
+        metric: String,
+        vector_type: String,
+        options: OpenOptions,
+    ) -> VResult<Self> {
+        guard(|| {
+            let spec = Spec::new(dimensions, &metric, &vector_type)?;
+            let names = Names::new(&table)?; // bad names fail before any file is created
+            let db = VaultDb::open(&path, options, "VectorKVault")?;
+            let existing: Option<String> = db.read(false, |c| {
+                Ok(c.query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [&table],
+                    |r| r.get(0),
+                )
+                .optional()?)
+            })?;
+            match existing {
+                Some(sql) => {
+                    let found = Spec::from_ddl(&sql)?;
+                    if found != spec {
+                        return Err(Error::invalid(format!(
+                            "VectorKVault table '{table}' has {}; it was opened with {}",
+                            found.describe(),
+                            spec.describe()
+                        )));
+                    }
+                }
+                None if db.read_only() => {
+                    return Err(Error::NotFound(format!(
+                        "SQLite error: no such table: {table}"
+                    )))
+                }
+                None => {}
+            }
+            if !db.read_only() {
+                db.write_tx(|tx| {
+                    tx.execute_batch(&format!(
+                        "CREATE VIRTUAL TABLE IF NOT EXISTS {v} USING vec0(\n    value_ref INTEGER,\n    {col}\n);\n\
+                         CREATE TABLE IF NOT EXISTS {values} (\n    id INTEGER PRIMARY KEY AUTOINCREMENT,\n    value BLOB NOT NULL\n);\n\
+                         CREATE TABLE IF NOT EXISTS {meta} (id INTEGER PRIMARY KEY, metadata TEXT NOT NULL);",
+                        v = names.vec,
+                        col = spec.ddl_column(),
+                        values = names.values,
+                        meta = names.meta,
+                    ))?;
+                    Ok(())
+                })?;
+            } else if !schema::table_exists(db.db(), &format!("{table}_values"))? {
+                return Err(Error::NotFound(format!(
+                    "SQLite error: no such table: {table}_values"
+                )));
+            }
+            let has_file_meta = schema::table_exists(db.db(), "kohakuvault_meta")?;
+            let mut m = Mirror::default();
+            m.reset(spec.row_bytes(), spec.dims as usize);
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Ok(VectorStore {
+                db,
+                names,
+                kernel: kernel_of(&spec),
+                spec,
+                headers: std::sync::atomic::AtomicBool::new(true),
+                has_file_meta,
+                mirror: RwLock::new(m),
+                threads,
+            })
+        })
+    }
+
+    pub fn path(&self) -> String {
+        self.db.path().to_string()
+    }
+    pub fn table(&self) -> String {
+        self.names.table.clone()
+    }
+    pub fn read_only(&self) -> bool {
+        self.db.read_only()
+    }
+    pub fn is_closed(&self) -> bool {
+        self.db.is_closed()
+    }
+    pub fn dimensions(&self) -> u32 {
+        self.spec.dims
+    }
+    pub fn metric(&self) -> String {
+        self.spec.metric.name().to_string()
+    }
+    pub fn vector_type(&self) -> String {
+        self.spec.elem.name().to_string()
+    }
+    pub fn row_bytes(&self) -> u32 {
+        self.spec.row_bytes() as u32
+    }
+    pub fn set_headers_enabled(&self, enabled: bool) {
+        self.headers
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub fn headers_enabled(&self) -> bool {
+        self.headers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    // ---- rows ------------------------------------------------------------------------------
+
+    /// Checks one row and returns it as stored: f32 values finite, and L2-normalised for cosine
+    /// (a zero vector stays zero).
+    fn prepare_row(&self, row: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let want = self.spec.row_bytes();
+        if row.len() != want {
+            return Err(Error::invalid(format!(
+                "Expected {want} vector bytes, got {}",
+                row.len()
+            )));
+        }
+        if self.spec.elem != ElemType::F32 {
+            out.extend_from_slice(row);
+            return Ok(());
+        }
+        let vals: Vec<f32> = row
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(format!(
+                "vector value at index {i} is not finite ({})",
+                vals[i]
+            )));
+        }
+        let scale = if self.spec.metric == Metric::Cosine {
+            let norm = vals
+                .iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>()
+                .sqrt();
+            if norm > 0.0 {
+                1.0 / norm
+            } else {
+                1.0
+            }
+        } else {
+            1.0
+        };
+        for v in vals {
+            let s = if scale == 1.0 {
+                v
+            } else {
+                ((v as f64) * scale) as f32
+            };
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    fn prepare_rows(&self, rows: &[u8]) -> Result<Vec<u8>> {
+        let rb = self.spec.row_bytes();
+        if !rows.len().is_multiple_of(rb) {
+            return Err(Error::invalid(format!(
+                "vectors: {} bytes is not a whole number of {rb}-byte rows",
+                rows.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows.chunks_exact(rb) {
+            self.prepare_row(r, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn encode_value(&self, kind: u8, payload: &[u8]) -> Result<Vec<u8>> {
+        codec::encode(kind, payload, self.headers_enabled())
+    }
+
+    // ---- writes ----------------------------------------------------------------------------
+
+    fn stamp(&self, conn: &Connection) -> Result<Stamp> {
+        let max_rowid: Option<i64> = conn
+            .prepare_cached(&format!("SELECT max(rowid) FROM {}", self.names.rowids))?
+            .query_row([], |r| r.get(0))?;
+        let generation: Option<i64> = if self.has_file_meta {
+            conn.prepare_cached(
+                "SELECT CAST(value AS INTEGER) FROM kohakuvault_meta WHERE key = ?1",
+            )?
+            .query_row([&self.names.generation_key], |r| r.get(0))
+            .optional()?
+            .flatten()
+        } else {
+            None
+        };
+        Ok(Stamp {
+            generation: generation.unwrap_or(0),
+            max_rowid: max_rowid.unwrap_or(0),
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction that also bumps the table's generation;
+    /// the in-memory copy takes `f`'s changes at commit (under its write lock, so no search sees
+    /// the file and the copy disagree).
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut Vec<Change>) -> Result<T>,
+    ) -> Result<T> {
+        self.db.check_writable()?;
+        let mut w = self.db.writer()?;
+        let conn = w.conn();
+        let res = (|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let before = self.stamp(&tx)?;
+            let mut changes = Vec::new();
+            let out = f(&tx, &mut changes)?;
+            let generation: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO kohakuvault_meta (key, value) VALUES (?1, '1') \
+                     ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 \
+                     RETURNING CAST(value AS INTEGER)",
+                )?
+                .query_row([&self.names.generation_key], |r| r.get(0))?;
+            let after = Stamp {
+                generation,
+                max_rowid: self.stamp(&tx)?.max_rowid,
+            };
+            let mut m = self.mirror.write();
+            tx.commit()?;
+            if m.loaded && m.stamp == before {
+                for c in changes {
+                    apply(&mut m, c, self.spec.row_bytes());
+                }
+                m.stamp = after;
+            } else {
+                m.loaded = false;
+            }
+            Ok(out)
+        })();
+        if res.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        res
+    }
+
+    fn insert_rows(
+        &self,
+        tx: &Transaction<'_>,
+        rows: &[u8],
+        values: &[Vec<u8>],
+        metas: &[Option<String>],
+    ) -> Result<(Vec<i64>, Vec<i64>)> {
+        let rb = self.spec.row_bytes();
+        let mut ins_value = tx.prepare_cached(&format!(
+            "INSERT INTO {} (value) VALUES (?1)",
+            self.names.values
+        ))?;
+        let mut ins_vec = tx.prepare_cached(&format!(
+            "INSERT INTO {} (value_ref, vector) VALUES (?1, {})",
+            self.names.vec,
+            self.spec.sql_param()
+        ))?;
+        let mut ins_meta = tx.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {} (id, metadata) VALUES (?1, ?2)",
+            self.names.meta
+        ))?;
+        let n = values.len();
+        let (mut ids, mut refs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (i, v) in values.iter().enumerate() {
+            ins_value.execute([v])?;
+            let vref = tx.last_insert_rowid();
+            ins_vec.execute(params![vref, &rows[i * rb..(i + 1) * rb]])?;
+            let id = tx.last_insert_rowid();
+            if let Some(Some(m)) = metas.get(i) {
+                ins_meta.execute(params![id, m])?;
+            }
+            ids.push(id);
+            refs.push(vref);
+        }
+        Ok((ids, refs))
+    }
+
+    pub fn insert(
+        &self,
+        vector: &[u8],
+        kind: u8,
+        payload: &[u8],
+        metadata: Option<Vec<u8>>,
+    ) -> VResult<i64> {
+        guard(|| {
+            self.db.check_writable()?;
+            let mut row = Vec::with_capacity(vector.len());
+            self.prepare_row(vector, &mut row)?;
+            let value = self.encode_value(kind, payload)?;
+            let meta = metadata.as_deref().map(metadata_json).transpose()?;
+            self.write(|tx, changes| {
+                let (ids, refs) = self.insert_rows(tx, &row, &[value], &[meta])?;
+                let id = ids[0];
+                changes.push(Change::Insert {
+                    ids,
+                    refs,
+                    rows: row,
+                });
+                Ok(id)
+            })
+        })
+    }
+
+    pub fn insert_many(
+        &self,
+        vectors: &[u8],
+        kinds: &[u8],
+        value_lens: &[u8],
+        payloads: &[u8],
+        meta_lens: &[u8],
+        metas: &[u8],
+    ) -> VResult<Vec<u8>> {
+        guard(|| {
+            self.db.check_writable()?;
+            let n = kinds.len();
+            let rows = self.prepare_rows(vectors)?;
+            if rows.len() != n * self.spec.row_bytes() {
+                return Err(Error::invalid(format!(
+                    "insert_many: {} vectors for {n} values",
+                    rows.len() / self.spec.row_bytes()
+                )));
+            }
+            let payloads = split_columns(value_lens, payloads, n)?;
+            let values = kinds
+                .iter()
+                .zip(payloads)
+                .map(|(&k, p)| self.encode_value(k, p))
+                .collect::<Result<Vec<_>>>()?;
+            let metas: Vec<Option<String>> = if meta_lens.is_empty() && metas.is_empty() {
+                Vec::new()
+            } else {
+                read_u32s(meta_lens, n, "meta_lens")?;
+                split_columns(meta_lens, metas, n)?
+                    .into_iter()
+                    .map(|m| {
+                        if m.is_empty() {
+                            Ok(None)
+                        } else {
+                            metadata_json(m).map(Some)
+                        }
+                    })
+                    .collect::<Result<_>>()?
+            };
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            self.write(|tx, changes| {
+                let (ids, refs) = self.insert_rows(tx, &rows, &values, &metas)?;
+                let out: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+                changes.push(Change::Insert { ids, refs, rows });
+                Ok(out)
+            })
+        })
+    }
+
+    fn value_ref(&self, conn: &Connection, id: i64) -> Result<Option<i64>> {
+        Ok(conn
+            .prepare_cached(&format!(
+                "SELECT value_ref FROM {} WHERE rowid = ?1",
+                self.names.vec
+            ))?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn update(
+        &self,
+        id: i64,
+        vector: Option<Vec<u8>>,
+        value: Option<TaggedValue>,
+        metadata: Option<Vec<u8>>,
+    ) -> VResult<()> {
+        guard(|| {
+            self.db.check_writable()?;
+            if vector.is_none() && value.is_none() && metadata.is_none() {
+                return Err(Error::invalid("update needs a vector, a value or metadata"));
+            }
+            let row = match &vector {
+                Some(v) => {
+                    let mut r = Vec::with_capacity(v.len());
+                    self.prepare_row(v, &mut r)?;
+                    Some(r)
+                }
+                None => None,
+            };
+            let stored = value
+                .as_ref()
+                .map(|v| self.encode_value(v.kind, &v.payload))
+                .transpose()?;
+            let meta = metadata.as_deref().map(metadata_json).transpose()?;
+            self.write(|tx, changes| {
+                let vref = self
+                    .value_ref(tx, id)?
+                    .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))?;
+                if let Some(row) = row {
+                    tx.prepare_cached(&format!(
+                        "UPDATE {} SET vector = {} WHERE rowid = ?2",
+                        self.names.vec,
+                        self.spec.sql_param()
+                    ))?
+                    .execute(params![&row, id])?;
+                    changes.push(Change::Vector { id, row });
+                }
+                if let Some(s) = stored {
+                    tx.prepare_cached(&format!(
+                        "UPDATE {} SET value = ?1 WHERE id = ?2",
+                        self.names.values
+                    ))?
+                    .execute(params![s, vref])?;
+                }
+                if let Some(m) = meta {
+                    tx.prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO {} (id, metadata) VALUES (?1, ?2)",
+                        self.names.meta
+                    ))?
+                    .execute(params![id, m])?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    pub fn delete(&self, id: i64) -> VResult<bool> {
+        guard(|| {
+            self.db.check_writable()?;
+            self.write(|tx, changes| {
+                let Some(vref) = self.value_ref(tx, id)? else {
+                    return Ok(false);
+                };
+                tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", self.names.vec))?
+                    .execute([id])?;
+                tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", self.names.values))?
+                    .execute([vref])?;
+                tx.prepare_cached(&format!("DELETE FROM {} WHERE id = ?1", self.names.meta))?
+                    .execute([id])?;
+                changes.push(Change::Remove { id });
+                Ok(true)
+            })
+        })
+    }
+
+    /// Slots of deleted vectors that sqlite-vec keeps allocated: every empty slot of every chunk
+    /// but the newest (sqlite-vec only fills the newest chunk).
+    fn deleted_slots(&self, conn: &Connection) -> Result<u64> {
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT size, validity FROM {} ORDER BY chunk_id",
+            self.names.chunks
+        ))?;
+        let chunks: Vec<(i64, Vec<u8>)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some((_, older)) = chunks.split_last() else {
+            return Ok(0);
+        };
+        Ok(older
+            .iter()
+            .map(|(size, validity)| {
+                let live: u32 = validity.iter().map(|b| b.count_ones()).sum();
+                (*size as u64).saturating_sub(live as u64)
+            })
+            .sum())
+    }
+
+    pub fn compact(&self) -> VResult<u64> {
+        guard(|| {
+            self.db.check_writable()?;
+            self.write(|tx, _changes| {
+                let reclaim = self.deleted_slots(tx)?;
+                if reclaim == 0 {
+                    return Ok(0);
+                }
+                let ddl: String = tx.query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [&self.names.table],
+                    |r| r.get(0),
+                )?;
+                let rows: Vec<(i64, i64, Vec<u8>)> = {
+                    let mut st = tx.prepare(&format!(
+                        "SELECT rowid, value_ref, vector FROM {}",
+                        self.names.vec
+                    ))?;
+                    let it = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    it.collect::<rusqlite::Result<_>>()?
+                };
+                let seq_name = format!("{}_rowids", self.names.table);
+                let seq: Option<i64> = tx
+                    .query_row(
+                        "SELECT seq FROM sqlite_sequence WHERE name = ?1",
+                        [&seq_name],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                tx.execute_batch(&format!("DROP TABLE {}", self.names.vec))?;
+                tx.execute_batch(&ddl)?;
+                {
+                    let mut ins = tx.prepare(&format!(
+                        "INSERT INTO {} (rowid, value_ref, vector) VALUES (?1, ?2, {})",
+                        self.names.vec,
+                        self.spec.sql_param().replace('?', "?3")
+                    ))?;
+                    for (id, vref, row) in &rows {
+                        ins.execute(params![id, vref, row])?;
+                    }
+                }
+                if let Some(seq) = seq {
+                    // Ids are never reused, as before the rewrite.
+                    tx.execute(
+                        "UPDATE sqlite_sequence SET seq = max(seq, ?2) WHERE name = ?1",
+                        params![seq_name, seq],
+                    )?;
+                    if tx.changes() == 0 {
+                        tx.execute(
+                            "INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)",
+                            params![seq_name, seq],
+                        )?;
+                    }
+                }
+                Ok(reclaim)
+            })
+        })
+    }
+
+    // ---- reads -----------------------------------------------------------------------------
+
+    /// Runs `f` on a connection inside one read snapshot (a pooled reader for files; never the
+    /// writer while a reader could serve, so searches do not wait for writes).
+    fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.db.check_open()?;
+        if !self.db.pooled() {
+            return self.db.read(true, f);
+        }
+        let conn = self.db.lease_reader()?;
+        conn.execute_batch("BEGIN")?;
+        let out = f(&conn);
+        let end = conn.execute_batch("ROLLBACK");
+        self.db.return_reader(conn);
+        let out = out?;
+        end?;
+        Ok(out)
+    }
+
+    /// Runs `f` over an in-memory copy current for the snapshot `conn` is in.
+    fn with_mirror<T>(&self, conn: &Connection, f: impl FnOnce(&Mirror) -> Result<T>) -> Result<T> {
+        let m = self.mirror.read();
+        let stamp = self.stamp(conn)?;
+        if m.loaded && m.stamp == stamp {
+            return f(&m);
+        }
+        drop(m);
+        let mut m = self.mirror.write();
+        if !(m.loaded && m.stamp == stamp) {
+            self.load(conn, &mut m)?;
+            m.stamp = stamp;
+        }
+        f(&RwLockWriteGuard::downgrade(m))
+    }
+
+    fn load(&self, conn: &Connection, m: &mut Mirror) -> Result<()> {
+        m.reset(self.spec.row_bytes(), self.spec.dims as usize);
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {}", self.names.rowids),
+            [],
+            |r| r.get(0),
+        )?;
+        m.reserve(n.max(0) as usize);
+        let mut st = conn.prepare(&format!(
+            "SELECT rowid, value_ref, vector FROM {}",
+            self.names.vec
+        ))?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let vref: i64 = r.get(1)?;
+            let row = r.get_ref(2)?.as_blob()?;
+            if row.len() != self.spec.row_bytes() {
+                return Err(Error::corrupt(format!(
+                    "vector {id} has {} bytes, expected {}",
+                    row.len(),
+                    self.spec.row_bytes()
+                )));
+            }
+            m.push(id, vref, row);
+        }
+        m.loaded = true;
+        Ok(())
+    }
+
+    fn allowed_ids(&self, conn: &Connection, filter: &VectorFilter) -> Result<Option<Vec<i64>>> {
+        let mut ids = filter.ids.clone();
+        if let Some(mp) = &filter.metadata_equals {
+            let conds = filter_conditions(mp)?;
+            if !conds.is_empty() {
+                let mut sql = format!("SELECT id FROM {} WHERE 1", self.names.meta);
+                let mut args: Vec<rusqlite::types::Value> = Vec::new();
+                for c in &conds {
+                    match c {
+                        Cond::Eq(path, v) => {
+                            sql.push_str(&format!(
+                                " AND json_extract(metadata, ?{}) IS ?{} AND json_type(metadata, ?{}) NOT IN ('true', 'false')",
+                                args.len() + 1,
+                                args.len() + 2,
+                                args.len() + 1
+                            ));
+                            args.push(path.clone().into());
+                            args.push(v.clone());
+                        }
+                        Cond::Json(path, t) => {
+                            sql.push_str(&format!(
+                                " AND json_type(metadata, ?{}) = ?{}",
+                                args.len() + 1,
+                                args.len() + 2
+                            ));
+                            args.push(path.clone().into());
+                            args.push((*t).to_string().into());
+                        }
+                    }
+                }
+                let matched: Vec<i64> =
+                    if schema_has(conn, &format!("{}_kv_meta", self.names.table))? {
+                        let mut st = conn.prepare_cached(&sql)?;
+                        let it = st.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
+                        it.collect::<rusqlite::Result<_>>()?
+                    } else {
+                        Vec::new()
+                    };
+                ids = Some(match ids {
+                    None => matched,
+                    Some(given) => {
+                        let set: std::collections::HashSet<i64> = matched.into_iter().collect();
+                        given.into_iter().filter(|i| set.contains(i)).collect()
+                    }
+                });
+            }
+        }
+        Ok(ids)
+    }
+
+    fn query_words(&self, queries: &[u8]) -> Result<Vec<Vec<u32>>> {
+        let rb = self.spec.row_bytes();
+        if queries.is_empty() || !queries.len().is_multiple_of(rb) {
+            return Err(Error::invalid(format!(
+                "Expected {rb} vector bytes (or a multiple for several queries), got {}",
+                queries.len()
+            )));
+        }
+        let stride = rb.div_ceil(4);
+        let mut out = Vec::with_capacity(queries.len() / rb);
+        for q in queries.chunks_exact(rb) {
+            let mut row = Vec::with_capacity(rb);
+            self.prepare_row(q, &mut row)?;
+            let mut w = vec![0u32; stride];
+            for (i, c) in row.chunks(4).enumerate() {
+                let mut b = [0u8; 4];
+                b[..c.len()].copy_from_slice(c);
+                w[i] = u32::from_le_bytes(b);
+            }
+            out.push(w);
+        }
+        Ok(out)
+    }
+
+    pub fn search(
+        &self,
+        queries: &[u8],
+        k: u32,
+        metric: Option<String>,
+        filter: Option<VectorFilter>,
+        decoded: bool,
+    ) -> VResult<VectorHits> {
+        guard(|| {
+            self.db.check_open()?;
+            if let Some(m) = metric {
+                if Metric::parse(&m)? != self.spec.metric {
+                    return Err(Error::invalid(
+                        "Search metric must match the stored vec0 index metric",
+                    ));
+                }
+            }
+            if k > MAX_K {
+                return Err(Error::invalid(format!(
+                    "k must be at most {MAX_K}, got {k}"
+                )));
+            }
+            let qs = self.query_words(queries)?;
+            self.snapshot(|conn| {
+                // The copy's lock is taken before the snapshot's first read (in with_mirror), so
+                // a commit of this store cannot land between the two.
+                let results = self.with_mirror(conn, |m| {
+                    let allowed = match &filter {
+                        Some(f) => self.allowed_ids(conn, f)?,
+                        None => None,
+                    };
+                    let pos = allowed.as_ref().map(|ids| m.positions(ids));
+                    Ok(m.search_many(self.kernel, &qs, k as usize, pos.as_deref(), self.threads))
+                })?;
+                self.pack_hits(conn, &results, decoded)
+            })
+        })
+    }
+
+    fn pack_hits(
+        &self,
+        conn: &Connection,
+        results: &[Vec<Hit>],
+        decoded: bool,
+    ) -> Result<VectorHits> {
+        let mut out = VectorHits::default();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT value FROM {} WHERE id = ?1",
+            self.names.values
+        ))?;
+        for hits in results {
+            out.counts
+                .extend_from_slice(&(hits.len() as u32).to_le_bytes());
+            for h in hits {
+                out.ids.extend_from_slice(&h.id.to_le_bytes());
+                out.distances.extend_from_slice(&h.distance.to_le_bytes());
+                let v = st
+                    .query_row([h.value_ref], |r| {
+                        let b = r.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[]);
+                        Ok(codec::value_of(b, decoded))
+                    })
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::corrupt(format!("the value of vector {} is missing", h.id))
+                    })??;
+                put_tagged(&mut out.values, v.kind, &v.payload)?;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get_by_id(&self, id: i64, decoded: bool) -> VResult<VectorRecord> {
+        guard(|| {
+            self.snapshot(|conn| {
+                let (vector, vref): (Vec<u8>, i64) = conn
+                    .prepare_cached(&format!(
+                        "SELECT vector, value_ref FROM {} WHERE rowid = ?1",
+                        self.names.vec
+                    ))?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))?;
+                let stored: Vec<u8> = conn
+                    .prepare_cached(&format!(
+                        "SELECT value FROM {} WHERE id = ?1",
+                        self.names.values
+                    ))?
+                    .query_row([vref], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| {
+                        Error::corrupt(format!("the value of vector {id} is missing"))
+                    })?;
+                let metadata = if schema_has(conn, &format!("{}_kv_meta", self.names.table))? {
+                    let json: Option<String> = conn
+                        .prepare_cached(&format!(
+                            "SELECT metadata FROM {} WHERE id = ?1",
+                            self.names.meta
+                        ))?
+                        .query_row([id], |r| r.get(0))
+                        .optional()?;
+                    json.map(|j| {
+                        codec::plain::transcode(codec::KIND_JSON, codec::KIND_MSGPACK, j.as_bytes())
+                    })
+                    .transpose()?
+                } else {
+                    None
+                };
+                Ok(VectorRecord {
+                    vector,
+                    value: codec::value_of(&stored, decoded)?,
+                    metadata,
+                })
+            })
+        })
+    }
+
+    pub fn exists(&self, id: i64) -> VResult<bool> {
+        guard(|| {
+            self.db.read(false, |c| {
+                Ok(c.prepare_cached(&format!(
+                    "SELECT 1 FROM {} WHERE rowid = ?1",
+                    self.names.rowids
+                ))?
+                .query_row([id], |_| Ok(()))
+                .optional()?
+                .is_some())
+            })
+        })
+    }
+
+    pub fn count(&self) -> VResult<u64> {
+        guard(|| self.count_in(None))
+    }
+
+    fn count_in(&self, conn: Option<&Connection>) -> Result<u64> {
+        let q = |c: &Connection| -> Result<u64> {
+            let n: i64 = c
+                .prepare_cached(&format!("SELECT count(*) FROM {}", self.names.rowids))?
+                .query_row([], |r| r.get(0))?;
+            Ok(n.max(0) as u64)
+        };
+        match conn {
+            Some(c) => q(c),
+            None => self.db.read(false, q),
+        }
+    }
+
+    pub fn ids(&self) -> VResult<Vec<u8>> {
+        guard(|| {
+            self.db.read(false, |c| {
+                let mut st = c.prepare_cached(&format!(
+                    "SELECT rowid FROM {} ORDER BY rowid",
+                    self.names.rowids
+                ))?;
+                let mut out = Vec::new();
+                let mut rows = st.query([])?;
+                while let Some(r) = rows.next()? {
+                    out.extend_from_slice(&r.get::<_, i64>(0)?.to_le_bytes());
+                }
+                Ok(out)
+            })
+        })
+    }
+
+    pub fn info(&self) -> VResult<VectorInfo> {
+        guard(|| {
+            self.snapshot(|c| {
+                Ok(VectorInfo {
+                    table: self.names.table.clone(),
+                    dimensions: self.spec.dims,
+                    metric: self.spec.metric.info_name().to_string(),
+                    vector_type: self.spec.elem.info_name().to_string(),
+                    count: self.count_in(Some(c))?,
+                    row_bytes: self.spec.row_bytes() as u32,
+                    deleted_slots: self.deleted_slots(c)?,
+                })
+            })
+        })
+    }
+
+    pub fn checkpoint(&self) -> VResult<WalCheckpoint> {
+        guard(|| maintenance::checkpoint_counts(self.db.db()))
+    }
+
+    pub fn close(&self) -> VResult<()> {
+        guard(|| {
+            self.db.close()?;
+            let mut m = self.mirror.write();
+            m.reset(self.spec.row_bytes(), self.spec.dims as usize);
+            Ok(())
+        })
+    }
+}
+
+fn schema_has(conn: &Connection, table: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1")?
+        .query_row([table], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+fn apply(m: &mut Mirror, c: Change, row_bytes: usize) {
+    match c {
+        Change::Insert { ids, refs, rows } => {
+            m.reserve(ids.len());
+            for (i, (id, vref)) in ids.into_iter().zip(refs).enumerate() {
+                m.push(id, vref, &rows[i * row_bytes..(i + 1) * row_bytes]);
+            }
+        }
+        Change::Vector { id, row } => m.set_vector(id, &row),
+        Change::Remove { id } => m.remove(id),
+    }
+}

@@ -1,0 +1,496 @@
+//! VectorKVault core: every metric and type against a brute-force reference, filters, updates,
+//! compaction, persistence of the spec, errors, and both kernel builds agreeing.
+use kohakuvault::vec::kernels::{self, Kernel, Rows};
+use kohakuvault::{OpenOptions, TaggedValue, VaultError, VectorFilter, VectorHits, VectorStore};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn open(p: &std::path::Path, dims: u32, metric: &str, ty: &str) -> Result<VectorStore, VaultError> {
+    VectorStore::new(
+        p.to_str().unwrap().into(),
+        "vecs".into(),
+        dims,
+        metric.into(),
+        ty.into(),
+        OpenOptions::default(),
+    )
+}
+
+/// A small deterministic generator (xorshift), so the test needs no extra crate.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn f32(&mut self) -> f32 {
+        (self.next() % 2_000_001) as f32 / 1_000_000.0 - 1.0
+    }
+}
+
+fn row(ty: &str, dims: usize, rng: &mut Rng) -> Vec<u8> {
+    match ty {
+        "f32" => (0..dims).flat_map(|_| rng.f32().to_le_bytes()).collect(),
+        "int8" => (0..dims).map(|_| rng.next() as u8).collect(),
+        _ => (0..dims / 8).map(|_| rng.next() as u8).collect(),
+    }
+}
+
+fn f32s(b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+        .collect()
+}
+
+/// The reference distance, in f64.
+fn reference(metric: &str, ty: &str, a: &[u8], b: &[u8]) -> f64 {
+    match (metric, ty) {
+        ("cosine", _) => {
+            let (x, y) = (f32s(a), f32s(b));
+            let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+            let nx: f64 = x.iter().map(|p| p * p).sum::<f64>().sqrt();
+            let ny: f64 = y.iter().map(|p| p * p).sum::<f64>().sqrt();
+            1.0 - dot / (nx * ny)
+        }
+        (m, "f32") => {
+            let (x, y) = (f32s(a), f32s(b));
+            let it = x.iter().zip(&y).map(|(p, q)| (p - q).abs());
+            if m == "l1" {
+                it.sum()
+            } else {
+                it.map(|d| d * d).sum::<f64>().sqrt()
+            }
+        }
+        (m, "int8") => {
+            let it = a
+                .iter()
+                .zip(b)
+                .map(|(&p, &q)| ((p as i8) as f64 - (q as i8) as f64).abs());
+            if m == "l1" {
+                it.sum()
+            } else {
+                it.map(|d| d * d).sum::<f64>().sqrt()
+            }
+        }
+        _ => a
+            .iter()
+            .zip(b)
+            .map(|(p, q)| (p ^ q).count_ones() as f64)
+            .sum(),
+    }
+}
+
+struct Hits {
+    ids: Vec<i64>,
+    dists: Vec<f32>,
+    values: Vec<(u8, Vec<u8>)>,
+    counts: Vec<u32>,
+}
+
+fn unpack(h: &VectorHits) -> Hits {
+    let counts = h
+        .counts
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let ids = h
+        .ids
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let dists = h
+        .distances
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let mut values = Vec::new();
+    let mut p = 0;
+    while p < h.values.len() {
+        let kind = h.values[p];
+        let n = u32::from_le_bytes(h.values[p + 1..p + 5].try_into().unwrap()) as usize;
+        values.push((kind, h.values[p + 5..p + 5 + n].to_vec()));
+        p += 5 + n;
+    }
+    Hits {
+        ids,
+        dists,
+        values,
+        counts,
+    }
+}
+
+fn insert_all(v: &VectorStore, rows: &[Vec<u8>]) -> Vec<i64> {
+    let n = rows.len();
+    let kinds = vec![6u8; n];
+    let vals: Vec<Vec<u8>> = (0..n).map(|i| format!("v{i}").into_bytes()).collect();
+    let lens: Vec<u8> = vals
+        .iter()
+        .flat_map(|x| (x.len() as u32).to_le_bytes())
+        .collect();
+    let ids = v
+        .insert_many(&rows.concat(), &kinds, &lens, &vals.concat(), &[], &[])
+        .unwrap();
+    ids.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn every_metric_and_type_matches_brute_force() {
+    for (metric, ty, dims) in [
+        ("cosine", "f32", 37),
+        ("l2", "f32", 64),
+        ("l1", "f32", 19),
+        ("l2", "int8", 50),
+        ("l1", "int8", 33),
+        ("hamming", "bit", 72),
+    ] {
+        let d = tmp();
+        let v = open(&d.path().join("v.db"), dims, metric, ty).unwrap();
+        let mut rng = Rng(0x9E3779B97F4A7C15);
+        let rows: Vec<Vec<u8>> = (0..700).map(|_| row(ty, dims as usize, &mut rng)).collect();
+        let ids = insert_all(&v, &rows);
+        assert_eq!(ids, (1..=700).collect::<Vec<i64>>());
+        for k in [1u32, 10, 100, 800] {
+            let q = row(ty, dims as usize, &mut rng);
+            let got = unpack(&v.search(&q, k, None, None, true).unwrap());
+            let mut want: Vec<(f64, i64)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (reference(metric, ty, r, &q), i as i64 + 1))
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            want.truncate(k as usize);
+            assert_eq!(got.counts, vec![want.len() as u32]);
+            for (i, (wd, wid)) in want.iter().enumerate() {
+                assert!(
+                    (got.dists[i] as f64 - wd).abs() < 1e-3 * wd.abs().max(1.0),
+                    "{metric}/{ty} k={k} #{i}: {} vs {wd}",
+                    got.dists[i]
+                );
+                // Ids agree except where the reference has a near-tie.
+                if got.ids[i] != *wid {
+                    let other = want
+                        .iter()
+                        .find(|w| w.1 == got.ids[i])
+                        .expect("hit in reference top k");
+                    assert!(
+                        (other.0 - wd).abs() < 1e-5,
+                        "{metric}/{ty}: id {} vs {wid}",
+                        got.ids[i]
+                    );
+                }
+            }
+            let (kind, text) = &got.values[0];
+            assert_eq!(*kind, 6);
+            assert_eq!(text, format!("v{}", got.ids[0] - 1).as_bytes());
+        }
+        // search with several queries = each alone
+        let qs: Vec<Vec<u8>> = (0..5).map(|_| row(ty, dims as usize, &mut rng)).collect();
+        let many = unpack(&v.search(&qs.concat(), 7, None, None, true).unwrap());
+        assert_eq!(many.counts, vec![7; 5]);
+        for (i, q) in qs.iter().enumerate() {
+            let one = unpack(&v.search(q, 7, None, None, true).unwrap());
+            assert_eq!(one.ids, many.ids[i * 7..(i + 1) * 7]);
+        }
+    }
+}
+
+#[test]
+fn cosine_rows_are_stored_normalised_and_files_reopen() {
+    let d = tmp();
+    let p = d.path().join("v.db");
+    let v = open(&p, 4, "cosine", "f32").unwrap();
+    let r: Vec<u8> = [3f32, 4., 0., 0.]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let id = v.insert(&r, 6, b"x", None).unwrap();
+    let rec = v.get_by_id(id, true).unwrap();
+    assert_eq!(
+        f32s(&rec.vector),
+        vec![0.6000000238418579, 0.800000011920929, 0.0, 0.0]
+    );
+    v.close().unwrap();
+    let e = open(&p, 8, "cosine", "f32").err().unwrap();
+    assert!(
+        matches!(&e, VaultError::InvalidArgument { reason } if reason.contains("dimensions=4") && reason.contains("dimensions=8")),
+        "{e}"
+    );
+    let e = open(&p, 4, "l2", "f32").err().unwrap();
+    assert!(
+        e.to_string().contains("metric=cosine") && e.to_string().contains("metric=l2"),
+        "{e}"
+    );
+    let v = open(&p, 4, "COSINE", "float32").unwrap();
+    assert_eq!(v.count().unwrap(), 1);
+    assert_eq!(v.info().unwrap().metric, "cosine");
+}
+
+#[test]
+fn filters_return_k_hits_when_k_rows_match() {
+    let d = tmp();
+    let v = open(&d.path().join("v.db"), 8, "l2", "f32").unwrap();
+    let mut rng = Rng(7);
+    for i in 0..500 {
+        let r = row("f32", 8, &mut rng);
+        // one row in 50 is "rare"; msgpack {"g": "rare"|"common", "i": i}
+        let g = if i % 50 == 0 { "rare" } else { "common" };
+        let mut meta = vec![0x82, 0xa1, b'g', 0xa0 | g.len() as u8];
+        meta.extend_from_slice(g.as_bytes());
+        meta.extend_from_slice(&[0xa1, b'i', 0xcd]);
+        meta.extend_from_slice(&(i as u16).to_be_bytes());
+        v.insert(&r, 0, b"", Some(meta)).unwrap();
+    }
+    let q = row("f32", 8, &mut rng);
+    let rare = {
+        let mut m = vec![0x81, 0xa1, b'g', 0xa4];
+        m.extend_from_slice(b"rare");
+        m
+    };
+    let f = VectorFilter {
+        ids: None,
+        metadata_equals: Some(rare.clone()),
+    };
+    let got = unpack(&v.search(&q, 10, None, Some(f), true).unwrap());
+    assert_eq!(got.ids.len(), 10);
+    assert!(got.ids.iter().all(|id| (id - 1) % 50 == 0), "{:?}", got.ids);
+    let f = VectorFilter {
+        ids: Some(vec![3, 4, 5, 999]),
+        metadata_equals: None,
+    };
+    let got = unpack(&v.search(&q, 10, None, Some(f), true).unwrap());
+    let mut s = got.ids.clone();
+    s.sort();
+    assert_eq!(s, vec![3, 4, 5]);
+    let f = VectorFilter {
+        ids: Some(vec![1, 2, 51]),
+        metadata_equals: Some(rare),
+    };
+    let got = unpack(&v.search(&q, 10, None, Some(f), true).unwrap());
+    let mut s = got.ids.clone();
+    s.sort();
+    assert_eq!(s, vec![1, 51]);
+    // metadata comes back as msgpack
+    let rec = v.get_by_id(1, true).unwrap();
+    assert!(rec.metadata.unwrap().len() > 4);
+}
+
+#[test]
+fn updates_deletes_and_compaction() {
+    let d = tmp();
+    let p = d.path().join("v.db");
+    let v = open(&p, 16, "l2", "f32").unwrap();
+    let mut rng = Rng(99);
+    let rows: Vec<Vec<u8>> = (0..3000).map(|_| row("f32", 16, &mut rng)).collect();
+    let ids = insert_all(&v, &rows);
+    // searches load the copy; writes after that patch it
+    let top = unpack(&v.search(&rows[10], 1, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![11]);
+    for id in ids.iter().filter(|i| *i % 2 == 0) {
+        assert!(v.delete(*id).unwrap());
+    }
+    assert!(!v.delete(2).unwrap());
+    assert_eq!(v.count().unwrap(), 1500);
+    let top = unpack(&v.search(&rows[11], 1, None, None, true).unwrap());
+    assert_ne!(top.ids, vec![12]);
+    v.update(
+        13,
+        Some(rows[11].clone()),
+        Some(TaggedValue {
+            kind: 6,
+            payload: b"moved".to_vec(),
+        }),
+        None,
+    )
+    .unwrap();
+    let top = unpack(&v.search(&rows[11], 1, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![13]);
+    assert_eq!(top.values[0].1, b"moved");
+    assert!(matches!(
+        v.update(2, None, None, Some(vec![0x80])),
+        Err(VaultError::NotFound { .. })
+    ));
+    assert!(matches!(
+        v.update(3, None, None, None),
+        Err(VaultError::InvalidArgument { .. })
+    ));
+    let info = v.info().unwrap();
+    assert!(info.deleted_slots >= 1000, "{info:?}");
+    let reclaimed = v.compact().unwrap();
+    assert_eq!(reclaimed, info.deleted_slots);
+    assert_eq!(v.info().unwrap().deleted_slots, 0);
+    assert_eq!(v.count().unwrap(), 1500);
+    let top = unpack(&v.search(&rows[11], 1, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![13]);
+    // ids are never reused after a compaction
+    let id = v.insert(&rows[0], 0, b"", None).unwrap();
+    assert_eq!(id, 3001);
+    // another handle on the file sees the same
+    let w = open(&p, 16, "l2", "f32").unwrap();
+    let top = unpack(&w.search(&rows[0], 2, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![1, 3001]);
+    // and this one sees the other's writes
+    w.delete(1).unwrap();
+    let top = unpack(&v.search(&rows[0], 1, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![3001]);
+}
+
+#[test]
+fn churn_with_compaction_keeps_the_file_bounded() {
+    let d = tmp();
+    let p = d.path().join("v.db");
+    let v = open(&p, 32, "l2", "f32").unwrap();
+    let mut rng = Rng(5);
+    let mut sizes = Vec::new();
+    for _ in 0..12 {
+        let rows: Vec<Vec<u8>> = (0..2000).map(|_| row("f32", 32, &mut rng)).collect();
+        let ids = insert_all(&v, &rows);
+        for id in ids {
+            v.delete(id).unwrap();
+        }
+        v.compact().unwrap();
+        v.checkpoint().unwrap();
+        sizes.push(std::fs::metadata(&p).unwrap().len());
+    }
+    assert!(sizes[11] <= sizes[3], "file keeps growing: {sizes:?}");
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let d = tmp();
+    let v = open(&d.path().join("v.db"), 4, "cosine", "f32").unwrap();
+    let good: Vec<u8> = [1f32, 2., 3., 4.]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    v.insert(&good, 0, b"a", None).unwrap();
+    let nan: Vec<u8> = [1f32, f32::NAN, 3., 4.]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    for bad in [&good[..12], &nan[..]] {
+        assert!(matches!(
+            v.insert(bad, 0, b"b", None),
+            Err(VaultError::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            v.search(bad, 1, None, None, true),
+            Err(VaultError::InvalidArgument { .. })
+        ));
+    }
+    assert!(matches!(
+        v.search(&good, 1_000_001, None, None, true),
+        Err(VaultError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        v.search(&good, 1, Some("l2".into()), None, true),
+        Err(VaultError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        v.insert(&good, 0, b"b", Some(vec![0x93, 1, 2, 3])),
+        Err(VaultError::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        v.get_by_id(77, true),
+        Err(VaultError::NotFound { .. })
+    ));
+    assert_eq!(
+        unpack(&v.search(&good, 0, None, None, true).unwrap())
+            .ids
+            .len(),
+        0
+    );
+    assert_eq!(v.count().unwrap(), 1);
+    for (dims, m, t, msg) in [
+        (
+            4,
+            "dot",
+            "f32",
+            "Unknown metric 'dot'. Expected: cosine, l2, l1, or hamming",
+        ),
+        (
+            4,
+            "cosine",
+            "int8",
+            "Metric 'cosine' is not compatible with vector type 'int8'",
+        ),
+        (
+            7,
+            "hamming",
+            "bit",
+            "Bit vector dimensions must be divisible by 8, got 7",
+        ),
+    ] {
+        let e = open(&d.path().join("w.db"), dims, m, t).err().unwrap();
+        assert_eq!(e.to_string(), msg);
+    }
+    let e = VectorStore::new(
+        d.path().join("x.db").to_str().unwrap().into(),
+        "bad name; drop".into(),
+        4,
+        "l2".into(),
+        "f32".into(),
+        OpenOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(e, VaultError::InvalidArgument { .. }));
+    assert!(!d.path().join("x.db").exists());
+    v.close().unwrap();
+    assert!(matches!(v.count(), Err(VaultError::Closed { .. })));
+    assert!(matches!(
+        v.search(&good, 1, None, None, true),
+        Err(VaultError::Closed { .. })
+    ));
+    assert!(matches!(
+        v.insert(&good, 0, b"", None),
+        Err(VaultError::Closed { .. })
+    ));
+}
+
+#[test]
+fn both_kernel_builds_agree() {
+    let mut rng = Rng(3);
+    for (kernel, dims) in [
+        (Kernel::CosineF32, 384usize),
+        (Kernel::L2F32, 100),
+        (Kernel::L1F32, 7),
+        (Kernel::L2I8, 300),
+        (Kernel::L1I8, 5),
+        (Kernel::Hamming, 256),
+    ] {
+        let (ty, rb) = match kernel {
+            Kernel::CosineF32 | Kernel::L2F32 | Kernel::L1F32 => ("f32", dims * 4),
+            Kernel::L2I8 | Kernel::L1I8 => ("int8", dims),
+            Kernel::Hamming => ("bit", dims / 8),
+        };
+        let stride = rb.div_ceil(4);
+        let words_of = |b: &[u8]| -> Vec<u32> {
+            let mut w = vec![0u32; stride];
+            for (i, c) in b.chunks(4).enumerate() {
+                let mut x = [0u8; 4];
+                x[..c.len()].copy_from_slice(c);
+                w[i] = u32::from_le_bytes(x);
+            }
+            w
+        };
+        let data: Vec<u32> = (0..300)
+            .flat_map(|_| words_of(&row(ty, dims, &mut rng)))
+            .collect();
+        let q = words_of(&row(ty, dims, &mut rng));
+        let rows = Rows {
+            words: &data,
+            stride,
+            dims: if ty == "bit" { dims / 8 } else { dims },
+        };
+        let (mut a, mut b) = (vec![0f32; 300], vec![0f32; 300]);
+        kernels::distances(kernel, rows, &q, 0, &mut a);
+        kernels::distances_baseline(kernel, rows, &q, 0, &mut b);
+        assert_eq!(a, b, "{kernel:?} ({})", kernels::selected());
+    }
+}
