@@ -25,6 +25,7 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[f32; LANES], &[f32; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for i in 0..LANES {
             acc[i] += x[i] * y[i];
         }
@@ -42,6 +43,7 @@ fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[f32; LANES], &[f32; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for i in 0..LANES {
             let d = x[i] - y[i];
             acc[i] += d * d;
@@ -61,6 +63,7 @@ fn l1_f32(a: &[f32], b: &[f32]) -> f32 {
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[f32; LANES], &[f32; LANES]) = (x.try_into().unwrap(), y.try_into().unwrap());
         for i in 0..LANES {
             acc[i] += (x[i] - y[i]).abs();
         }
@@ -201,16 +204,93 @@ fn gather_body(kernel: Kernel, rows: Rows<'_>, q: &[u32], pos: &[usize], out: &m
     }
 }
 
+/// Explicit AVX2 forms of the f32 kernels (the auto-vectorised loops load only two lanes at a
+/// time here). They add in exactly the order of the portable ones: lanes 0–7 and 8–15 are the
+/// two accumulators, then [`reduce`]'s pairwise steps; mul and add stay separate (no FMA).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    unsafe fn reduce16(s0: __m256, s1: __m256) -> f32 {
+        let v8 = _mm256_add_ps(s0, s1);
+        let v4 = _mm_add_ps(_mm256_castps256_ps128(v8), _mm256_extractf128_ps(v8, 1));
+        let v2 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
+        let v1 = _mm_add_ss(v2, _mm_shuffle_ps(v2, v2, 1));
+        _mm_cvtss_f32(v1)
+    }
+
+    /// op 0: dot, 1: squared L2, 2: L1.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,popcnt")]
+    pub unsafe fn f32_op<const OP: u8>(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let full = n / 16 * 16;
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let sign = _mm256_set1_ps(-0.0);
+        let term = |x: __m256, y: __m256| -> __m256 {
+            match OP {
+                0 => _mm256_mul_ps(x, y),
+                1 => {
+                    let d = _mm256_sub_ps(x, y);
+                    _mm256_mul_ps(d, d)
+                }
+                _ => _mm256_andnot_ps(sign, _mm256_sub_ps(x, y)),
+            }
+        };
+        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        while i < full {
+            // SAFETY: i + 16 <= full <= n, both slices have n elements.
+            let (x0, y0) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+            let (x1, y1) = (
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+            );
+            s0 = _mm256_add_ps(s0, term(x0, y0));
+            s1 = _mm256_add_ps(s1, term(x1, y1));
+            i += 16;
+        }
+        let mut tail = 0f32;
+        for j in full..n {
+            tail += match OP {
+                0 => a[j] * b[j],
+                1 => (a[j] - b[j]) * (a[j] - b[j]),
+                _ => (a[j] - b[j]).abs(),
+            };
+        }
+        reduce16(s0, s1) + tail
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+unsafe fn distance_avx2(kernel: Kernel, row: &[u32], q: &[u32], dims: usize) -> f32 {
+    match kernel {
+        Kernel::CosineF32 => 1.0 - avx2::f32_op::<0>(&as_f32(row)[..dims], &as_f32(q)[..dims]),
+        Kernel::L2F32 => avx2::f32_op::<1>(&as_f32(row)[..dims], &as_f32(q)[..dims]).sqrt(),
+        Kernel::L1F32 => avx2::f32_op::<2>(&as_f32(row)[..dims], &as_f32(q)[..dims]),
+        _ => distance(kernel, row, q, dims),
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt")]
 unsafe fn distances_avx2(kernel: Kernel, rows: Rows<'_>, q: &[u32], first: usize, out: &mut [f32]) {
-    distances_body(kernel, rows, q, first, out)
+    for (i, o) in out.iter_mut().enumerate() {
+        let at = (first + i) * rows.stride;
+        *o = distance_avx2(kernel, &rows.words[at..at + rows.stride], q, rows.dims);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt")]
 unsafe fn gather_avx2(kernel: Kernel, rows: Rows<'_>, q: &[u32], pos: &[usize], out: &mut [f32]) {
-    gather_body(kernel, rows, q, pos, out)
+    for (p, o) in pos.iter().zip(out.iter_mut()) {
+        let at = p * rows.stride;
+        *o = distance_avx2(kernel, &rows.words[at..at + rows.stride], q, rows.dims);
+    }
 }
 
 /// The instruction set the kernels run with on this CPU ("avx2" or "baseline").
