@@ -91,3 +91,120 @@ pub fn parse_page(buf: &[u8], with_values: bool) -> Vec<PageEntry> {
     }
     out
 }
+
+/// One row or query of tests/conformance/vectors.json as the stored row bytes.
+pub fn vector_bytes(spec_type: &str, e: &serde_json::Value) -> Vec<u8> {
+    if let Some(h) = e.get("vector_hex") {
+        return hex(h.as_str().unwrap());
+    }
+    let vals = e["vector"].as_array().unwrap();
+    match spec_type {
+        "f32" => vals
+            .iter()
+            .flat_map(|v| (v.as_f64().unwrap() as f32).to_le_bytes())
+            .collect(),
+        _ => vals
+            .iter()
+            .map(|v| v.as_i64().unwrap() as i8 as u8)
+            .collect(),
+    }
+}
+
+pub fn open_vectors(
+    path: &std::path::Path,
+    table: &str,
+    case: &serde_json::Value,
+) -> kohakuvault::VectorStore {
+    kohakuvault::VectorStore::new(
+        path.to_string_lossy().into_owned(),
+        table.into(),
+        case["dimensions"].as_u64().unwrap() as u32,
+        case["metric"].as_str().unwrap().into(),
+        case["vector_type"].as_str().unwrap().into(),
+        OpenOptions::default(),
+    )
+    .expect("open vectors")
+}
+
+/// Inserts a vectors.json case's rows (values as text, metadata as msgpack).
+pub fn fill_vector_case(v: &kohakuvault::VectorStore, case: &serde_json::Value) {
+    let ty = case["vector_type"].as_str().unwrap();
+    for (i, r) in case["rows"].as_array().unwrap().iter().enumerate() {
+        let meta = match &r["metadata"] {
+            serde_json::Value::Null => None,
+            m => Some(rmp_serde::to_vec_named(m).unwrap()),
+        };
+        let id = v
+            .insert(
+                &vector_bytes(ty, r),
+                6,
+                r["value"].as_str().unwrap().as_bytes(),
+                meta,
+            )
+            .unwrap();
+        assert_eq!(id, i as i64 + 1);
+    }
+}
+
+/// Runs a vectors.json case's queries against `v`; `who` names the file in messages.
+pub fn check_vector_case(v: &kohakuvault::VectorStore, case: &serde_json::Value, who: &str) {
+    let ty = case["vector_type"].as_str().unwrap();
+    let rows = case["rows"].as_array().unwrap();
+    for (qi, q) in case["queries"].as_array().unwrap().iter().enumerate() {
+        let filter = match &q["filter"] {
+            serde_json::Value::Null => None,
+            f => Some(kohakuvault::VectorFilter {
+                ids: f.get("ids").map(|a| {
+                    a.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_i64().unwrap())
+                        .collect()
+                }),
+                metadata_equals: f
+                    .get("metadata_equals")
+                    .map(|m| rmp_serde::to_vec_named(m).unwrap()),
+            }),
+        };
+        let k = q["k"].as_u64().unwrap() as u32;
+        let h = v
+            .search(&vector_bytes(ty, q), k, None, filter, true)
+            .unwrap();
+        let ids: Vec<i64> = h
+            .ids
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let want: Vec<i64> = q["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{who} {} query {qi}", case["name"]);
+        let dists: Vec<f32> = h
+            .distances
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        for (d, w) in dists.iter().zip(q["distances"].as_array().unwrap()) {
+            assert!(
+                (*d as f64 - w.as_f64().unwrap()).abs() < 1e-4,
+                "{who} {} query {qi}: {d} vs {w}",
+                case["name"]
+            );
+        }
+        let mut at = 0;
+        for id in &ids {
+            assert_eq!(h.values[at], 6);
+            let n = u32::from_le_bytes(h.values[at + 1..at + 5].try_into().unwrap()) as usize;
+            let text = std::str::from_utf8(&h.values[at + 5..at + 5 + n]).unwrap();
+            assert_eq!(
+                text,
+                rows[*id as usize - 1]["value"].as_str().unwrap(),
+                "{who}"
+            );
+            at += 5 + n;
+        }
+    }
+}

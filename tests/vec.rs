@@ -1,5 +1,6 @@
 //! VectorKVault core: every metric and type against a brute-force reference, filters, updates,
 //! compaction, persistence of the spec, errors, and both kernel builds agreeing.
+mod common;
 use kohakuvault::vec::kernels::{self, Kernel, Rows};
 use kohakuvault::{OpenOptions, TaggedValue, VaultError, VectorFilter, VectorHits, VectorStore};
 
@@ -492,5 +493,20 @@ fn both_kernel_builds_agree() {
         kernels::distances(kernel, rows, &q, 0, &mut a);
         kernels::distances_baseline(kernel, rows, &q, 0, &mut b);
         assert_eq!(a, b, "{kernel:?} ({})", kernels::selected());
+    }
+}
+
+#[test]
+fn conformance_vectors() {
+    let spec = common::conformance("vectors.json");
+    for case in spec["cases"].as_array().unwrap() {
+        let d = tmp();
+        let v = common::open_vectors(&d.path().join("v.db"), "vec_conf", case);
+        common::fill_vector_case(&v, case);
+        common::check_vector_case(&v, case, "rust");
+        v.close().unwrap();
+        // and again from a fresh handle (the copy loaded from the file)
+        let v = common::open_vectors(&d.path().join("v.db"), "vec_conf", case);
+        common::check_vector_case(&v, case, "rust reopened");
     }
 }
