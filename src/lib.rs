@@ -4,7 +4,7 @@
 //!
 //! Shared layers (no vault imports them the other way): [`error`], [`codec`], [`ffi`],
 //! [`fastpath`], [`storage`], and [`packer`] (DataPacker, the typed serializer behind the
-//! vaults). Vaults: [`kv`] (KVault), [`col`] (ColumnVault), [`vec`] (VectorKVault).
+//! vaults). Vaults: [`kv`] (KVault), [`col`] (ColumnVault), [`vec`] (VectorKVault), [`text`] (TextVault).
 
 pub mod codec;
 pub mod col;
@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod kv;
 pub mod packer;
 pub mod storage;
+pub mod text;
 pub mod vec;
 
 pub use codec::plain::{PlainKind, PlainNode};
@@ -27,6 +28,7 @@ pub use kv::stream::{GetStream, PutStream};
 pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanPage, ScanRequest};
 pub use packer::DataPacker;
 pub use storage::OpenOptions;
+pub use text::{HybridRequest, TextHits, TextInfo, TextOptions, TextRecord, TextStore};
 pub use vec::{VectorFilter, VectorHits, VectorInfo, VectorRecord, VectorStore};
 
 use error::guard;

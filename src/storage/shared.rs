@@ -43,6 +43,9 @@ pub struct VaultDb {
     path: String,
     vault: &'static str,
     closed: AtomicBool,
+    /// An unshared (`:memory:`/URI) database attached from another handle: closing this handle
+    /// leaves the database to its owner.
+    attached: bool,
 }
 
 impl VaultDb {
@@ -87,7 +90,21 @@ impl VaultDb {
             path: path.to_string(),
             vault,
             closed: AtomicBool::new(false),
+            attached: false,
         }
+    }
+
+    /// A second handle on this handle's database for a vault that lives inside another one
+    /// (TextVault's vectors): same connections, its own Closed state and messages.
+    pub fn attach(&self, vault: &'static str) -> VaultDb {
+        if let Some(k) = &self.key {
+            if let Some(e) = OPEN.lock().get_mut(k) {
+                e.users += 1;
+            }
+        }
+        let mut h = Self::new(self.db.clone(), self.key.clone(), &self.path, vault);
+        h.attached = self.key.is_none();
+        h
     }
 
     /// The shared database (for [`super::maintenance`] and [`super::schema`]).
@@ -200,7 +217,9 @@ impl VaultDb {
             return Ok(());
         }
         let Some(key) = &self.key else {
-            self.db.close()?;
+            if !self.attached {
+                self.db.close()?;
+            }
             self.closed.store(true, Ordering::Release);
             return Ok(());
         };

@@ -106,6 +106,14 @@ impl Mirror {
         self.dims = dims;
     }
 
+    pub fn row_bytes(&self) -> usize {
+        self.stride * 4
+    }
+
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }

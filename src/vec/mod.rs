@@ -102,6 +102,59 @@ enum Change {
     Remove {
         id: i64,
     },
+    Clear,
+}
+
+/// Writes of a vault that embeds a vector table (see [`VectorStore::write_with`]): vectors keyed
+/// by that vault's own row ids (the `vec0` rowid is the owner's id; `value_ref` repeats it).
+pub struct VectorWriter<'a> {
+    store: &'a VectorStore,
+    changes: Vec<Change>,
+}
+
+impl VectorWriter<'_> {
+    /// Stores (or replaces) the vector of row `id`; the row is validated and normalised.
+    pub fn put(&mut self, tx: &Transaction<'_>, id: i64, vector: &[u8]) -> Result<()> {
+        let s = self.store;
+        let mut row = Vec::with_capacity(vector.len());
+        s.prepare_row(vector, &mut row)?;
+        if s.value_ref(tx, id)?.is_some() {
+            tx.prepare_cached(&format!(
+                "UPDATE {} SET vector = {} WHERE rowid = ?2",
+                s.names.vec,
+                s.spec.sql_param()
+            ))?
+            .execute(params![&row, id])?;
+            self.changes.push(Change::Vector { id, row });
+        } else {
+            tx.prepare_cached(&format!(
+                "INSERT INTO {} (rowid, value_ref, vector) VALUES (?1, ?1, {})",
+                s.names.vec,
+                s.spec.sql_param().replace('?', "?2")
+            ))?
+            .execute(params![id, &row])?;
+            self.changes.push(Change::Insert {
+                ids: vec![id],
+                refs: vec![id],
+                rows: row,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn remove(&mut self, tx: &Transaction<'_>, id: i64) -> Result<()> {
+        let s = self.store;
+        tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", s.names.vec))?
+            .execute([id])?;
+        self.changes.push(Change::Remove { id });
+        Ok(())
+    }
+
+    pub fn clear(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        tx.execute_batch(&format!("DELETE FROM {}", self.store.names.vec))?;
+        self.changes.push(Change::Clear);
+        Ok(())
+    }
 }
 
 pub struct VectorStore {
@@ -213,8 +266,18 @@ impl VectorStore {
     ) -> VResult<Self> {
         guard(|| {
             let spec = Spec::new(dimensions, &metric, &vector_type)?;
-            let names = Names::new(&table)?; // bad names fail before any file is created
+            Names::new(&table)?; // bad names fail before any file is created
             let db = VaultDb::open(&path, options, "VectorKVault")?;
+            Self::open_in(db, &table, spec)
+        })
+    }
+
+    /// Opens (or creates) vector table `table` of `spec` on `db`. Rust-level: for vaults that
+    /// keep vectors of their own rows (TextVault), with a handle from [`VaultDb::attach`].
+    pub fn open_in(db: VaultDb, table: &str, spec: Spec) -> Result<VectorStore> {
+        {
+            let table = table.to_string();
+            let names = Names::new(&table)?;
             let existing: Option<String> = db.read(false, |c| {
                 Ok(c.query_row(
                     "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -273,7 +336,7 @@ impl VectorStore {
                 mirror: RwLock::new(m),
                 threads,
             })
-        })
+        }
     }
 
     pub fn path(&self) -> String {
@@ -306,6 +369,67 @@ impl VectorStore {
     }
     pub fn headers_enabled(&self) -> bool {
         self.headers.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn spec(&self) -> Spec {
+        self.spec
+    }
+
+    /// Runs `f` in one write transaction of this store (on the shared writer, so the owner's own
+    /// statements on `tx` commit together with the vectors), for vaults that embed vectors.
+    pub fn write_with<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut VectorWriter<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write(|tx, changes| {
+            let mut w = VectorWriter {
+                store: self,
+                changes: Vec::new(),
+            };
+            let out = f(tx, &mut w)?;
+            changes.append(&mut w.changes);
+            Ok(out)
+        })
+    }
+
+    /// The k nearest (id, distance) to one query row, among `allowed` ids when given.
+    pub fn nearest(
+        &self,
+        query: &[u8],
+        k: usize,
+        allowed: Option<&[i64]>,
+    ) -> Result<Vec<(i64, f32)>> {
+        let qs = self.query_words(query)?;
+        if qs.len() != 1 {
+            return Err(Error::invalid(format!(
+                "Expected {} vector bytes, got {}",
+                self.spec.row_bytes(),
+                query.len()
+            )));
+        }
+        self.snapshot(|conn| {
+            self.with_mirror(conn, |m| {
+                let pos = allowed.map(|ids| m.positions(ids));
+                Ok(
+                    m.search(self.kernel, &qs[0], k, pos.as_deref(), self.threads)
+                        .into_iter()
+                        .map(|h| (h.id, h.distance))
+                        .collect(),
+                )
+            })
+        })
+    }
+
+    /// The stored row of vector `id`, if any (Rust-level, for embedding vaults).
+    pub fn vector_of(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.db.read(false, |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT vector FROM {} WHERE rowid = ?1",
+                self.names.vec
+            ))?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+        })
     }
 
     // ---- rows ------------------------------------------------------------------------------
@@ -1077,5 +1201,10 @@ fn apply(m: &mut Mirror, c: Change, row_bytes: usize) {
         }
         Change::Vector { id, row } => m.set_vector(id, &row),
         Change::Remove { id } => m.remove(id),
+        Change::Clear => {
+            let (rb, dims) = (m.row_bytes(), m.dims());
+            m.reset(rb, dims);
+            m.loaded = true;
+        }
     }
 }
