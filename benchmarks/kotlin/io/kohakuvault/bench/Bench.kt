@@ -4,6 +4,8 @@ import io.kohakuvault.ColumnVault
 import io.kohakuvault.FloatTensorColumn
 import io.kohakuvault.KVault
 import io.kohakuvault.LongColumn
+import io.kohakuvault.VectorKVault
+import io.kohakuvault.VectorMetric
 import io.kohakuvault.createColumn
 import io.kohakuvault.uniffi.KvStore
 import io.kohakuvault.uniffi.OpenOptions
@@ -122,6 +124,7 @@ fun main() {
             if (n == 42) println()
         }
         benchColumns(dir)
+        benchVectors(dir)
     } finally {
         dir.deleteRecursively()
     }
@@ -180,4 +183,75 @@ private fun benchColumns(dir: File) {
         reportBytes("read 100k x 384 f32 (rows)", medianNanos(rounds = 5) { sink += tc.read(0, TENSOR_N).size }, bytes)
         if (sink == 42L) println()
     }
+}
+
+private const val VEC_N = 100_000
+private const val VEC_DIM = 384
+private const val VEC_CHUNK = 10_000
+private const val VEC_QUERIES = 10
+private const val VEC_MANY = 100
+private const val SMALL_N = 2_000
+private const val SMALL_DIM = 128
+private const val SMALL_SEARCHES = 200
+
+/** A search row: time per query and millions of stored vectors scanned per second. */
+private fun reportScan(name: String, nanos: Long, queries: Int, rows: Int) {
+    val per = nanos / 1e3 / queries
+    println("%-34s %9.2f ms total  %8.2f µs/query  %7.1f M vectors/s".format(name, nanos / 1e6, per,
+        rows.toDouble() * queries / (nanos / 1e9) / 1e6))
+}
+
+/**
+ * VectorKVault: insertMany and exact search over 100k x 384 f32 (cosine and l2; every search scans the table), one
+ * searchMany call of 100 queries, and 2k x 128 inserts one by one with 200 searches (sizes of
+ * benchmarks/python/bench_vec.py).
+ */
+private fun benchVectors(dir: File) {
+    println("-- VectorKVault")
+    val rnd = Random(384)
+    val rows = List(VEC_N) { FloatArray(VEC_DIM) { rnd.nextFloat() * 2 - 1 } }
+    val values = List(VEC_N) { "doc $it" }
+    val queries = List(VEC_MANY) { FloatArray(VEC_DIM) { rnd.nextFloat() * 2 - 1 } }
+    val few = queries.subList(0, VEC_QUERIES)
+    var sink = 0L
+    for (metric in listOf(VectorMetric.COSINE, VectorMetric.L2)) {
+        val name = metric.coreName
+        VectorKVault(File(dir, "vec_$name.db").path, "vec", VEC_DIM, metric).use { vv ->
+            val t0 = System.nanoTime()
+            for (s in 0 until VEC_N step VEC_CHUNK) {
+                sink += vv.insertMany(rows.subList(s, s + VEC_CHUNK), values.subList(s, s + VEC_CHUNK)).size
+            }
+            report("insertMany 100k x $VEC_DIM $name (${VEC_N / VEC_CHUNK} calls)", System.nanoTime() - t0, VEC_N)
+            reportScan("search k=10 100k x $VEC_DIM $name", medianNanos(rounds = 5, warmup = 1) {
+                for (q in few) sink += vv.search(q, 10).size
+            }, VEC_QUERIES, VEC_N)
+            if (metric == VectorMetric.COSINE) {
+                reportScan("search k=100 100k x $VEC_DIM $name", medianNanos(rounds = 5, warmup = 1) {
+                    for (q in few) sink += vv.search(q, 100).size
+                }, VEC_QUERIES, VEC_N)
+                reportScan("searchMany $VEC_MANY queries k=10 (1 call)", medianNanos(rounds = 5, warmup = 1) {
+                    sink += vv.searchMany(queries, 10).size
+                }, VEC_MANY, VEC_N)
+            }
+        }
+        File(dir, "vec_$name.db").delete()
+    }
+
+    val small = List(SMALL_N) { FloatArray(SMALL_DIM) { rnd.nextFloat() * 2 - 1 } }
+    val smallQueries = List(SMALL_SEARCHES) { small[rnd.nextInt(SMALL_N)] }
+    val opened = ArrayList<VectorKVault>()
+    try {
+        report("insert x$SMALL_N one by one ($SMALL_DIM-d)", medianWithSetup(3, 1, {
+            VectorKVault(File(dir, "vec_small.db").path, "s${opened.size}", SMALL_DIM).also { opened.add(it) }
+        }) { vv ->
+            for ((i, v) in small.withIndex()) sink += vv.insert(v, i.toLong())
+        }, SMALL_N)
+        val vv = opened[0]
+        reportScan("search k=10 x$SMALL_SEARCHES ($SMALL_N x $SMALL_DIM)", medianNanos {
+            for (q in smallQueries) sink += vv.search(q, 10).size
+        }, SMALL_SEARCHES, SMALL_N)
+    } finally {
+        for (v in opened) v.close()
+    }
+    if (sink == 42L) println()
 }

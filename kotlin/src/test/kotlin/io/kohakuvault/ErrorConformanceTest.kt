@@ -152,6 +152,57 @@ class ErrorConformanceTest {
                 expect(kind, "$id/size") { col.size }
                 expect(kind, "$id/enableCache") { cv.enableCache() }
             }
+            "vector_wrong_dims" -> VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32).use { vv ->
+                vv.insert(floatArrayOf(1f, 0f, 0f, 0f), "one")
+                expect(kind, id) { vv.insert(floatArrayOf(1f, 0f, 0f), "x") }
+                expect(kind, "$id/search") { vv.search(floatArrayOf(1f, 0f, 0f)) }
+                expect(kind, "$id/insertMany") { vv.insertMany(listOf(floatArrayOf(1f, 0f, 0f)), listOf("x")) }
+                assertEquals(1L, vv.count())
+            }
+            "vector_not_finite" -> VectorKVault(path, "v", 4, VectorMetric.L2, VectorType.F32).use { vv ->
+                vv.insert(floatArrayOf(1f, 0f, 0f, 0f), "one")
+                expect(kind, id) { vv.insert(floatArrayOf(1f, Float.NaN, 0f, 0f), "x") }
+                expect(kind, "$id/insertMany") {
+                    vv.insertMany(listOf(floatArrayOf(0f, 0f, 0f, 1f), floatArrayOf(1f, Float.NaN, 0f, 0f)), listOf("a", "b"))
+                }
+                assertEquals(1L, vv.count())
+            }
+            "vector_k_too_large" -> VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32).use { vv ->
+                vv.insert(floatArrayOf(1f, 0f, 0f, 0f), "one")
+                expect(kind, id) { vv.search(floatArrayOf(1f, 0f, 0f, 0f), num(c, "k")) }
+                expect(kind, "$id/searchMany") { vv.searchMany(listOf(floatArrayOf(1f, 0f, 0f, 0f)), num(c, "k")) }
+            }
+            "vector_incompatible_metric" -> {
+                expect(kind, id) { VectorKVault(path, "v", 4, c["metric"] as String, c["vector_type"] as String).close() }
+                expect(kind, "$id/enums") {
+                    VectorKVault(path, "v", 4, VectorMetric.ofCoreName(c["metric"] as String),
+                        VectorType.ofCoreName(c["vector_type"] as String)).close()
+                }
+            }
+            "vector_reopen_mismatch" -> {
+                VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32).close()
+                val e = expect(kind, id) { VectorKVault(path, "v", 8, VectorMetric.COSINE, VectorType.F32).close() }
+                assertTrue(e.reason.contains("dimensions=4") && e.reason.contains("dimensions=8"), e.reason)
+                VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32).use { assertEquals(0L, it.count()) }
+            }
+            "vector_missing_id" -> VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32).use { vv ->
+                expect(kind, id) { vv.getById(42) }
+            }
+            "vector_use_after_close" -> {
+                val vv = VectorKVault(path, "v", 4, VectorMetric.COSINE, VectorType.F32)
+                vv.insert(floatArrayOf(1f, 0f, 0f, 0f), "one")
+                vv.close()
+                val ops: List<Pair<String, () -> Any?>> = listOf(
+                    "insert" to { vv.insert(floatArrayOf(0f, 1f, 0f, 0f), "x") },
+                    "search" to { vv.search(floatArrayOf(1f, 0f, 0f, 0f)) },
+                    "getById" to { vv.getById(1) },
+                    "count" to { vv.count() },
+                    "delete" to { vv.delete(1) },
+                )
+                for ((name, op) in ops) {
+                    assertEquals(VECTOR_CLOSED_MESSAGE, expect(kind, "$id/$name", op).reason)
+                }
+            }
             else -> fail("errors.json case $id has no Kotlin runner")
         }
     }

@@ -22,6 +22,8 @@ import java.io.File
  * Languages listed in KV_XLANG_REQUIRE (comma-separated) must have a file. Re-run alone: `-Dtest=XlangTest`.
  * Columns: writes `$KV_XLANG_DIR/kotlin-columns.db` ("ids" i64 [1,2,3], "names" str ["a","é"], "emb" vec:f32:2
  * [[1,2],[3,4]]) and reads every `<lang>-columns.db` present (not required yet).
+ * Vectors: writes `$KV_XLANG_DIR/kotlin-vectors.db` (table "vec_xlang", the rows of the "xlang" case of
+ * tests/conformance/vectors.json) and runs that case's queries on every `<lang>-vectors.db` present.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation::class)
 class XlangTest {
@@ -64,7 +66,7 @@ class XlangTest {
         assumeTrue(dir != null, "KV_XLANG_DIR not set")
         val required = System.getenv("KV_XLANG_REQUIRE").orEmpty().split(',').map { it.trim() }.filter { it.isNotEmpty() }
         val langs = (listOf("kotlin", "rust", "python", "swift") + required +
-            (dir!!.listFiles { f -> f.name.endsWith(".db") && !f.name.endsWith("-columns.db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
+            (dir!!.listFiles { f -> f.name.endsWith(".db") && !f.name.endsWith("-columns.db") && !f.name.endsWith("-vectors.db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
             .distinct()
         val nodes = ArrayList<DynamicNode>()
         for (lang in langs) {
@@ -110,6 +112,38 @@ class XlangTest {
                     val emb = cv.column<FloatTensorColumn>("emb")
                     assertArrayEquals(intArrayOf(2), emb.shape)
                     assertArrayEquals(floatArrayOf(1f, 2f, 3f, 4f), emb.readFlat(0, 2))
+                }
+            }
+        }
+    }
+
+    @Test
+    @Order(5)
+    fun `write kotlin vectors db`() {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        dir!!.mkdirs()
+        for (suffix in listOf("", "-wal", "-shm", "-journal")) File(dir, "kotlin-vectors.db$suffix").delete()
+        val c = VectorCases.case("xlang")
+        VectorCases.open(File(dir, "kotlin-vectors.db").path, c, "vec_xlang").use { vv -> VectorCases.insertRows(vv, c) }
+    }
+
+    @TestFactory
+    @Order(6)
+    fun `read every language's vectors db`(): List<DynamicNode> {
+        assumeTrue(dir != null, "KV_XLANG_DIR not set")
+        val c = VectorCases.case("xlang")
+        val files = dir!!.listFiles { f -> f.name.endsWith("-vectors.db") }?.sortedBy { it.name } ?: emptyList()
+        return files.map { f ->
+            DynamicTest.dynamicTest(f.name) {
+                VectorCases.open(f.path, c, "vec_xlang", OpenOptions(readOnly = true)).use { vv ->
+                    val rows = VectorCases.rows(c)
+                    assertArrayEquals(LongArray(rows.size) { it + 1L }, vv.ids())
+                    for ((i, r) in rows.withIndex()) {
+                        val rec = vv.getById(i + 1L)
+                        assertEquals(r["value"], rec.value.asString(), "${f.name}: value of ${i + 1}")
+                        assertEquals(VectorCases.metadata(r), rec.metadata, "${f.name}: metadata of ${i + 1}")
+                    }
+                    for ((i, q) in VectorCases.queries(c).withIndex()) VectorCases.check(vv, c, q, "${f.name} query $i")
                 }
             }
         }

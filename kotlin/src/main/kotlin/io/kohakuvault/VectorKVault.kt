@@ -1,0 +1,512 @@
+package io.kohakuvault
+
+import io.kohakuvault.internal.Arena
+import io.kohakuvault.internal.ResultReader
+import io.kohakuvault.internal.VaultCleaner
+import io.kohakuvault.uniffi.VectorStore
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import io.kohakuvault.uniffi.VectorFilter as FfiVectorFilter
+import io.kohakuvault.uniffi.VectorHits as FfiVectorHits
+
+/** The core's message for use of a closed vector vault; the facade raises the same text for its own checks. */
+internal const val VECTOR_CLOSED_MESSAGE = "Cannot operate on closed VectorKVault (VectorKVault is closed)"
+
+/**
+ * Exact k-nearest-neighbour search over vectors stored with a value (and optional metadata) in one SQLite file
+ * (kohakuvault's `VectorKVault`, a sqlite-vec `vec0` table, docs/FORMAT.md §7), backed by the Rust core's
+ * `VectorStore`.
+ *
+ * ```kotlin
+ * VectorKVault("emb.db", dimensions = 384).use { vv ->           // cosine, f32
+ *     val id = vv.insert(embedding, "doc 1", mapOf("lang" to "en"))
+ *     vv.insertMany(embeddings, texts)                           // one FFI call, one transaction
+ *     for (hit in vv.search(query, k = 5, VectorFilter.metadata(mapOf("lang" to "en"))))
+ *         println("${hit.id} ${hit.distance} ${hit.value.asString()}")
+ * }
+ * ```
+ *
+ * **Vectors.** An f32 vault ([VectorType.F32]) takes `FloatArray`s of [dimensions] floats; int8 and bit vaults take
+ * `ByteArray`s: [dimensions] signed bytes (int8), or [dimensions] / 8 bytes of bits packed most significant first
+ * (bit). A vector of another length, or of the other array type, is InvalidArgument; so is an f32 vector holding NaN
+ * or an infinity (checked by the core). Cosine vaults store vectors L2-normalised ([getById] returns them so).
+ * Ids are the table's rowids, from 1 in a fresh table, never reused.
+ *
+ * **Values** are mapped as [KVault] maps them ([TaggedValue.from]: `String`, `Long`, `Double`, `Boolean`, `ByteArray`
+ * as raw bytes, arrays, maps and lists as MessagePack, or a [TaggedValue] as it is) and come back as [TaggedValue]s.
+ * **Metadata** is a map with string keys, stored as MessagePack; a [VectorFilter] matches scalar entries exactly.
+ *
+ * **Costs.** Every member is one FFI call (tens of µs under JNA): [insertMany] and [searchMany] cross once for the
+ * whole batch. A `Map` value or metadata is converted to MessagePack by one further call each.
+ *
+ * **Errors.** One [KohakuVaultException] kind per failure, as in every language (tests/conformance/errors.json); a
+ * failed call changes nothing. Use after [close] is [KohakuVaultException.Closed]. Thread-safe: searches run in
+ * parallel with each other and with writes. Always [close] (or use `use {}`).
+ */
+class VectorKVault private constructor(internal val core: VectorCore) : AutoCloseable {
+
+    /**
+     * Opens (creating when missing) the vector table [table] of [path]. An existing table must have the same
+     * [dimensions], [metric] and [type] (InvalidArgument naming both otherwise); invalid pairs (e.g. COSINE with
+     * INT8) and dimensions that bit vectors cannot pack are InvalidArgument.
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    constructor(
+        path: String,
+        table: String = DEFAULT_TABLE,
+        dimensions: Int,
+        metric: VectorMetric = VectorMetric.COSINE,
+        type: VectorType = VectorType.F32,
+        options: OpenOptions = OpenOptions(),
+    ) : this(openCore(path, table, dimensions, metric.coreName, type.coreName, options))
+
+    /**
+     * Opens with the metric and type as the core spells them (case-insensitive): metric `cosine`, `l2` / `euclidean`,
+     * `l1` / `manhattan`, `hamming`; type `f32` / `float32`, `int8` / `i8`, `bit`. Unknown names are InvalidArgument
+     * with kohakuvault 1.1.0's messages.
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    constructor(
+        path: String,
+        table: String,
+        dimensions: Int,
+        metric: String,
+        vectorType: String,
+        options: OpenOptions = OpenOptions(),
+    ) : this(openCore(path, table, dimensions, metric, vectorType, options))
+
+    private val cleanable: VaultCleaner.Cleanable = VaultCleaner.register(this, core)
+
+    // ---------------------------------------------------------------- properties
+
+    /** The path this vault was opened with. */
+    val path: String = vaultCall { core.store.path() }
+
+    /** The table name. */
+    val table: String = vaultCall { core.store.table() }
+
+    /** Whether the vault was opened read-only. */
+    val isReadOnly: Boolean = vaultCall { core.store.readOnly() }
+
+    /** Elements per vector. */
+    val dimensions: Int = vaultCall { core.store.dimensions() }.toInt()
+
+    val metric: VectorMetric = VectorMetric.ofCoreName(vaultCall { core.store.metric() })
+
+    val type: VectorType = VectorType.ofCoreName(vaultCall { core.store.vectorType() })
+
+    /** Bytes of one stored vector (4 × [dimensions] for f32, [dimensions] for int8, [dimensions] / 8 for bit). */
+    val rowBytes: Int = vaultCall { core.store.rowBytes() }.toInt()
+
+    val isClosed: Boolean get() = core.closed
+
+    /** Whether non-raw values are stored behind the 10-byte header (default true), as in [KVault.headersEnabled]. */
+    var headersEnabled: Boolean
+        @Throws(KohakuVaultException::class) get() = core.call { it.headersEnabled() }
+        @Throws(KohakuVaultException::class) set(value) = core.call { it.setHeadersEnabled(value) }
+
+    // ---------------------------------------------------------------- inserts
+
+    /**
+     * Stores [vector] with [value] (mapped by [TaggedValue.from]) and [metadata] in one transaction; returns the new
+     * id. f32 vaults only (int8 and bit vaults take a `ByteArray`).
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun insert(vector: FloatArray, value: Any?, metadata: Map<String, Any?>? = null): Long =
+        insertRow(vector, value, metadata)
+
+    /** Stores an int8 or bit [vector] (see the class doc) with [value] and [metadata]; returns the new id. */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun insert(vector: ByteArray, value: Any?, metadata: Map<String, Any?>? = null): Long =
+        insertRow(vector, value, metadata)
+
+    /** `vv[vector] = value`: [insert] without metadata. */
+    @Throws(KohakuVaultException::class)
+    operator fun set(vector: FloatArray, value: Any?) { insertRow(vector, value, null) }
+
+    @Throws(KohakuVaultException::class)
+    operator fun set(vector: ByteArray, value: Any?) { insertRow(vector, value, null) }
+
+    private fun insertRow(vector: Any, value: Any?, metadata: Map<String, Any?>?): Long {
+        core.ensureOpen()
+        checkVector(vector)
+        val tv = TaggedValue.from(value)
+        val meta = metadata?.let { Codec.plainToMsgpack(it) }
+        return core.call { store ->
+            val a = Arena.get(rowBytes + tv.payload.size)
+            val v = putVector(a.buffer, vector)
+            store.insert(v, tv.kind.toUByte(), a.view(tv.payload), meta)
+        }
+    }
+
+    /**
+     * Stores n f32 vectors with their [values] (and [metadata], one map or null per row, or null for none) in one
+     * FFI call and one transaction; returns the n new ids in order. The lists must have the same size; every vector
+     * and value is checked before anything is written.
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun insertMany(vectors: List<FloatArray>, values: List<Any?>, metadata: List<Map<String, Any?>?>? = null): LongArray =
+        insertRows(vectors, values, metadata)
+
+    /** [insertMany] for int8 and bit vaults. */
+    @JvmOverloads
+    @JvmName("insertManyBytes")
+    @Throws(KohakuVaultException::class)
+    fun insertMany(vectors: List<ByteArray>, values: List<Any?>, metadata: List<Map<String, Any?>?>? = null): LongArray =
+        insertRows(vectors, values, metadata)
+
+    private fun insertRows(vectors: List<Any>, values: List<Any?>, metadata: List<Map<String, Any?>?>?): LongArray {
+        core.ensureOpen()
+        val n = vectors.size
+        if (values.size != n) throw KohakuVaultException.InvalidArgument("${values.size} values for $n vectors")
+        if (metadata != null && metadata.size != n) {
+            throw KohakuVaultException.InvalidArgument("${metadata.size} metadata entries for $n vectors")
+        }
+        for (v in vectors) checkVector(v)
+        if (n == 0) return LongArray(0)
+        val tvs = values.map { TaggedValue.from(it) }
+        val metas = metadata?.map { m -> m?.let { Codec.plainToMsgpack(it) } }?.takeIf { l -> l.any { it != null } }
+        // one buffer: vectors | kinds | value_lens | payloads | meta_lens | metas (docs/FORMAT.md §7)
+        var payloadBytes = 0L
+        for (t in tvs) payloadBytes += t.payload.size
+        var metaBytes = 0L
+        if (metas != null) for (m in metas) metaBytes += m?.size ?: 0
+        val vecEnd = n.toLong() * rowBytes
+        val kindsEnd = vecEnd + n
+        val lensEnd = kindsEnd + 4L * n
+        val payEnd = lensEnd + payloadBytes
+        val metaLensEnd = payEnd + if (metas != null) 4L * n else 0L
+        val total = metaLensEnd + metaBytes
+        val ids = withArgs(total) { a ->
+            val b = a.buf
+            for (v in vectors) putVector(b, v)
+            for (t in tvs) b.put(t.kind.toByte())
+            for (t in tvs) b.putInt(t.payload.size)
+            for (t in tvs) b.put(t.payload)
+            if (metas != null) {
+                for (m in metas) b.putInt(m?.size ?: 0)   // a msgpack map is never 0 bytes: 0 = none
+                for (m in metas) if (m != null) b.put(m)
+            }
+            core.call {
+                it.insertMany(a.view(0, vecEnd.toInt()), a.view(vecEnd.toInt(), kindsEnd.toInt()),
+                    a.view(kindsEnd.toInt(), lensEnd.toInt()), a.view(lensEnd.toInt(), payEnd.toInt()),
+                    a.view(payEnd.toInt(), metaLensEnd.toInt()), a.view(metaLensEnd.toInt(), total.toInt()))
+            }
+        }
+        return longsOf(ids, n, "insert_many ids")
+    }
+
+    // ---------------------------------------------------------------- search
+
+    /**
+     * The [k] rows nearest to the f32 [query] (fewer when fewer rows match [filter]), nearest first, ties by id.
+     * `k = 0` returns no hits; k over 1,000,000 or negative is InvalidArgument.
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun search(query: FloatArray, k: Int = DEFAULT_K, filter: VectorFilter? = null): List<VectorHit> =
+        searchRows(listOf(query), k, filter)[0]
+
+    /** [search] with an int8 or bit [query]. */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun search(query: ByteArray, k: Int = DEFAULT_K, filter: VectorFilter? = null): List<VectorHit> =
+        searchRows(listOf(query), k, filter)[0]
+
+    /** The hits of every query (as [search]), in order, in one FFI call. */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun searchMany(queries: List<FloatArray>, k: Int = DEFAULT_K, filter: VectorFilter? = null): List<List<VectorHit>> =
+        searchRows(queries, k, filter)
+
+    /** [searchMany] for int8 and bit vaults. */
+    @JvmOverloads
+    @JvmName("searchManyBytes")
+    @Throws(KohakuVaultException::class)
+    fun searchMany(queries: List<ByteArray>, k: Int = DEFAULT_K, filter: VectorFilter? = null): List<List<VectorHit>> =
+        searchRows(queries, k, filter)
+
+    /** `vv[query]`: the value of the row nearest to [query]; NotFound when the vault is empty. */
+    @Throws(KohakuVaultException::class)
+    operator fun get(query: FloatArray): TaggedValue = nearest(query, null)
+
+    @Throws(KohakuVaultException::class)
+    operator fun get(query: ByteArray): TaggedValue = nearest(query, null)
+
+    /** The value of the row nearest to [query] among those matching [filter]; NotFound when none matches. */
+    @Throws(KohakuVaultException::class)
+    fun get(query: FloatArray, filter: VectorFilter?): TaggedValue = nearest(query, filter)
+
+    @Throws(KohakuVaultException::class)
+    fun get(query: ByteArray, filter: VectorFilter?): TaggedValue = nearest(query, filter)
+
+    private fun nearest(query: Any, filter: VectorFilter?): TaggedValue =
+        searchRows(listOf(query), 1, filter)[0].firstOrNull()?.value
+            ?: throw KohakuVaultException.NotFound("No vectors found in database")
+
+    private fun searchRows(queries: List<Any>, k: Int, filter: VectorFilter?): List<List<VectorHit>> {
+        core.ensureOpen()
+        if (k < 0) throw KohakuVaultException.InvalidArgument("k must not be negative, got $k")
+        for (q in queries) checkVector(q)
+        if (queries.isEmpty()) return emptyList()
+        val f = filter?.toFfi()
+        val total = queries.size.toLong() * rowBytes
+        val hits = withArgs(total) { a ->
+            for (q in queries) putVector(a.buf, q)
+            core.call { it.search(a.view(0, total.toInt()), k.toUInt(), null, f, true) }
+        }
+        return parseHits(hits, queries.size)
+    }
+
+    private fun parseHits(h: FfiVectorHits, m: Int): List<List<VectorHit>> {
+        if (h.counts.size != 4 * m) throw KohakuVaultException.Internal("search returned ${h.counts.size / 4} counts for $m queries")
+        val counts = le(h.counts)
+        val ids = le(h.ids)
+        val dist = le(h.distances)
+        val values = ResultReader(h.values)
+        val total = h.ids.size / 8
+        if (dist.remaining() != 4 * total) throw KohakuVaultException.Internal("search returned mismatched ids and distances")
+        val out = ArrayList<List<VectorHit>>(m)
+        var seen = 0
+        repeat(m) {
+            val c = counts.int
+            if (c < 0 || seen + c > total) throw KohakuVaultException.Internal("search hit counts exceed the hits")
+            seen += c
+            out.add(List(c) {
+                val id = ids.long
+                val d = dist.float
+                val kind = values.u8()
+                VectorHit(id, d, TaggedValue(kind, values.lenBytes()))
+            })
+        }
+        if (seen != total || values.hasRemaining) throw KohakuVaultException.Internal("search returned extra hits")
+        return out
+    }
+
+    // ---------------------------------------------------------------- rows by id
+
+    /** The stored row [id] (vector normalised for cosine, decoded value, metadata); NotFound when missing. */
+    @Throws(KohakuVaultException::class)
+    fun getById(id: Long): VectorRecord {
+        val r = core.call { it.getById(id, true) }
+        return VectorRecord(id, vectorOf(r.vector), r.value.toFacade(), r.metadata?.let { metadataOf(it) })
+    }
+
+    /**
+     * Replaces any of the f32 [vector], the [value] and the [metadata] of row [id] in one transaction; a null argument
+     * leaves that part as it is (to store a null value, pass `TaggedValue.from(null)`). At least one must be given
+     * (InvalidArgument); NotFound when [id] is missing.
+     */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun update(id: Long, vector: FloatArray? = null, value: Any? = null, metadata: Map<String, Any?>? = null) =
+        updateRow(id, vector, value, metadata)
+
+    /** [update] with an int8 or bit [vector]. */
+    @JvmOverloads
+    @Throws(KohakuVaultException::class)
+    fun update(id: Long, vector: ByteArray, value: Any? = null, metadata: Map<String, Any?>? = null) =
+        updateRow(id, vector, value, metadata)
+
+    private fun updateRow(id: Long, vector: Any?, value: Any?, metadata: Map<String, Any?>?) {
+        core.ensureOpen()
+        val row = vector?.let { checkVector(it); rowOf(it) }
+        val tv = value?.let { TaggedValue.from(it) }
+        val meta = metadata?.let { Codec.plainToMsgpack(it) }
+        core.call { it.update(id, row, tv?.let { t -> io.kohakuvault.uniffi.TaggedValue(t.kind.toUByte(), t.payload) }, meta) }
+    }
+
+    /** Deletes row [id]; false when it did not exist. */
+    @Throws(KohakuVaultException::class)
+    fun delete(id: Long): Boolean = core.call { it.delete(id) }
+
+    /** Whether row [id] exists. */
+    @Throws(KohakuVaultException::class)
+    fun exists(id: Long): Boolean = core.call { it.exists(id) }
+
+    /** `id in vv`: [exists]. */
+    @Throws(KohakuVaultException::class)
+    operator fun contains(id: Long): Boolean = exists(id)
+
+    /** Number of vectors. */
+    @Throws(KohakuVaultException::class)
+    fun count(): Long = core.call { it.count() }.toLong()
+
+    /** [count] as an Int (capped). */
+    val size: Int @Throws(KohakuVaultException::class) get() = count().coerceAtMost(Int.MAX_VALUE.toLong()).toInt()
+
+    @Throws(KohakuVaultException::class)
+    fun isEmpty(): Boolean = count() == 0L
+
+    /** Every id, ascending (one FFI call). */
+    @Throws(KohakuVaultException::class)
+    fun ids(): LongArray {
+        val b = core.call { it.ids() }
+        if (b.size % 8 != 0) throw KohakuVaultException.Internal("ids() returned ${b.size} bytes")
+        return longsOf(b, b.size / 8, "ids")
+    }
+
+    // ---------------------------------------------------------------- maintenance
+
+    /** The table as the core reports it (count and deleted slots included). */
+    @Throws(KohakuVaultException::class)
+    fun info(): VectorInfo = core.call { it.info() }.toFacade()
+
+    /** Rewrites the table without the slots of deleted vectors; returns the slots reclaimed. Ids are kept. */
+    @Throws(KohakuVaultException::class)
+    fun compact(): Long = core.call { it.compact() }.toLong()
+
+    /** PRAGMA wal_checkpoint(PASSIVE). */
+    @Throws(KohakuVaultException::class)
+    fun checkpoint(): WalCheckpoint =
+        core.call { it.checkpoint() }.let { WalCheckpoint(it.busy, it.logFrames, it.checkpointedFrames) }
+
+    /** Closes the vault. Idempotent; every later call raises [KohakuVaultException.Closed]. */
+    @Throws(KohakuVaultException::class)
+    override fun close() {
+        core.close()
+        cleanable.clean()
+    }
+
+    override fun toString(): String =
+        "VectorKVault(path='$path', table=$table, dimensions=$dimensions, metric='${metric.coreName}', " +
+            "vector_type='${type.coreName}', status=${if (isClosed) "closed" else "open"})"
+
+    // ---------------------------------------------------------------- vectors <-> rows
+
+    /** Checks [v]'s array type and length against the vault's type and dimensions. */
+    private fun checkVector(v: Any) {
+        when (v) {
+            is FloatArray -> {
+                if (type != VectorType.F32) {
+                    throw KohakuVaultException.InvalidArgument("this vault stores ${type.coreName} vectors: pass a ByteArray, not a FloatArray")
+                }
+                if (v.size != dimensions) {
+                    throw KohakuVaultException.InvalidArgument("Expected a vector of $dimensions dimensions, got ${v.size}")
+                }
+            }
+            is ByteArray -> {
+                if (type == VectorType.F32) {
+                    throw KohakuVaultException.InvalidArgument("this vault stores f32 vectors: pass a FloatArray, not a ByteArray")
+                }
+                if (v.size != rowBytes) {
+                    val what = if (type == VectorType.BIT) "$rowBytes bytes ($dimensions bits)" else "$dimensions dimensions"
+                    throw KohakuVaultException.InvalidArgument("Expected a vector of $what, got ${v.size} bytes")
+                }
+            }
+            else -> throw KohakuVaultException.InvalidArgument("a vector is a FloatArray or a ByteArray, not ${v.javaClass.name}")
+        }
+    }
+
+    /** Writes a checked vector at [b]'s position (advancing it) and returns a view of it (position 0). */
+    private fun putVector(b: ByteBuffer, v: Any): ByteBuffer {
+        val start = b.position()
+        when (v) {
+            is FloatArray -> {
+                b.asFloatBuffer().put(v)
+                b.position(start + 4 * v.size)
+            }
+            is ByteArray -> b.put(v)
+        }
+        val d = b.duplicate()
+        d.limit(b.position()).position(start)
+        return d.slice()
+    }
+
+    private fun rowOf(v: Any): ByteArray = when (v) {
+        is FloatArray -> ByteBuffer.allocate(4 * v.size).order(ByteOrder.LITTLE_ENDIAN).also { it.asFloatBuffer().put(v) }.array()
+        else -> v as ByteArray
+    }
+
+    private fun vectorOf(row: ByteArray): Any =
+        if (type == VectorType.F32) {
+            val fb = le(row).asFloatBuffer()
+            FloatArray(fb.remaining()).also { fb.get(it) }
+        } else {
+            row
+        }
+
+    private fun metadataOf(msgpack: ByteArray): Map<String, Any?> {
+        val m = Codec.msgpackToPlain(msgpack) as? Map<*, *>
+            ?: throw KohakuVaultException.Corrupt("vector metadata is not a map")
+        val out = LinkedHashMap<String, Any?>(m.size * 2)
+        for ((k, v) in m) out[k as? String ?: throw KohakuVaultException.Corrupt("vector metadata key $k is not a string")] = v
+        return out
+    }
+
+    private fun VectorFilter.toFfi(): FfiVectorFilter =
+        FfiVectorFilter(ids?.toList(), metadataEquals?.let { Codec.plainToMsgpack(it) })
+
+    companion object {
+        const val DEFAULT_TABLE = "vec_kvault"
+        const val DEFAULT_K = 10
+
+        /** Opens the vault, runs [block] and closes. */
+        @JvmStatic @JvmOverloads
+        @Throws(KohakuVaultException::class)
+        fun <R> open(path: String, table: String = DEFAULT_TABLE, dimensions: Int,
+                     metric: VectorMetric = VectorMetric.COSINE, type: VectorType = VectorType.F32,
+                     options: OpenOptions = OpenOptions(), block: (VectorKVault) -> R): R =
+            VectorKVault(path, table, dimensions, metric, type, options).use(block)
+
+        private fun openCore(path: String, table: String, dimensions: Int, metric: String, vectorType: String,
+                             options: OpenOptions): VectorCore {
+            if (dimensions <= 0) throw KohakuVaultException.InvalidArgument("dimensions must be positive")
+            return VectorCore(vaultCall { VectorStore(path, table, dimensions.toUInt(), metric, vectorType, options.toFfi()) })
+        }
+
+        private fun le(b: ByteArray): ByteBuffer = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN)
+
+        private fun longsOf(b: ByteArray, n: Int, what: String): LongArray {
+            if (b.size != 8 * n) throw KohakuVaultException.Internal("$what: ${b.size} bytes for $n ids")
+            val out = LongArray(n)
+            le(b).asLongBuffer().get(out)
+            return out
+        }
+    }
+}
+
+/**
+ * The state of one [VectorKVault] shared with its cleaner (so it must not reference the vault): the generated store
+ * and the closed flag.
+ */
+internal class VectorCore(val store: VectorStore) : Runnable {
+    @Volatile var closed = false
+
+    fun ensureOpen() {
+        if (closed) throw KohakuVaultException.Closed(VECTOR_CLOSED_MESSAGE)
+    }
+
+    /** One core call on an open vault (a call racing [close] also fails with the vault's closed message). */
+    inline fun <T> call(block: (VectorStore) -> T): T {
+        ensureOpen()
+        return try {
+            vaultCall { block(store) }
+        } catch (e: KohakuVaultException.Closed) {
+            throw KohakuVaultException.Closed(VECTOR_CLOSED_MESSAGE, e)
+        }
+    }
+
+    @Synchronized
+    fun close() {
+        if (closed) return
+        vaultCall { store.closeStore() }
+        closed = true
+        store.destroy()
+    }
+
+    /** The cleaner: a vault dropped without close() is closed. */
+    @Synchronized
+    override fun run() {
+        if (!closed) {
+            try { store.closeStore() } catch (_: Throwable) { }
+            closed = true
+        }
+        store.destroy()
+    }
+}
