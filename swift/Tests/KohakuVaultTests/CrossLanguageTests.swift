@@ -12,6 +12,10 @@ import XCTest
 /// ColumnVault: writes `$KV_XLANG_DIR/swift-columns.db` (columns "ids" i64 [1, 2, 3], "names" str
 /// ["a", "é"], "emb" vec:f32:2 [[1, 2], [3, 4]]) and reads every `<lang>-columns.db` present
 /// (the same content); these are never required (not every language writes one yet).
+///
+/// VectorKVault: writes `$KV_XLANG_DIR/swift-vectors.db` (table "vec_xlang", the rows of the case
+/// "xlang" of tests/conformance/vectors.json) and reads every `<lang>-vectors.db` present, running
+/// that case's queries with the same expected answers (never required either).
 final class CrossLanguageTests: XCTestCase {
     private struct Entry {
         let key: String
@@ -109,7 +113,8 @@ final class CrossLanguageTests: XCTestCase {
             XCTFail("KV_XLANG_REQUIRE lists \(lang) but \(dir.path)/\(lang).db is missing")
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-            .filter { $0.hasSuffix(".db") && !$0.hasSuffix("-columns.db") }.sorted() // <lang>-columns.db: below
+            .filter { $0.hasSuffix(".db") && !$0.hasSuffix("-columns.db") && !$0.hasSuffix("-vectors.db") }
+            .sorted() // <lang>-columns.db and <lang>-vectors.db: below
         XCTAssertTrue(files.contains("swift.db"))
         for f in files {
             let v = try KVault(path: dir.appendingPathComponent(f).path, table: "kv",
@@ -160,5 +165,34 @@ final class CrossLanguageTests: XCTestCase {
         }
         XCTAssertTrue(checked.contains("swift-columns.db"))
         print("xlang columns: checked \(checked.joined(separator: ", ")) in \(dir.path)")
+    }
+
+    func testCrossLanguageVectorFiles() throws {
+        let dir = try xlangDir()
+        let c = try XCTUnwrap(try VectorCase.load().first { $0.name == "xlang" }, "vectors.json has no case xlang")
+        let own = dir.appendingPathComponent("swift-vectors.db")
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: own.path + suffix)
+        }
+        let w = try VectorKVault(path: own.path, table: "vec_xlang", dimensions: c.dimensions, metric: c.metric,
+                                 type: c.type)
+        try c.fill(w, batch: false)
+        try w.close()
+
+        var checked: [String] = []
+        for lang in ["rust", "python", "kotlin", "swift"] {
+            let f = dir.appendingPathComponent("\(lang)-vectors.db")
+            guard FileManager.default.fileExists(atPath: f.path) else { continue }
+            let ctx = f.lastPathComponent
+            let v = try VectorKVault(path: f.path, table: "vec_xlang", dimensions: c.dimensions, metric: c.metric,
+                                     type: c.type, options: OpenOptions(readOnly: true))
+            defer { try? v.close() }
+            XCTAssertEqual(try v.count(), c.rows.count, ctx)
+            XCTAssertEqual(try v.ids(), (1...Int64(c.rows.count)).map { $0 }, ctx)
+            try c.check(v, ctx)
+            checked.append(ctx)
+        }
+        XCTAssertTrue(checked.contains("swift-vectors.db"))
+        print("xlang vectors: checked \(checked.joined(separator: ", ")) in \(dir.path)")
     }
 }

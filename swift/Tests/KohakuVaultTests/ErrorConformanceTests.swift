@@ -178,6 +178,67 @@ final class ErrorConformanceTests: XCTestCase {
                 attempt("len") { _ = try col.count() },
                 attempt("enable_cache") { try v.enableCache() },
             ]
+        // VectorKVault cases (the `do` text of each case says what to run).
+        case "vector_wrong_dims":
+            let v = try VectorKVault(path: try fresh().path, table: "v", dimensions: 4, metric: .cosine)
+            defer { try? v.close() }
+            try v.insert([1, 0, 0, 0], value: "one")
+            let r = [
+                attempt("insert") { try v.insert([1, 0, 0] as [Float], value: "x") },
+                attempt("insert row") { try v.insert(VectorRows.row([1, 0, 0] as [Float]), value: "x") },
+                attempt("search") { _ = try v.search([1, 0, 0] as [Float]) },
+                attempt("search row") { _ = try v.search(VectorRows.row([1, 0, 0] as [Float])) },
+            ]
+            XCTAssertEqual(try v.count(), 1, "vector_wrong_dims: the count stays 1")
+            return r
+        case "vector_not_finite":
+            let v = try VectorKVault(path: try fresh().path, dimensions: 4, metric: .l2)
+            defer { try? v.close() }
+            try v.insert([1, 0, 0, 0], value: "one")
+            let r = [
+                attempt("insert") { try v.insert([1, .nan, 0, 0], value: "x") },
+                attempt("insert row") { try v.insert(VectorRows.row([1, .nan, 0, 0] as [Float]), value: "x") },
+            ]
+            XCTAssertEqual(try v.count(), 1, "vector_not_finite: the count stays 1")
+            return r
+        case "vector_k_too_large":
+            let k = Int(try XCTUnwrap(c["k"]?.int))
+            let v = try VectorKVault(path: try fresh().path, dimensions: 4, metric: .cosine)
+            defer { try? v.close() }
+            try v.insert([1, 0, 0, 0], value: "one")
+            return [
+                attempt("search") { _ = try v.search([1, 0, 0, 0], k: k) },
+                attempt("search many") { _ = try v.search(many: [[1, 0, 0, 0]], k: k) },
+            ]
+        case "vector_incompatible_metric":
+            let metric = try XCTUnwrap(VectorMetric(rawValue: c["metric"]?.string ?? ""), id)
+            let type = try XCTUnwrap(VectorType(rawValue: c["vector_type"]?.string ?? ""), id)
+            let path = try fresh().path
+            return [attempt { _ = try VectorKVault(path: path, dimensions: 8, metric: metric, type: type) }]
+        case "vector_reopen_mismatch":
+            let path = try fresh().path
+            try VectorKVault(path: path, table: "v", dimensions: 4, metric: .cosine).close()
+            let r = attempt { _ = try VectorKVault(path: path, table: "v", dimensions: 8, metric: .cosine) }
+            if let e = r.1 as? KohakuVaultError {
+                XCTAssertTrue(e.reason.contains("dimensions=4") && e.reason.contains("dimensions=8"),
+                              "vector_reopen_mismatch: the message names both: \(e)")
+            }
+            return [r]
+        case "vector_missing_id":
+            let v = try VectorKVault(path: try fresh().path, dimensions: 4, metric: .cosine)
+            defer { try? v.close() }
+            return [attempt { _ = try v.record(id: 42) }]
+        case "vector_use_after_close":
+            let v = try VectorKVault(path: try fresh().path, dimensions: 4, metric: .cosine)
+            try v.insert([1, 0, 0, 0], value: "one")
+            try v.close()
+            return [
+                attempt("insert") { try v.insert([0, 1, 0, 0], value: "two") },
+                attempt("search") { _ = try v.search([1, 0, 0, 0]) },
+                attempt("get_by_id") { _ = try v.record(id: 1) },
+                attempt("count") { _ = try v.count() },
+                attempt("delete") { try v.delete(1) },
+            ]
         default:
             XCTFail("errors.json case \(id) is unknown to the Swift suite: teach it")
             return []

@@ -123,3 +123,39 @@ report("str append 100k (x\(rounds))", strAppend, ops: strs.count, bytes: 0)
 let strRead = try measure { _ = try sc.read(0..<100_000) }
 report("str read 100k", strRead, ops: strs.count, bytes: 0)
 try cols.close()
+
+// VectorKVault: exact k-NN (k = 10) over KV_BENCH_VEC_N x KV_BENCH_VEC_DIM f32 vectors (defaults
+// 100_000 x 384, as the ColumnVault rows above), for cosine and l2: the whole set stored by one
+// insert(contentsOf:) (one crossing, one transaction), KV_BENCH_VEC_QUERIES (default 16) single
+// searches, and the same queries as one search(many:) call.
+let vecQueries = max(1, Int(env["KV_BENCH_VEC_QUERIES"] ?? "") ?? 16)
+print("VectorKVault: f32 n=\(vecN) dim=\(vecDim), k=10, \(vecQueries) queries")
+var lcg: UInt64 = 0x2545_F491_4F6C_DD1D
+func nextUnit() -> Float {
+    lcg = lcg &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return Float(lcg >> 40) / Float(1 << 24) * 2 - 1
+}
+let vecRows: [[Float]] = (0..<vecN).map { _ in (0..<vecDim).map { _ in nextUnit() } }
+let vecValues: [any VaultValueConvertible] = (0..<vecN).map { "doc-\($0)" }
+let vecQ: [[Float]] = (0..<vecQueries).map { _ in (0..<vecDim).map { _ in nextUnit() } }
+for metric in [VectorMetric.cosine, .l2] {
+    let vv = try VectorKVault(path: dir.appendingPathComponent("vec-\(metric.rawValue).db").path,
+                              dimensions: vecDim, metric: metric)
+    let t0 = now()
+    let ids = try vv.insert(contentsOf: vecRows, values: vecValues)
+    let once = now() - t0
+    report("vec insert(contentsOf:) \(vecN) x \(vecDim) \(metric.rawValue)", (once, once),
+           ops: vecN, bytes: vecN * vecDim * 4)
+    precondition(ids.count == vecN && ids.first == 1, "insert(contentsOf:) returned wrong ids")
+    let probe = try vv.search(vecRows[vecN / 2], k: 1)
+    precondition(probe.first?.id == ids[vecN / 2], "search missed a stored row")
+    var hits: [VectorHit] = []
+    let single = try measure { for q in vecQ { hits = try vv.search(q, k: 10) } }
+    report("vec search k=10 \(metric.rawValue) (x\(vecQueries))", single, ops: vecQueries, bytes: 0)
+    precondition(hits.count == 10)
+    var many: [[VectorHit]] = []
+    let batch = try measure { many = try vv.search(many: vecQ, k: 10) }
+    report("vec search(many: \(vecQueries)) k=10 \(metric.rawValue)", batch, ops: vecQueries, bytes: 0)
+    precondition(many.count == vecQueries && many.last == hits, "search(many:) differs from search")
+    try vv.close()
+}
