@@ -452,3 +452,184 @@ fn hybrid_search_is_weighted_rrf_of_both_rankings() {
         Err(VaultError::Closed { .. })
     ));
 }
+
+fn conformance_texts() -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/texts.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+fn open_case(p: &std::path::Path, table: &str, case: &serde_json::Value) -> TextStore {
+    let mut o = opts();
+    o.tokenizer = case["tokenizer"].as_str().unwrap().into();
+    o.dimensions = case["dimensions"].as_u64().map(|d| d as u32);
+    if let Some(m) = case["metric"].as_str() {
+        o.metric = m.into();
+    }
+    let cols = case["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    TextStore::new(
+        p.to_str().unwrap().into(),
+        table.into(),
+        cols,
+        o,
+        OpenOptions::default(),
+    )
+    .unwrap()
+}
+
+fn f32_bytes(v: &serde_json::Value) -> Vec<u8> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|x| (x.as_f64().unwrap() as f32).to_le_bytes())
+        .collect()
+}
+
+/// Inserts a texts.json case's documents (ids 1..n).
+pub fn fill_text_case(t: &TextStore, case: &serde_json::Value) {
+    for (i, d) in case["docs"].as_array().unwrap().iter().enumerate() {
+        let texts = d["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect();
+        let vector = d.get("vector").map(f32_bytes);
+        let id = t
+            .insert(texts, 6, d["value"].as_str().unwrap().as_bytes(), vector)
+            .unwrap();
+        assert_eq!(id, i as i64 + 1);
+    }
+}
+
+/// Runs a texts.json case's queries.
+pub fn check_text_case(t: &TextStore, case: &serde_json::Value, who: &str) {
+    let name = case["name"].as_str().unwrap();
+    let docs = case["docs"].as_array().unwrap();
+    for q in case["queries"].as_array().into_iter().flatten() {
+        let h = t
+            .search(
+                q["query"].as_str().unwrap().into(),
+                q["k"].as_u64().unwrap() as u32,
+                q["column"].as_str().map(str::to_string),
+                q["escape"].as_bool().unwrap_or(true),
+                false,
+                true,
+            )
+            .unwrap();
+        let want: Vec<i64> = q["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(ids(&h), want, "{who} {name} {}", q["query"]);
+        for (s, w) in scores(&h).iter().zip(q["scores"].as_array().unwrap()) {
+            let w = w.as_f64().unwrap();
+            assert!(
+                (s - w).abs() <= 1e-6 * w.abs().max(1e-9),
+                "{who} {name}: {s} vs {w}"
+            );
+        }
+        let vals = strings_of_values(&h.values);
+        for (v, id) in vals.iter().zip(&want) {
+            assert_eq!(v, docs[*id as usize - 1]["value"].as_str().unwrap());
+        }
+    }
+    for q in case["hybrid_queries"].as_array().into_iter().flatten() {
+        let h = t
+            .hybrid_search(HybridRequest {
+                query: q["query"].as_str().map(str::to_string),
+                vector: Some(f32_bytes(&q["vector"])),
+                k: q["k"].as_u64().unwrap() as u32,
+                text_weight: q["text_weight"].as_f64().unwrap(),
+                vector_weight: q["vector_weight"].as_f64().unwrap(),
+                rrf_k: q["rrf_k"].as_u64().unwrap() as u32,
+                candidates: None,
+                decoded: true,
+            })
+            .unwrap();
+        let want: Vec<i64> = q["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(ids(&h), want, "{who} {name} hybrid {}", q["query"]);
+        for (s, w) in scores(&h).iter().zip(q["scores"].as_array().unwrap()) {
+            assert!(
+                (s - w.as_f64().unwrap()).abs() < 1e-9,
+                "{who} {name}: {s} vs {w}"
+            );
+        }
+    }
+}
+
+fn strings_of_values(b: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut p = 0;
+    while p < b.len() {
+        let n = u32::from_le_bytes(b[p + 1..p + 5].try_into().unwrap()) as usize;
+        out.push(String::from_utf8(b[p + 5..p + 5 + n].to_vec()).unwrap());
+        p += 5 + n;
+    }
+    out
+}
+
+#[test]
+fn conformance_texts_json() {
+    let spec = conformance_texts();
+    for case in spec["cases"].as_array().unwrap() {
+        let d = tempfile::tempdir().unwrap();
+        let t = open_case(&d.path().join("t.db"), "txt_conf", case);
+        fill_text_case(&t, case);
+        check_text_case(&t, case, "rust");
+        t.close().unwrap();
+        let t = open_case(&d.path().join("t.db"), "txt_conf", case);
+        check_text_case(&t, case, "rust reopened");
+    }
+}
+
+/// Cross-language: writes `<KV_XLANG_DIR>/rust-texts.db` (table txt_xlang, case "xlang") and
+/// searches every other language's file. (Run by the xlang phase through this test's name.)
+#[test]
+fn xlang_texts() {
+    let spec = conformance_texts();
+    let case = spec["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "xlang")
+        .unwrap();
+    let Ok(dir) = std::env::var("KV_XLANG_DIR") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = dir.join("rust-texts.db");
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", mine.display()));
+    }
+    {
+        let t = open_case(&mine, "txt_xlang", case);
+        fill_text_case(&t, case);
+        t.close().unwrap();
+    }
+    let required = std::env::var("KV_XLANG_REQUIRE").unwrap_or_default();
+    for lang in ["rust", "python", "kotlin", "swift"] {
+        let p = dir.join(format!("{lang}-texts.db"));
+        if !p.exists() {
+            assert!(
+                !required.split(',').any(|r| r == lang),
+                "{lang}-texts.db is required but missing"
+            );
+            continue;
+        }
+        let t = open_case(&p, "txt_xlang", case);
+        check_text_case(&t, case, lang);
+    }
+}
