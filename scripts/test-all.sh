@@ -75,8 +75,9 @@ run consumer-swift bash scripts/test-consumer-swift.sh
 # Every language has written its .db; now each reads all the others'.
 export KV_XLANG_REQUIRE=rust,python,kotlin,swift
 run xlang-rust cargo test --release --quiet --test xlang
-run xlang-python python3 -m pytest -q python/tests/test_xlang.py
-run xlang-kotlin mvn -B -ntp -f kotlin/pom.xml surefire:test -Dtest=XlangTest -Dsurefire.failIfNoSpecifiedTests=false
+run xlang-rust-text cargo test --release --quiet --test text xlang_texts
+run xlang-python python3 -m pytest -q python/tests/test_xlang.py python/tests/test_text_xlang.py
+run xlang-kotlin mvn -B -ntp -f kotlin/pom.xml surefire:test -Dtest='XlangTest,TextXlangTest' -Dsurefire.failIfNoSpecifiedTests=false
 KV_SKIP_BUILD=1 run xlang-swift bash scripts/test-swift.sh -- --filter CrossLanguageTests
 
 if [ ${#broken[@]} -gt 0 ]; then printf 'suite problem: %s\n' "${broken[@]}"; fi
