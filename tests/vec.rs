@@ -335,10 +335,16 @@ fn updates_deletes_and_compaction() {
     let w = open(&p, 16, "l2", "f32").unwrap();
     let top = unpack(&w.search(&rows[0], 2, None, None, true).unwrap());
     assert_eq!(top.ids, vec![1, 3001]);
-    // and this one sees the other's writes
+    // and this one sees the other's writes: deletes, inserts and in-place updates
     w.delete(1).unwrap();
     let top = unpack(&v.search(&rows[0], 1, None, None, true).unwrap());
     assert_eq!(top.ids, vec![3001]);
+    w.update(3, Some(rows[0].clone()), None, None).unwrap();
+    let top = unpack(&v.search(&rows[0], 2, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![3, 3001]);
+    let id = w.insert(&rows[5], 0, b"", None).unwrap();
+    let top = unpack(&v.search(&rows[5], 1, None, None, true).unwrap());
+    assert_eq!(top.ids, vec![id]);
 }
 
 #[test]

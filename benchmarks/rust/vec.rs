@@ -71,6 +71,7 @@ fn fill(v: &VectorStore, data: &[u8], n: usize) -> f64 {
 fn main() {
     println!("kernels: {}", kernels::selected());
     let dir = tempfile::tempdir().unwrap();
+    small(dir.path());
     let n = 100_000;
     let dims = 384;
     for (metric, ty) in [
@@ -127,6 +128,52 @@ fn main() {
             n as f64 / many / 1e6,
             filtered * 1e3,
             ins
+        );
+    }
+}
+
+/// 2k × 128-d inserts one by one, get of all, 200 searches (1.1.0's small workload), core alone.
+fn small(dir: &std::path::Path) {
+    for metric in ["cosine", "l2"] {
+        let label = format!("small/{metric}");
+        if !wanted(&label) {
+            continue;
+        }
+        let v = VectorStore::new(
+            dir.join(format!("small_{metric}.db"))
+                .to_str()
+                .unwrap()
+                .into(),
+            "bench".into(),
+            128,
+            metric.into(),
+            "f32".into(),
+            OpenOptions::default(),
+        )
+        .unwrap();
+        let mut rng = Rng(7);
+        let data = rows("f32", 128, 2000, &mut rng);
+        let t = Instant::now();
+        for r in data.chunks(512) {
+            v.insert(r, 0, b"value", None).unwrap();
+        }
+        let ins = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for id in 1..=2000 {
+            v.get_by_id(id, true).unwrap();
+        }
+        let get = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for r in data.chunks(512).take(200) {
+            v.search(r, 10, None, None, true).unwrap();
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "{label:<14} 2k inserts {:>7.1} ms ({:.1} us each) | get_by_id all {:>6.1} ms | 200 searches {:>6.1} ms",
+            ins * 1e3,
+            ins * 1e6 / 2000.0,
+            get * 1e3,
+            s * 1e3
         );
     }
 }

@@ -51,6 +51,18 @@ impl Default for OpenOptions {
     }
 }
 
+impl OpenOptions {
+    /// The page size a vault creates new files with when the caller kept the interface's
+    /// default (32 KiB, KVault's): VectorKVault and TextVault use 4 KiB, as kohakuvault 1.1.0
+    /// did, because their small transactions write whole pages to the WAL on every commit.
+    pub fn with_vault_page_size(mut self, page_size: u32) -> Self {
+        if self.page_size == OpenOptions::default().page_size {
+            self.page_size = page_size;
+        }
+        self
+    }
+}
+
 static VEC_INIT: Once = Once::new();
 
 /// Registers sqlite-vec as an auto-extension once per process, before the first open, so every

@@ -161,7 +161,7 @@ impl TextStore {
             let values = quote_ident(&format!("{table}_values"))?;
             quote_ident(&format!("{table}_vec"))?;
             let quoted_columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-            let db = VaultDb::open(&path, options, "TextVault")?;
+            let db = VaultDb::open(&path, options.with_vault_page_size(4096), "TextVault")?;
             let existing: Option<String> = db.read(false, |c| {
                 Ok(c.query_row(
                     "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",

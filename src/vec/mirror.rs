@@ -10,12 +10,14 @@ use std::collections::{BinaryHeap, HashMap};
 
 use super::kernels::{self, Kernel, Rows};
 
-/// What identifies one committed state of a table: the generation this library bumps in every
-/// write transaction, and the highest rowid (which also moves when another program inserts).
+/// What identifies one committed state of a table: the highest id and the number of vectors
+/// (which every insert and delete moves, whoever writes), and the generation this library bumps
+/// when it changes vectors in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stamp {
     pub generation: i64,
     pub max_rowid: i64,
+    pub count: i64,
 }
 
 #[derive(Default)]

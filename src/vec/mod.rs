@@ -103,6 +103,8 @@ enum Change {
         id: i64,
     },
     Clear,
+    /// Bumps the generation (an embedding vault's writes may reuse ids).
+    Bump,
 }
 
 /// Writes of a vault that embeds a vector table (see [`VectorStore::write_with`]): vectors keyed
@@ -267,7 +269,7 @@ impl VectorStore {
         guard(|| {
             let spec = Spec::new(dimensions, &metric, &vector_type)?;
             Names::new(&table)?; // bad names fail before any file is created
-            let db = VaultDb::open(&path, options, "VectorKVault")?;
+            let db = VaultDb::open(&path, options.with_vault_page_size(4096), "VectorKVault")?;
             Self::open_in(db, &table, spec)
         })
     }
@@ -384,7 +386,7 @@ impl VectorStore {
         self.write(|tx, changes| {
             let mut w = VectorWriter {
                 store: self,
-                changes: Vec::new(),
+                changes: vec![Change::Bump],
             };
             let out = f(tx, &mut w)?;
             changes.append(&mut w.changes);
@@ -505,9 +507,12 @@ impl VectorStore {
     // ---- writes ----------------------------------------------------------------------------
 
     fn stamp(&self, conn: &Connection) -> Result<Stamp> {
-        let max_rowid: Option<i64> = conn
-            .prepare_cached(&format!("SELECT max(rowid) FROM {}", self.names.rowids))?
-            .query_row([], |r| r.get(0))?;
+        let (max_rowid, count): (Option<i64>, i64) = conn
+            .prepare_cached(&format!(
+                "SELECT max(rowid), count(*) FROM {}",
+                self.names.rowids
+            ))?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let generation: Option<i64> = if self.has_file_meta {
             conn.prepare_cached(
                 "SELECT CAST(value AS INTEGER) FROM kohakuvault_meta WHERE key = ?1",
@@ -521,12 +526,14 @@ impl VectorStore {
         Ok(Stamp {
             generation: generation.unwrap_or(0),
             max_rowid: max_rowid.unwrap_or(0),
+            count,
         })
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction that also bumps the table's generation;
-    /// the in-memory copy takes `f`'s changes at commit (under its write lock, so no search sees
-    /// the file and the copy disagree).
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction; the in-memory copy takes `f`'s changes at
+    /// commit (under its write lock, so no search sees the file and the copy disagree). Inserts
+    /// and deletes show in the stamp's highest id and count; a write that changes vectors in
+    /// place also bumps the table's generation (docs/FORMAT.md §7.2).
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>, &mut Vec<Change>) -> Result<T>,
@@ -539,16 +546,22 @@ impl VectorStore {
             let before = self.stamp(&tx)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
-            let generation: i64 = tx
-                .prepare_cached(
+            let bump = changes
+                .iter()
+                .any(|c| matches!(c, Change::Vector { .. } | Change::Bump));
+            let generation: i64 = if bump {
+                tx.prepare_cached(
                     "INSERT INTO kohakuvault_meta (key, value) VALUES (?1, '1') \
                      ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 \
                      RETURNING CAST(value AS INTEGER)",
                 )?
-                .query_row([&self.names.generation_key], |r| r.get(0))?;
+                .query_row([&self.names.generation_key], |r| r.get(0))?
+            } else {
+                before.generation
+            };
             let after = Stamp {
                 generation,
-                max_rowid: self.stamp(&tx)?.max_rowid,
+                ..self.stamp(&tx)?
             };
             let mut m = self.mirror.write();
             tx.commit()?;
@@ -1201,6 +1214,7 @@ fn apply(m: &mut Mirror, c: Change, row_bytes: usize) {
         }
         Change::Vector { id, row } => m.set_vector(id, &row),
         Change::Remove { id } => m.remove(id),
+        Change::Bump => {}
         Change::Clear => {
             let (rb, dims) = (m.row_bytes(), m.dims());
             m.reset(rb, dims);
