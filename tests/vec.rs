@@ -190,6 +190,12 @@ fn every_metric_and_type_matches_brute_force() {
             assert_eq!(*kind, 6);
             assert_eq!(text, format!("v{}", got.ids[0] - 1).as_bytes());
         }
+        // an in-place update (int8 and bit take sqlite-vec's delete + insert path)
+        let moved = row(ty, dims as usize, &mut rng);
+        v.update(5, Some(moved.clone()), None, None).unwrap();
+        let top = unpack(&v.search(&moved, 1, None, None, true).unwrap());
+        assert_eq!(top.ids, vec![5], "{metric}/{ty}");
+        assert_eq!(top.values[0].1, b"v4");
         // search with several queries = each alone
         let qs: Vec<Vec<u8>> = (0..5).map(|_| row(ty, dims as usize, &mut rng)).collect();
         let many = unpack(&v.search(&qs.concat(), 7, None, None, true).unwrap());

@@ -236,6 +236,18 @@ impl Db {
         Ok(WriterGuard { guard })
     }
 
+    /// The writer connection if it is free this instant and outside a transaction (never waits).
+    pub fn try_writer(&self) -> Option<WriterGuard<'_>> {
+        if self.is_closed() {
+            return None;
+        }
+        let mut guard = self.writer.try_lock()?;
+        match guard.as_mut() {
+            Some(c) if c.is_autocommit() => Some(WriterGuard { guard }),
+            _ => None,
+        }
+    }
+
     /// Leases the writer connection with an owned guard that may outlive this call (streams).
     pub fn writer_owned(&self) -> Result<ArcMutexGuard<RawMutex, Option<Connection>>> {
         self.check_open()?;

@@ -24,6 +24,9 @@ pub struct Stamp {
 pub struct Mirror {
     pub loaded: bool,
     pub stamp: Stamp,
+    /// `PRAGMA data_version` of the shared writer connection when the copy was last known
+    /// current: it moves only when another connection (another program) commits.
+    pub writer_dv: Option<i64>,
     ids: Vec<i64>,
     refs: Vec<i64>,
     words: Vec<u32>,

@@ -120,13 +120,8 @@ impl VectorWriter<'_> {
         let s = self.store;
         let mut row = Vec::with_capacity(vector.len());
         s.prepare_row(vector, &mut row)?;
-        if s.value_ref(tx, id)?.is_some() {
-            tx.prepare_cached(&format!(
-                "UPDATE {} SET vector = {} WHERE rowid = ?2",
-                s.names.vec,
-                s.spec.sql_param()
-            ))?
-            .execute(params![&row, id])?;
+        if let Some(vref) = s.value_ref(tx, id)? {
+            s.replace_vector(tx, id, vref, &row)?;
             self.changes.push(Change::Vector { id, row });
         } else {
             tx.prepare_cached(&format!(
@@ -543,6 +538,7 @@ impl VectorStore {
         let conn = w.conn();
         let res = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let dv = data_version(&tx)?;
             let before = self.stamp(&tx)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
@@ -565,7 +561,7 @@ impl VectorStore {
             };
             let mut m = self.mirror.write();
             tx.commit()?;
-            if m.loaded && m.stamp == before {
+            if m.loaded && m.stamp == before && m.writer_dv == Some(dv) {
                 for c in changes {
                     apply(&mut m, c, self.spec.row_bytes());
                 }
@@ -696,6 +692,29 @@ impl VectorStore {
         })
     }
 
+    /// Replaces the stored row of vector `id` (value_ref `vref`). sqlite-vec loses the int8/bit
+    /// subtype of an UPDATE's new value (its issue #53), so those rows are deleted and inserted
+    /// again under the same id, in the caller's transaction.
+    fn replace_vector(&self, tx: &Transaction<'_>, id: i64, vref: i64, row: &[u8]) -> Result<()> {
+        if self.spec.elem == ElemType::F32 {
+            tx.prepare_cached(&format!(
+                "UPDATE {} SET vector = ?1 WHERE rowid = ?2",
+                self.names.vec
+            ))?
+            .execute(params![row, id])?;
+        } else {
+            tx.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", self.names.vec))?
+                .execute([id])?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO {} (rowid, value_ref, vector) VALUES (?1, ?2, {})",
+                self.names.vec,
+                self.spec.sql_param().replace('?', "?3")
+            ))?
+            .execute(params![id, vref, row])?;
+        }
+        Ok(())
+    }
+
     fn value_ref(&self, conn: &Connection, id: i64) -> Result<Option<i64>> {
         Ok(conn
             .prepare_cached(&format!(
@@ -736,12 +755,7 @@ impl VectorStore {
                     .value_ref(tx, id)?
                     .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))?;
                 if let Some(row) = row {
-                    tx.prepare_cached(&format!(
-                        "UPDATE {} SET vector = {} WHERE rowid = ?2",
-                        self.names.vec,
-                        self.spec.sql_param()
-                    ))?
-                    .execute(params![&row, id])?;
+                    self.replace_vector(tx, id, vref, &row)?;
                     changes.push(Change::Vector { id, row });
                 }
                 if let Some(s) = stored {
@@ -883,18 +897,33 @@ impl VectorStore {
     }
 
     /// Runs `f` over an in-memory copy current for the snapshot `conn` is in.
-    fn with_mirror<T>(&self, conn: &Connection, f: impl FnOnce(&Mirror) -> Result<T>) -> Result<T> {
+    fn with_mirror<T>(
+        &self,
+        conn: &Connection,
+        f: impl FnOnce(&Mirror) -> Result<T>,
+    ) -> Result<T> {
         let m = self.mirror.read();
+        // Another program's commit moves the writer's data_version (read first, before the
+        // snapshot starts); this process's writers share that connection and patch the copy.
+        let wdv = match self.db.db().try_writer() {
+            Some(mut w) => Some(data_version(w.conn())?),
+            None => None,
+        };
         let stamp = self.stamp(conn)?;
-        if m.loaded && m.stamp == stamp {
+        let current = |m: &Mirror| {
+            m.loaded && m.stamp == stamp && (wdv.is_none() || m.writer_dv == wdv)
+        };
+        if current(&m) {
             return f(&m);
         }
         drop(m);
         let mut m = self.mirror.write();
-        if !(m.loaded && m.stamp == stamp) {
+        if !current(&m) {
             self.load(conn, &mut m)?;
             m.stamp = stamp;
+            m.writer_dv = wdv;
         }
+
         f(&RwLockWriteGuard::downgrade(m))
     }
 
@@ -1194,6 +1223,12 @@ impl VectorStore {
             Ok(())
         })
     }
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |r| r.get(0))?)
 }
 
 fn schema_has(conn: &Connection, table: &str) -> Result<bool> {
