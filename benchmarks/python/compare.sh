@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Run bench_kv.py against kohakuvault 1.1.0 and against this project's package, alternating in
-# rounds (so slow drifts of the machine hit both alike); print each workload's median over the
-# rounds and the ratio.
-#   benchmarks/python/compare.sh [bench_kv.py args...]
+# Run a benchmark script against kohakuvault 1.1.0 and against this project's package,
+# alternating in rounds (so slow drifts of the machine hit both alike); print each workload's
+# median over the rounds and the ratio (rows that 1.1.0 cannot run show ours alone).
+#   benchmarks/python/compare.sh [script args...]
 # KV110_PYTHON: interpreter with kohakuvault 1.1.0 (default /opt/kv110/bin/python)
 # KV_PYTHON:    interpreter with this project's package installed (default python3)
 # KV_ROUNDS:    alternating rounds (default 3)
-# KV_BENCH:     the script (default bench_kv.py; bench_col.py for ColumnVault)
+# KV_BENCH:     the script: kv (default), col (ColumnVault), vec (VectorKVault), or a file name
+#               in this folder such as bench_col.py
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+bench=${KV_BENCH:-kv}
+case "$bench" in
+  kv | col | vec) bench="bench_$bench.py" ;;
+esac
 old=${KV110_PYTHON:-/opt/kv110/bin/python}
 new=${KV_PYTHON:-python3}
 rounds=${KV_ROUNDS:-3}
@@ -18,10 +23,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for r in $(seq 1 "$rounds"); do
   echo "== round $r/$rounds: kohakuvault 1.1.0 ($old)"
-  "$old" "$here/${KV_BENCH:-bench_kv.py}" --json "$tmp/old.$r.json" "$@"
+  "$old" "$here/$bench" --json "$tmp/old.$r.json" "$@"
   echo
   echo "== round $r/$rounds: this project ($new)"
-  $new "$here/${KV_BENCH:-bench_kv.py}" --json "$tmp/new.$r.json" "$@"
+  $new "$here/$bench" --json "$tmp/new.$r.json" "$@"
   echo
 done
 $new - "$tmp" "$rounds" <<'PY'
@@ -32,12 +37,14 @@ def load(side):
     return {name: (statistics.median(run[name]["value"] for run in runs), runs[0][name]["unit"])
             for name in runs[0]}
 old, new = load("old"), load("new")
-print(f"medians over {rounds} alternating rounds; speedup = 1.1.0 time / ours (> 1: faster)")
-print(f"{'workload':<64} {'1.1.0':>10} {'ours':>10}  unit   speedup")
-for name, (o, unit) in old.items():
-    if name not in new:
+print(f"medians over {rounds} alternating rounds; speedup = 1.1.0 time / ours, or ours / 1.1.0")
+print("for rates (> 1: faster); '-' where 1.1.0 cannot run the workload")
+print(f"{'workload':<64} {'1.1.0':>10} {'ours':>10}  unit    speedup")
+for name, (n, unit) in new.items():
+    if name not in old:
+        print(f"{name:<64} {'-':>10} {n:>10.1f}  {unit:<6}")
         continue
-    n = new[name][0]
+    o = old[name][0]
     ratio = o / n if unit == "ms" else n / o
-    print(f"{name:<64} {o:>10.1f} {n:>10.1f}  {unit:<5} {ratio:6.2f}x")
+    print(f"{name:<64} {o:>10.1f} {n:>10.1f}  {unit:<6} {ratio:6.2f}x")
 PY

@@ -227,16 +227,18 @@ def _encode_array_like(value) -> tuple[int, bytes] | None:
 # ---- Python object -> (kind, payload) ---------------------------------------------------------
 
 
-def encode(value: Any, use_pickle: bool = True) -> tuple[int, bytes]:
+def encode(value: Any, use_pickle: bool = True, bytes_like: bool = True) -> tuple[int, bytes]:
     """Auto-pack one value (KVault rules, docs/FORMAT.md §2 and docs/COMPATIBILITY.md §1).
 
+    ``bytes_like=False`` drops KVault's bytearray/memoryview-as-raw step (1.1.0's VectorKVault
+    and TextVault rules: only exact ``bytes`` stay raw; a bytearray is pickled).
     Raises TypeError / ValueError for values that cannot be stored (callers map them to
     :class:`InvalidArgument`).
     """
     t = type(value)
     if t is bytes:
         return RAW, value
-    if t is bytearray or t is memoryview:
+    if (t is bytearray or t is memoryview) and bytes_like:
         return RAW, bytes(value)
     if t is str:
         try:

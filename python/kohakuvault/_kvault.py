@@ -3,11 +3,11 @@
 """
 
 from ._unimplemented import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList
-from ._unimplemented import TextVault as _TextVault
-from ._unimplemented import VectorKVault as _VectorKVault
 from .column_proxy import ColumnVault as _ColumnVault
 from .packer import DataPacker
 from .proxy import KVault as _KVault
+from .text_proxy import TextVault as _TextVault
+from .vector_proxy import VectorKVault as _VectorKVault
 
 __all__ = [
     "_KVault",

@@ -1,5 +1,466 @@
-"""Vector vault (module name kept from kohakuvault 1.1.0; not implemented yet)."""
+"""VectorKVault: exact k-NN search over vectors with arbitrary values (the kohakuvault 1.1.0 API
+over the Rust ``VectorStore``, a sqlite-vec ``vec0`` table; docs/FORMAT.md §7).
 
-from ._unimplemented import VectorKVault
+The core stores, validates (length, finite values), normalises (cosine) and searches; this facade
+turns Python vectors into stored rows (``_vector_rows``), values into (kind, payload) pairs with
+KVault's codec (``_codec``, without KVault's bytes-like step, as 1.1.0's VectorKVault), and makes
+one FFI call per operation or batch. Differences from 1.1.0 (docs/COMPATIBILITY.md): int8 and bit
+vectors and the l1 / l2 / hamming metrics work; dimensions, metric and type are persisted and
+checked on reopen; every write is one transaction; metadata is stored and can filter searches;
+``close()`` releases the file.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from typing import Any, Optional
+
+from . import _codec
+from . import _vector_rows as R
+from ._errmap import VaultError, map_native_error
+from ._ffi import N
+from ._kv_buffers import U32_MAX, decode_value, value_columns
+from .errors import InvalidArgument, KohakuVaultError
 
 __all__ = ["VectorKVault"]
+
+VectorInput = Any  # a numpy array, list or tuple of numbers, or the stored row as bytes
+
+CLOSED_MESSAGE = "VectorKVault is closed"
+EMPTY_MESSAGE = "No vectors found in database"
+_RAW = _codec.RAW
+_ENCODE = _codec.encode
+
+
+def _mapped(exc: BaseException, *, by_id: bool = False, decoding: bool = False):
+    """A core (or argument) error as 1.1.0's VectorKVault raised it."""
+    if isinstance(exc, VaultError.Closed):
+        return InvalidArgument(CLOSED_MESSAGE)
+    if by_id and isinstance(exc, VaultError.NotFound):
+        return KohakuVaultError(getattr(exc, "reason", str(exc)))  # "ID 5 not found"
+    return map_native_error(exc, decoding=decoding)
+
+
+def _index(value, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise InvalidArgument(
+            f"argument '{name}': '{type(value).__name__}' object cannot be interpreted as an "
+            "integer"
+        ) from None
+
+
+def _check_id(value) -> int:
+    i = _index(value, "id")
+    if not -(1 << 63) <= i < (1 << 63):
+        raise InvalidArgument(f"id out of range: {i}")
+    return i
+
+
+def _check_k(k) -> int:
+    k = _index(k, "k")
+    if k < 0:
+        raise InvalidArgument(f"k must be nonnegative, got {k}")
+    if k > U32_MAX:
+        raise InvalidArgument(f"k is too large: {k}")
+    return k
+
+
+class VectorKVault:
+    """Vector similarity search with arbitrary values, in one SQLite file.
+
+    ``VectorKVault(path, table="vec_kvault", dimensions=768, metric="cosine",
+    vector_type="f32", *, read_only=False, allow_pickle=True)``
+
+    * metric: ``cosine``, ``l2`` / ``euclidean``, ``l1`` / ``manhattan`` or ``hamming``;
+      vector_type: ``f32`` / ``float32``, ``int8`` / ``i8`` or ``bit``. cosine needs f32, l1/l2
+      f32 or int8, hamming bit (dims a multiple of 8).
+    * A vector is a numpy array, list or tuple of ``dimensions`` numbers (int8: integers in
+      [-128, 127]; bit: 0/1 or bools, or an already packed uint8 array of dims/8), or its stored
+      row as ``bytes`` (f32: dims × 4 bytes LE; int8: dims bytes; bit: dims/8 bytes, MSB first).
+    * Values are auto-packed as in 1.1.0's VectorKVault (``bytes`` stay raw; a bytearray is
+      pickled); ``metadata`` is a dict with str keys (stored as MessagePack) that searches can
+      filter on (``metadata_equals``).
+    * ``allow_pickle=False`` makes reading a pickled value raise :class:`InvalidArgument`
+      instead of running ``pickle.loads``.
+    """
+
+    def __init__(
+        self,
+        path,
+        table: str = "vec_kvault",
+        dimensions: int = 768,
+        metric: str = "cosine",
+        vector_type: str = "f32",
+        *,
+        read_only: bool = False,
+        allow_pickle: bool = True,
+    ):
+        self._store = None  # until the core is open
+        path_str = os.fspath(path)
+        if isinstance(path_str, bytes):
+            path_str = os.fsdecode(path_str)
+        dims = operator.index(dimensions)
+        if dims <= 0:
+            raise ValueError("dimensions must be positive")
+        if dims > U32_MAX:
+            raise ValueError(f"dimensions too large: {dims}")
+        for name, value in (("table", table), ("metric", metric), ("vector_type", vector_type)):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value)}")
+        options = N.OpenOptions(read_only=bool(read_only))
+        try:
+            store = N.VectorStore(path_str, table, dims, metric, vector_type, options)
+        except VaultError.InvalidArgument as exc:
+            # 1.1.0 raised its constructor's validation errors as plain ValueError.
+            raise ValueError(getattr(exc, "reason", str(exc))) from exc
+        except VaultError.NotFound as exc:
+            raise KohakuVaultError(getattr(exc, "reason", str(exc))) from exc
+        except Exception as exc:
+            raise map_native_error(exc) from exc
+        self._codec = R.RowCodec(store.dimensions(), store.vector_type())
+        self._auto_pack = True
+        self._use_pickle = True
+        self._allow_pickle = bool(allow_pickle)
+        # 1.1.0's plain attributes, as the caller gave them.
+        self.path = path
+        self.table = table
+        self.dimensions = dimensions
+        self.metric = metric
+        self.vector_type = vector_type
+        self._store = store
+
+    # ------------------------------------------------------------------ internals
+
+    def _check(self) -> None:
+        if self._store is None:
+            raise InvalidArgument(CLOSED_MESSAGE)
+
+    @property
+    def _vault(self):
+        store = self._store
+        if store is None:
+            raise InvalidArgument(CLOSED_MESSAGE)
+        return store
+
+    @staticmethod
+    def _call(fn, *args, by_id: bool = False, decoding: bool = False):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            raise _mapped(exc, by_id=by_id, decoding=decoding) from exc
+
+    def _prepare_vector(self, vector: VectorInput) -> bytes:
+        """The stored row of ``vector`` (raises ValueError / TypeError, as 1.1.0's)."""
+        return self._codec.one(vector)
+
+    def _row(self, vector) -> bytes:
+        try:
+            return self._codec.one(vector)
+        except (TypeError, ValueError) as exc:
+            raise map_native_error(exc) from exc
+
+    def _rows(self, vectors) -> tuple[bytes, int]:
+        try:
+            return self._codec.many(vectors)
+        except (TypeError, ValueError) as exc:
+            raise map_native_error(exc) from exc
+
+    def _pack(self, value: Any) -> tuple[int, bytes]:
+        """1.1.0's VectorKVault value rules: auto-pack on -> KVault's codec without its
+        bytes-like step; off -> bytes-like values (and lists of byte values) only."""
+        t = type(value)
+        if t is bytes:
+            return _RAW, value
+        if self._auto_pack:
+            try:
+                return _ENCODE(value, self._use_pickle, bytes_like=False)
+            except KohakuVaultError:
+                raise
+            except Exception as exc:
+                raise map_native_error(exc) from exc
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return _RAW, bytes(value)
+        if t is list:
+            try:
+                return _RAW, bytes(value)
+            except (TypeError, ValueError):
+                pass
+        raise InvalidArgument("Expected bytes or bytearray")
+
+    def _metadata(self, metadata, what: str = "metadata") -> Optional[bytes]:
+        if metadata is None:
+            return None
+        try:
+            return R.pack_metadata(metadata, what)
+        except Exception as exc:
+            raise map_native_error(exc) from exc
+
+    def _filter(self, ids, metadata_equals):
+        if ids is None and metadata_equals is None:
+            return None
+        try:
+            id_list = None if ids is None else R.id_list(ids)
+        except (TypeError, ValueError) as exc:
+            raise map_native_error(exc) from exc
+        meta = self._metadata(metadata_equals, "metadata_equals")
+        return N.VectorFilter(ids=id_list, metadata_equals=meta)
+
+    def _value(self, tv) -> Any:
+        if tv.kind == _RAW:
+            return tv.payload
+        return decode_value(tv.kind, tv.payload, self._allow_pickle)
+
+    def _search(self, rows: bytes, k, metric, ids, metadata_equals):
+        store = self._vault
+        k = _check_k(k)
+        if metric is not None and not isinstance(metric, str):
+            raise InvalidArgument(f"metric must be a str or None, got {type(metric)}")
+        flt = self._filter(ids, metadata_equals)
+        hits = self._call(store.search, rows, k, metric, flt, self._auto_pack, decoding=True)
+        return R.split_hits(hits, self._allow_pickle)
+
+    # ------------------------------------------------------------------ writes
+
+    def insert(self, vector: VectorInput, value: Any, metadata: Optional[dict] = None) -> int:
+        """Store ``vector`` with ``value`` (and optional ``metadata``) in one transaction;
+        returns its id."""
+        store = self._vault
+        row = self._row(vector)
+        kind, payload = self._pack(value)
+        meta = self._metadata(metadata)
+        return self._call(store.insert, row, kind, payload, meta)
+
+    def insert_many(self, vectors, values, metadata=None) -> list[int]:
+        """Store n vectors with their values (and metadata: None, or n dicts / None) in one
+        transaction; returns their ids in order. ``vectors``: an (n, dims) ndarray, a list of
+        vectors, or bytes of n stored rows."""
+        store = self._vault
+        rows, n = self._rows(vectors)
+        if not isinstance(values, (list, tuple)):
+            try:
+                values = list(values)
+            except TypeError:
+                raise InvalidArgument(
+                    f"values must be a sequence of one value per vector, got {type(values)}"
+                ) from None
+        if len(values) != n:
+            raise InvalidArgument(f"Expected {n} values (one per vector), got {len(values)}")
+        kinds, value_lens, payloads = value_columns(values, self._auto_pack, self._pack)
+        try:
+            meta_lens, metas = R.metadata_column(metadata, n)
+        except Exception as exc:
+            raise map_native_error(exc) from exc
+        if n == 0:
+            return []
+        packed = self._call(store.insert_many, rows, kinds, value_lens, payloads, meta_lens, metas)
+        return R.ids_of(packed)
+
+    def update(
+        self,
+        id: int,
+        vector: Optional[VectorInput] = None,
+        value: Optional[Any] = None,
+        metadata: Optional[dict] = None,
+    ) -> None:
+        """Replace any of the vector, the value and the metadata of ``id`` (one transaction)."""
+        store = self._vault
+        i = _check_id(id)
+        if vector is None and value is None and metadata is None:
+            raise InvalidArgument("Must provide either vector or value to update")
+        row = None if vector is None else self._row(vector)
+        tv = None
+        if value is not None:
+            kind, payload = self._pack(value)
+            tv = N.TaggedValue(kind=kind, payload=payload)
+        meta = self._metadata(metadata)
+        self._call(store.update, i, row, tv, meta)
+
+    def delete(self, id: int) -> bool:
+        """Delete ``id``; True if it existed (1.1.0 returned None; a missing id is no error)."""
+        store = self._vault
+        return self._call(store.delete, _check_id(id))
+
+    def compact(self) -> int:
+        """Rewrite the table without the slots of deleted vectors; returns the slots reclaimed."""
+        return self._call(self._vault.compact)
+
+    # ------------------------------------------------------------------ reads
+
+    def search(
+        self,
+        query_vector: VectorInput,
+        k: int = 10,
+        metric: Optional[str] = None,
+        *,
+        ids=None,
+        metadata_equals: Optional[dict] = None,
+    ) -> list[tuple[int, float, Any]]:
+        """The ``k`` nearest vectors as ``(id, distance, value)``, nearest first (ties by id).
+
+        ``metric`` (1.1.0's argument) must be the vault's. ``ids`` (an iterable of ids) and
+        ``metadata_equals`` (a dict of scalar values the metadata must hold) restrict the search;
+        a filtered search still returns k hits whenever at least k rows match.
+        """
+        self._check()
+        row = self._row(query_vector)
+        return self._search(row, k, metric, ids, metadata_equals)[0]
+
+    def search_many(
+        self,
+        query_vectors,
+        k: int = 10,
+        metric: Optional[str] = None,
+        *,
+        ids=None,
+        metadata_equals: Optional[dict] = None,
+    ) -> list[list[tuple[int, float, Any]]]:
+        """``search`` for m queries in one call: one list of hits per query. ``query_vectors``:
+        an (m, dims) ndarray, a list of vectors, or bytes of m stored rows."""
+        self._check()
+        rows, m = self._rows(query_vectors)
+        if m == 0:
+            _check_k(k)
+            return []
+        return self._search(rows, k, metric, ids, metadata_equals)
+
+    def get(self, query_vector: VectorInput, metric: Optional[str] = None) -> Any:
+        """The value of the nearest vector (``KohakuVaultError`` when the vault is empty)."""
+        hits = self.search(query_vector, 1, metric)
+        if not hits:
+            raise KohakuVaultError(EMPTY_MESSAGE)
+        return hits[0][2]
+
+    def get_by_id(self, id: int) -> tuple[Any, Any]:
+        """(vector, value) of ``id``. The vector is the stored row as an ndarray: float32
+        (normalised for cosine), int8, or the packed uint8 bytes of a bit vector."""
+        store = self._vault
+        rec = self._call(store.get_by_id, _check_id(id), self._auto_pack, by_id=True, decoding=True)
+        return self._codec.array(rec.vector), self._value(rec.value)
+
+    def get_metadata(self, id: int) -> Optional[dict]:
+        """The metadata dict of ``id``, or None when it has none."""
+        store = self._vault
+        rec = self._call(store.get_by_id, _check_id(id), False, by_id=True)
+        try:
+            return R.unpack_metadata(rec.metadata)
+        except Exception as exc:
+            raise InvalidArgument(f"cannot decode stored metadata: {exc}") from exc
+
+    def exists(self, id: int) -> bool:
+        store = self._vault
+        return self._call(store.exists, _check_id(id))
+
+    def count(self) -> int:
+        """The number of vectors."""
+        return self._call(self._vault.count)
+
+    def ids(self) -> list[int]:
+        """Every id, ascending."""
+        return R.ids_of(self._call(self._vault.ids))
+
+    def info(self) -> dict:
+        """``{"table", "dimensions", "metric", "vector_type", "count"}`` as 1.1.0 (metric as
+        "cosine" / "L2" / "L1" / "hamming", vector_type as "float32" / "int8" / "bit"), plus
+        ``row_bytes`` and ``deleted_slots`` (what ``compact()`` would reclaim)."""
+        i = self._call(self._vault.info)
+        return {
+            "table": i.table,
+            "dimensions": i.dimensions,
+            "metric": i.metric,
+            "vector_type": i.vector_type,
+            "count": i.count,
+            "row_bytes": i.row_bytes,
+            "deleted_slots": i.deleted_slots,
+        }
+
+    # ------------------------------------------------------------------ auto-pack and headers
+
+    def enable_auto_pack(self, use_pickle: bool = True) -> None:
+        """Encode non-bytes values automatically (and write value headers); the default."""
+        store = self._vault
+        self._auto_pack = True
+        self._use_pickle = bool(use_pickle)
+        store.set_headers_enabled(True)
+
+    def disable_auto_pack(self) -> None:
+        """Accept only bytes-like values and return stored bytes verbatim."""
+        self._check()
+        self._auto_pack = False
+
+    def auto_pack_enabled(self) -> bool:
+        self._check()
+        return self._auto_pack
+
+    def enable_headers(self) -> None:
+        self._vault.set_headers_enabled(True)
+
+    def disable_headers(self) -> None:
+        self._vault.set_headers_enabled(False)
+
+    def headers_enabled(self) -> bool:
+        return self._vault.headers_enabled()
+
+    # ------------------------------------------------------------------ lifetime
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """PASSIVE WAL checkpoint: (busy, log frames, checkpointed frames)."""
+        r = self._call(self._vault.checkpoint)
+        return (r.busy, r.log_frames, r.checkpointed_frames)
+
+    def close(self) -> None:
+        """Close the vault and release the file (every write is already committed).
+        Idempotent; later calls raise ``InvalidArgument("VectorKVault is closed")``."""
+        store = self._store
+        if store is None:
+            return
+        self._call(store.close)
+        self._store = None
+
+    @property
+    def closed(self) -> bool:
+        return self._store is None
+
+    def __enter__(self) -> VectorKVault:
+        if self._store is None:
+            raise ValueError(CLOSED_MESSAGE)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ dict-like protocol
+
+    def __setitem__(self, vector: VectorInput, value: Any) -> None:
+        """``vkv[vector] = value`` inserts (duplicates are allowed; the id is not returned)."""
+        self.insert(vector, value)
+
+    def __getitem__(self, query_vector: VectorInput) -> Any:
+        """The value of the nearest vector; ``KeyError`` when the vault is empty."""
+        hits = self.search(query_vector, 1)
+        if not hits:
+            raise KeyError(EMPTY_MESSAGE)
+        return hits[0][2]
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __contains__(self, id: int) -> bool:
+        """Whether the id ``id`` exists (an id, not a vector, as 1.1.0)."""
+        return self.exists(id)
+
+    def __repr__(self) -> str:
+        head = (
+            f"VectorKVault(path={self.path!r}, table={self.table!r}, "
+            f"dimensions={self.dimensions}, metric={self.metric!r}, "
+            f"vector_type={self.vector_type!r}"
+        )
+        if self._store is None:
+            return head + ", closed)"
+        try:
+            count: Any = self.count()
+        except Exception:
+            count = "?"
+        return f"{head}, count={count})"

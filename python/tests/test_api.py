@@ -79,7 +79,7 @@ def test_submodules():
     assert isinstance(map_exception(ValueError("x")), InvalidArgument)
 
 
-@pytest.mark.parametrize("name", ["VectorKVault", "TextVault", "CSBTree", "SkipList"])
+@pytest.mark.parametrize("name", ["CSBTree", "SkipList"])
 def test_unimplemented_classes_refuse(name, db_path):
     cls = getattr(kohakuvault, name)
     with pytest.raises(NotImplementedError, match=name):

@@ -180,6 +180,76 @@ def column_use_after_close(case, cls, path):
 column_unknown_dtype = _column_create_fails
 column_unknown_codec = _column_create_fails
 
+
+# ---- VectorKVault --------------------------------------------------------------------------
+
+
+def _vectors(path, **kwargs):
+    from kohakuvault import VectorKVault
+
+    kwargs.setdefault("dimensions", 4)
+    return VectorKVault(path, table="v", **kwargs)
+
+
+def vector_wrong_dims(case, cls, path):
+    with _vectors(path) as v:
+        v.insert([1, 0, 0, 0], "a")
+        _raises(cls, v.insert, [1, 0, 0], "b")
+        _raises(cls, v.search, [1, 0, 0])
+        assert v.count() == 1
+
+
+def vector_not_finite(case, cls, path):
+    with _vectors(path, metric="l2") as v:
+        v.insert([1, 0, 0, 0], "a")
+        _raises(cls, v.insert, [1, float("nan"), 0, 0], "b")
+        assert v.count() == 1 and v.ids() == [1]
+
+
+def vector_k_too_large(case, cls, path):
+    with _vectors(path) as v:
+        v.insert([1, 0, 0, 0], "a")
+        _raises(cls, v.search, [1, 0, 0, 0], k=case["k"])
+        assert v.search([1, 0, 0, 0], k=case["k"] - 1)[0][0] == 1  # the limit itself is fine
+
+
+def vector_incompatible_metric(case, cls, path):
+    _raises(cls, _vectors, path, metric=case["metric"], vector_type=case["vector_type"])
+
+
+def vector_reopen_mismatch(case, cls, path):
+    with _vectors(path) as v:
+        v.insert([1, 0, 0, 0], "a")
+    err = _raises(cls, _vectors, path, dimensions=8)
+    assert "dimensions=4" in str(err) and "dimensions=8" in str(err), str(err)
+    with _vectors(path) as v:  # unchanged
+        assert v.count() == 1
+
+
+def vector_missing_id(case, cls, path):
+    with _vectors(path) as v:
+        err = _raises(cls, v.get_by_id, 42)
+        assert str(err) == "ID 42 not found"
+
+
+def vector_use_after_close(case, cls, path):
+    v = _vectors(path)
+    v.insert([1, 0, 0, 0], "a")
+    v.close()
+    q = [1, 0, 0, 0]
+    for op in (
+        lambda: v.insert(q, "b"),
+        lambda: v.search(q),
+        lambda: v.get_by_id(1),
+        v.count,
+        lambda: v.delete(1),
+    ):
+        err = _raises(cls, op)
+        assert "closed" in str(err)
+    with _vectors(path) as again:  # nothing changed
+        assert again.count() == 1 and again.get_by_id(1)[1] == "a"
+
+
 RUNNERS = {
     f.__name__: f
     for f in (
@@ -198,6 +268,13 @@ RUNNERS = {
         column_dtype_mismatch,
         column_missing,
         column_use_after_close,
+        vector_wrong_dims,
+        vector_not_finite,
+        vector_k_too_large,
+        vector_incompatible_metric,
+        vector_reopen_mismatch,
+        vector_missing_id,
+        vector_use_after_close,
     )
 }
 RUNNERS["column_unknown_dtype"] = column_unknown_dtype

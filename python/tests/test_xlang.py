@@ -111,3 +111,34 @@ def test_read_other_columns(lang):
         assert cv["ids"][:] == COLUMNS["ids"]
         assert cv["names"][:] == COLUMNS["names"]
         assert cv["emb"].read_array().tolist() == COLUMNS["emb"]
+
+
+# ---- VectorKVault: the conformance case "xlang" in one file per language ----------------------
+
+VECTOR_LANGS = ["rust", "kotlin", "swift"]
+
+
+def _xlang_vector_case():
+    return next(c for c in load_conformance("vectors.json")["cases"] if c["name"] == "xlang")
+
+
+def test_write_python_vectors():
+    from test_vectors import run_vector_case
+
+    path = os.path.join(DIR, "python-vectors.db")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    run_vector_case(_xlang_vector_case(), path, write=True, table="vec_xlang")
+
+
+@pytest.mark.parametrize("lang", VECTOR_LANGS)
+def test_read_other_vectors(lang):
+    from test_vectors import run_vector_case
+
+    path = os.path.join(DIR, f"{lang}-vectors.db")
+    if not os.path.exists(path):
+        if lang in REQUIRE:
+            pytest.fail(f"{path} missing")
+        pytest.skip(f"{lang} has not written {path}")
+    run_vector_case(_xlang_vector_case(), path, write=False, table="vec_xlang")
