@@ -161,6 +161,8 @@ pub struct VectorStore {
     kernel: Kernel,
     headers: std::sync::atomic::AtomicBool,
     has_file_meta: bool,
+    /// `{t}_kv_meta` exists (always, except in read-only 1.1.0 files).
+    has_meta_table: bool,
     mirror: RwLock<Mirror>,
     threads: usize,
 }
@@ -320,6 +322,7 @@ impl VectorStore {
                 )));
             }
             let has_file_meta = schema::table_exists(db.db(), "kohakuvault_meta")?;
+            let has_meta_table = schema::table_exists(db.db(), &format!("{table}_kv_meta"))?;
             let mut m = Mirror::default();
             m.reset(spec.row_bytes(), spec.dims as usize);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -330,6 +333,7 @@ impl VectorStore {
                 spec,
                 headers: std::sync::atomic::AtomicBool::new(true),
                 has_file_meta,
+                has_meta_table,
                 mirror: RwLock::new(m),
                 threads,
             })
@@ -897,11 +901,7 @@ impl VectorStore {
     }
 
     /// Runs `f` over an in-memory copy current for the snapshot `conn` is in.
-    fn with_mirror<T>(
-        &self,
-        conn: &Connection,
-        f: impl FnOnce(&Mirror) -> Result<T>,
-    ) -> Result<T> {
+    fn with_mirror<T>(&self, conn: &Connection, f: impl FnOnce(&Mirror) -> Result<T>) -> Result<T> {
         let m = self.mirror.read();
         // Another program's commit moves the writer's data_version (read first, before the
         // snapshot starts); this process's writers share that connection and patch the copy.
@@ -910,9 +910,8 @@ impl VectorStore {
             None => None,
         };
         let stamp = self.stamp(conn)?;
-        let current = |m: &Mirror| {
-            m.loaded && m.stamp == stamp && (wdv.is_none() || m.writer_dv == wdv)
-        };
+        let current =
+            |m: &Mirror| m.loaded && m.stamp == stamp && (wdv.is_none() || m.writer_dv == wdv);
         if current(&m) {
             return f(&m);
         }
@@ -987,14 +986,13 @@ impl VectorStore {
                         }
                     }
                 }
-                let matched: Vec<i64> =
-                    if schema_has(conn, &format!("{}_kv_meta", self.names.table))? {
-                        let mut st = conn.prepare_cached(&sql)?;
-                        let it = st.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
-                        it.collect::<rusqlite::Result<_>>()?
-                    } else {
-                        Vec::new()
-                    };
+                let matched: Vec<i64> = if self.has_meta_table {
+                    let mut st = conn.prepare_cached(&sql)?;
+                    let it = st.query_map(rusqlite::params_from_iter(args), |r| r.get(0))?;
+                    it.collect::<rusqlite::Result<_>>()?
+                } else {
+                    Vec::new()
+                };
                 ids = Some(match ids {
                     None => matched,
                     Some(given) => {
@@ -1104,45 +1102,42 @@ impl VectorStore {
 
     pub fn get_by_id(&self, id: i64, decoded: bool) -> VResult<VectorRecord> {
         guard(|| {
-            self.snapshot(|conn| {
-                let (vector, vref): (Vec<u8>, i64) = conn
-                    .prepare_cached(&format!(
-                        "SELECT vector, value_ref FROM {} WHERE rowid = ?1",
-                        self.names.vec
-                    ))?
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))?;
-                let stored: Vec<u8> = conn
-                    .prepare_cached(&format!(
-                        "SELECT value FROM {} WHERE id = ?1",
-                        self.names.values
-                    ))?
-                    .query_row([vref], |r| r.get(0))
-                    .optional()?
-                    .ok_or_else(|| {
-                        Error::corrupt(format!("the value of vector {id} is missing"))
-                    })?;
-                let metadata = if schema_has(conn, &format!("{}_kv_meta", self.names.table))? {
-                    let json: Option<String> = conn
-                        .prepare_cached(&format!(
-                            "SELECT metadata FROM {} WHERE id = ?1",
-                            self.names.meta
-                        ))?
-                        .query_row([id], |r| r.get(0))
-                        .optional()?;
-                    json.map(|j| {
-                        codec::plain::transcode(codec::KIND_JSON, codec::KIND_MSGPACK, j.as_bytes())
+            // One statement (one consistent read): the row, its value and its metadata.
+            let sql = if self.has_meta_table {
+                format!(
+                    "SELECT v.vector, x.value, m.metadata FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
+                     LEFT JOIN {} AS m ON m.id = v.rowid WHERE v.rowid = ?1",
+                    self.names.vec, self.names.values, self.names.meta
+                )
+            } else {
+                format!(
+                    "SELECT v.vector, x.value, NULL FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
+                     WHERE v.rowid = ?1",
+                    self.names.vec, self.names.values
+                )
+            };
+            let (vector, value, json) = self.db.read(false, |conn| {
+                conn.prepare_cached(&sql)?
+                    .query_row([id], |r| {
+                        let stored = r.get_ref(1)?.as_blob_or_null()?.unwrap_or(&[]);
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            codec::value_of(stored, decoded),
+                            r.get::<_, Option<String>>(2)?,
+                        ))
                     })
-                    .transpose()?
-                } else {
-                    None
-                };
-                Ok(VectorRecord {
-                    vector,
-                    value: codec::value_of(&stored, decoded)?,
-                    metadata,
+                    .optional()?
+                    .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))
+            })?;
+            let metadata = json
+                .map(|j| {
+                    codec::plain::transcode(codec::KIND_JSON, codec::KIND_MSGPACK, j.as_bytes())
                 })
+                .transpose()?;
+            Ok(VectorRecord {
+                vector,
+                value: value?,
+                metadata,
             })
         })
     }
@@ -1229,14 +1224,6 @@ fn data_version(conn: &Connection) -> Result<i64> {
     Ok(conn
         .prepare_cached("PRAGMA data_version")?
         .query_row([], |r| r.get(0))?)
-}
-
-fn schema_has(conn: &Connection, table: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1")?
-        .query_row([table], |_| Ok(()))
-        .optional()?
-        .is_some())
 }
 
 fn apply(m: &mut Mirror, c: Change, row_bytes: usize) {
