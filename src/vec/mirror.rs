@@ -1,29 +1,19 @@
 //! The in-memory copy of a vector table that exact searches scan (docs/FORMAT.md §7.2).
 //!
-//! The file stays the truth: the copy is loaded from the `vec0` table in one read snapshot and
-//! carries the table's [`Stamp`] at that moment. Every search first reads the stamp in its own
-//! snapshot; a copy with another stamp is reloaded. This store's own writes apply their changes
-//! to the copy while committing (under the copy's write lock), so they never force a reload.
+//! The file stays the truth: the copy is loaded from the `vec0` table in one read snapshot, is
+//! shared by every handle of the table in the process (all of them write through the same
+//! writer connection and patch it while committing, under its write lock), and is reloaded
+//! when another program has committed since it was loaded (the writer connection's
+//! `data_version`, which only other connections move).
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
 use super::kernels::{self, Kernel, Rows};
 
-/// What identifies one committed state of a table: the highest id and the number of vectors
-/// (which every insert and delete moves, whoever writes), and the generation this library bumps
-/// when it changes vectors in place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stamp {
-    pub generation: i64,
-    pub max_rowid: i64,
-    pub count: i64,
-}
-
 #[derive(Default)]
 pub struct Mirror {
     pub loaded: bool,
-    pub stamp: Stamp,
     /// `PRAGMA data_version` of the shared writer connection when the copy was last known
     /// current: it moves only when another connection (another program) commits.
     pub writer_dv: Option<i64>,

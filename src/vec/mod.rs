@@ -5,14 +5,18 @@
 //! lives in `{t}_kv_meta(id, metadata JSON)`. Searches scan an in-memory copy of the vectors
 //! ([`mirror`]) with kernels chosen for the CPU at run time ([`kernels`]): exact results at
 //! memory speed, and filters applied before k is taken, so a filtered search returns k hits
-//! whenever k rows match. Every write is one transaction that also bumps the table's generation,
-//! which is how searches know their copy is current.
+//! whenever k rows match. Every write is one transaction; the copy is shared by every handle of
+//! the table in the process and patched at commit, and another program's commits are noticed
+//! through the writer connection's `data_version` (docs/FORMAT.md §7.2).
 
 pub mod kernels;
 pub mod mirror;
 pub mod spec;
 
-use parking_lot::{RwLock, RwLockWriteGuard};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Weak};
+
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::codec::{self, TaggedValue};
@@ -21,7 +25,7 @@ use crate::ffi::packed::{put_tagged, split_columns};
 use crate::storage::maintenance::{self, WalCheckpoint};
 use crate::storage::{quote_ident, schema, OpenOptions, VaultDb};
 use kernels::Kernel;
-use mirror::{Hit, Mirror, Stamp};
+use mirror::{Hit, Mirror};
 use spec::{ElemType, Metric, Spec};
 
 /// The largest k a search accepts.
@@ -71,7 +75,6 @@ struct Names {
     meta: String,
     rowids: String,
     chunks: String,
-    generation_key: String,
 }
 
 impl Names {
@@ -83,7 +86,6 @@ impl Names {
             meta: quote_ident(&format!("{table}_kv_meta"))?,
             rowids: quote_ident(&format!("{table}_rowids"))?,
             chunks: quote_ident(&format!("{table}_chunks"))?,
-            generation_key: format!("vector:{table}:generation"),
         })
     }
 }
@@ -103,8 +105,6 @@ enum Change {
         id: i64,
     },
     Clear,
-    /// Bumps the generation (an embedding vault's writes may reuse ids).
-    Bump,
 }
 
 /// Writes of a vault that embeds a vector table (see [`VectorStore::write_with`]): vectors keyed
@@ -160,10 +160,9 @@ pub struct VectorStore {
     spec: Spec,
     kernel: Kernel,
     headers: std::sync::atomic::AtomicBool,
-    has_file_meta: bool,
     /// `{t}_kv_meta` exists (always, except in read-only 1.1.0 files).
     has_meta_table: bool,
-    mirror: RwLock<Mirror>,
+    mirror: Arc<RwLock<Mirror>>,
     threads: usize,
 }
 
@@ -321,10 +320,8 @@ impl VectorStore {
                     "SQLite error: no such table: {table}_values"
                 )));
             }
-            let has_file_meta = schema::table_exists(db.db(), "kohakuvault_meta")?;
             let has_meta_table = schema::table_exists(db.db(), &format!("{table}_kv_meta"))?;
-            let mut m = Mirror::default();
-            m.reset(spec.row_bytes(), spec.dims as usize);
+            let mirror = shared_mirror(&db, &table, &spec);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             Ok(VectorStore {
                 db,
@@ -332,9 +329,8 @@ impl VectorStore {
                 kernel: kernel_of(&spec),
                 spec,
                 headers: std::sync::atomic::AtomicBool::new(true),
-                has_file_meta,
                 has_meta_table,
-                mirror: RwLock::new(m),
+                mirror,
                 threads,
             })
         }
@@ -385,7 +381,7 @@ impl VectorStore {
         self.write(|tx, changes| {
             let mut w = VectorWriter {
                 store: self,
-                changes: vec![Change::Bump],
+                changes: Vec::new(),
             };
             let out = f(tx, &mut w)?;
             changes.append(&mut w.changes);
@@ -505,34 +501,10 @@ impl VectorStore {
 
     // ---- writes ----------------------------------------------------------------------------
 
-    fn stamp(&self, conn: &Connection) -> Result<Stamp> {
-        let (max_rowid, count): (Option<i64>, i64) = conn
-            .prepare_cached(&format!(
-                "SELECT max(rowid), count(*) FROM {}",
-                self.names.rowids
-            ))?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let generation: Option<i64> = if self.has_file_meta {
-            conn.prepare_cached(
-                "SELECT CAST(value AS INTEGER) FROM kohakuvault_meta WHERE key = ?1",
-            )?
-            .query_row([&self.names.generation_key], |r| r.get(0))
-            .optional()?
-            .flatten()
-        } else {
-            None
-        };
-        Ok(Stamp {
-            generation: generation.unwrap_or(0),
-            max_rowid: max_rowid.unwrap_or(0),
-            count,
-        })
-    }
-
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction; the in-memory copy takes `f`'s changes at
-    /// commit (under its write lock, so no search sees the file and the copy disagree). Inserts
-    /// and deletes show in the stamp's highest id and count; a write that changes vectors in
-    /// place also bumps the table's generation (docs/FORMAT.md §7.2).
+    /// commit, under its write lock, so no search sees the file and the copy disagree. The copy
+    /// is patched only if it was current when the transaction began: loaded, and no other
+    /// program committed since (the writer's `data_version` is the one it was synced at).
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>, &mut Vec<Change>) -> Result<T>,
@@ -543,33 +515,14 @@ impl VectorStore {
         let res = (|| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let dv = data_version(&tx)?;
-            let before = self.stamp(&tx)?;
             let mut changes = Vec::new();
             let out = f(&tx, &mut changes)?;
-            let bump = changes
-                .iter()
-                .any(|c| matches!(c, Change::Vector { .. } | Change::Bump));
-            let generation: i64 = if bump {
-                tx.prepare_cached(
-                    "INSERT INTO kohakuvault_meta (key, value) VALUES (?1, '1') \
-                     ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 \
-                     RETURNING CAST(value AS INTEGER)",
-                )?
-                .query_row([&self.names.generation_key], |r| r.get(0))?
-            } else {
-                before.generation
-            };
-            let after = Stamp {
-                generation,
-                ..self.stamp(&tx)?
-            };
             let mut m = self.mirror.write();
             tx.commit()?;
-            if m.loaded && m.stamp == before && m.writer_dv == Some(dv) {
+            if m.loaded && m.writer_dv == Some(dv) {
                 for c in changes {
                     apply(&mut m, c, self.spec.row_bytes());
                 }
-                m.stamp = after;
             } else {
                 m.loaded = false;
             }
@@ -902,16 +855,16 @@ impl VectorStore {
 
     /// Runs `f` over an in-memory copy current for the snapshot `conn` is in.
     fn with_mirror<T>(&self, conn: &Connection, f: impl FnOnce(&Mirror) -> Result<T>) -> Result<T> {
+        // The copy's lock is held before `conn`'s snapshot starts (its first statement runs
+        // under the lock), so this process's commits cannot land between the two. Another
+        // program's commit moves the writer's data_version; when the writer is busy this instant
+        // (this process is writing) the check waits for the next search.
         let m = self.mirror.read();
-        // Another program's commit moves the writer's data_version (read first, before the
-        // snapshot starts); this process's writers share that connection and patch the copy.
         let wdv = match self.db.db().try_writer() {
             Some(mut w) => Some(data_version(w.conn())?),
             None => None,
         };
-        let stamp = self.stamp(conn)?;
-        let current =
-            |m: &Mirror| m.loaded && m.stamp == stamp && (wdv.is_none() || m.writer_dv == wdv);
+        let current = |m: &Mirror| m.loaded && (wdv.is_none() || m.writer_dv == wdv);
         if current(&m) {
             return f(&m);
         }
@@ -919,10 +872,8 @@ impl VectorStore {
         let mut m = self.mirror.write();
         if !current(&m) {
             self.load(conn, &mut m)?;
-            m.stamp = stamp;
             m.writer_dv = wdv;
         }
-
         f(&RwLockWriteGuard::downgrade(m))
     }
 
@@ -1055,15 +1006,17 @@ impl VectorStore {
             self.snapshot(|conn| {
                 // The copy's lock is taken before the snapshot's first read (in with_mirror), so
                 // a commit of this store cannot land between the two.
-                let results = self.with_mirror(conn, |m| {
+                // Values are read under the copy's lock too: the same committed state.
+                self.with_mirror(conn, |m| {
                     let allowed = match &filter {
                         Some(f) => self.allowed_ids(conn, f)?,
                         None => None,
                     };
                     let pos = allowed.as_ref().map(|ids| m.positions(ids));
-                    Ok(m.search_many(self.kernel, &qs, k as usize, pos.as_deref(), self.threads))
-                })?;
-                self.pack_hits(conn, &results, decoded)
+                    let results =
+                        m.search_many(self.kernel, &qs, k as usize, pos.as_deref(), self.threads);
+                    self.pack_hits(conn, &results, decoded)
+                })
             })
         })
     }
@@ -1080,22 +1033,24 @@ impl VectorStore {
             self.names.values
         ))?;
         for hits in results {
-            out.counts
-                .extend_from_slice(&(hits.len() as u32).to_le_bytes());
+            let mut n = 0u32;
             for h in hits {
-                out.ids.extend_from_slice(&h.id.to_le_bytes());
-                out.distances.extend_from_slice(&h.distance.to_le_bytes());
                 let v = st
                     .query_row([h.value_ref], |r| {
                         let b = r.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[]);
                         Ok(codec::value_of(b, decoded))
                     })
-                    .optional()?
-                    .ok_or_else(|| {
-                        Error::corrupt(format!("the value of vector {} is missing", h.id))
-                    })??;
+                    .optional()?;
+                // Gone: another program deleted it after the copy was checked (it is reloaded
+                // at the next search); the hit is left out.
+                let Some(v) = v else { continue };
+                let v = v?;
+                out.ids.extend_from_slice(&h.id.to_le_bytes());
+                out.distances.extend_from_slice(&h.distance.to_le_bytes());
                 put_tagged(&mut out.values, v.kind, &v.payload)?;
+                n += 1;
             }
+            out.counts.extend_from_slice(&n.to_le_bytes());
         }
         Ok(out)
     }
@@ -1211,13 +1166,30 @@ impl VectorStore {
     }
 
     pub fn close(&self) -> VResult<()> {
-        guard(|| {
-            self.db.close()?;
-            let mut m = self.mirror.write();
-            m.reset(self.spec.row_bytes(), self.spec.dims as usize);
-            Ok(())
-        })
+        guard(|| self.db.close())
     }
+}
+
+type MirrorKey = (usize, String);
+
+/// The in-memory copies of the process, one per (database, table): every handle of a table
+/// writes through the database's one writer connection and patches the same copy.
+static MIRRORS: LazyLock<Mutex<HashMap<MirrorKey, Weak<RwLock<Mirror>>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn shared_mirror(db: &VaultDb, table: &str, spec: &Spec) -> Arc<RwLock<Mirror>> {
+    // The database object's address names it while any handle (which holds it) is alive.
+    let key = (db.db() as *const _ as usize, table.to_string());
+    let mut all = MIRRORS.lock();
+    all.retain(|_, w| w.strong_count() > 0);
+    if let Some(m) = all.get(&key).and_then(Weak::upgrade) {
+        return m;
+    }
+    let mut m = Mirror::default();
+    m.reset(spec.row_bytes(), spec.dims as usize);
+    let m = Arc::new(RwLock::new(m));
+    all.insert(key, Arc::downgrade(&m));
+    m
 }
 
 fn data_version(conn: &Connection) -> Result<i64> {
@@ -1236,7 +1208,6 @@ fn apply(m: &mut Mirror, c: Change, row_bytes: usize) {
         }
         Change::Vector { id, row } => m.set_vector(id, &row),
         Change::Remove { id } => m.remove(id),
-        Change::Bump => {}
         Change::Clear => {
             let (rb, dims) = (m.row_bytes(), m.dims());
             m.reset(rb, dims);
