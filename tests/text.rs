@@ -633,3 +633,48 @@ fn xlang_texts() {
         check_text_case(&t, case, lang);
     }
 }
+
+#[test]
+fn ids_are_never_reused_and_vectors_stay_with_their_documents() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("r.db");
+    let mut o = opts();
+    o.dimensions = Some(2);
+    o.metric = "l2".into();
+    let t = open(&p, &[], o.clone()).unwrap();
+    let v = |a: f32, b: f32| -> Vec<u8> { [a, b].iter().flat_map(|x| x.to_le_bytes()).collect() };
+    t.insert(vec!["a".into()], 0, b"", Some(v(0., 0.))).unwrap();
+    let b = t.insert(vec!["b".into()], 0, b"", Some(v(1., 1.))).unwrap();
+    t.close().unwrap();
+    // opened without dimensions, the vault still keeps its vectors in step
+    let t = open(&p, &[], opts()).unwrap();
+    assert_eq!(t.dimensions(), Some(2));
+    t.delete(b).unwrap();
+    let c = t.insert(vec!["c".into()], 0, b"", None).unwrap();
+    assert_ne!(c, b, "ids are never reused");
+    assert!(t.get_by_id(c, true).unwrap().vector.is_none());
+    t.clear().unwrap();
+    let e = t.insert(vec!["e".into()], 0, b"", None).unwrap();
+    assert!(e > c);
+    // NULs and unparsable raw queries are the caller's errors, never internal ones
+    assert!(t.search("a\0b".into(), 5, None, true, false, true).is_ok());
+    for q in ["\"open", "*", "NEAR(a b, x)"] {
+        let r = t.search(q.into(), 5, None, false, false, true);
+        assert!(
+            matches!(r, Err(VaultError::InvalidArgument { .. })),
+            "{q}: {r:?}"
+        );
+    }
+    assert!(matches!(
+        t.count_matches("*".into()),
+        Err(VaultError::InvalidArgument { .. })
+    ));
+    let same = TextStore::new(
+        p.to_str().unwrap().into(),
+        "same".into(),
+        vec!["SAME".into()],
+        opts(),
+        OpenOptions::default(),
+    );
+    assert!(matches!(same, Err(VaultError::InvalidArgument { .. })));
+}

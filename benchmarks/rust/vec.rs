@@ -85,12 +85,18 @@ fn metadata_filter(dir: &std::path::Path) {
     let n = 100_000;
     let mut rng = Rng(11);
     let data = rows("f32", 64, n, &mut rng);
-    let metas: Vec<Vec<u8>> = (0..n).map(|i| vec![0x81, 0xa1, b'g', (i % 10) as u8]).collect();
-    let meta_lens: Vec<u8> = metas.iter().flat_map(|m| (m.len() as u32).to_le_bytes()).collect();
+    let metas: Vec<Vec<u8>> = (0..n)
+        .map(|i| vec![0x81, 0xa1, b'g', (i % 10) as u8])
+        .collect();
+    let meta_lens: Vec<u8> = metas
+        .iter()
+        .flat_map(|m| (m.len() as u32).to_le_bytes())
+        .collect();
     let kinds = vec![0u8; n];
     let lens: Vec<u8> = (0..n).flat_map(|_| 0u32.to_le_bytes()).collect();
     let t = Instant::now();
-    v.insert_many(&data, &kinds, &lens, &[], &meta_lens, &metas.concat()).unwrap();
+    v.insert_many(&data, &kinds, &lens, &[], &meta_lens, &metas.concat())
+        .unwrap();
     let ins = t.elapsed().as_secs_f64();
     let q = rows("f32", 64, 1, &mut rng);
     let f = || VectorFilter {

@@ -7,8 +7,6 @@ They are importable (so existing imports keep working) but constructing one rais
 from __future__ import annotations
 
 __all__ = [
-    "VectorKVault",
-    "TextVault",
     "CSBTree",
     "SkipList",
     "PyCSBTreeIterator",
@@ -25,14 +23,6 @@ def _refuse(cls):
 class _NotImplementedYet:
     def __new__(cls, *args, **kwargs):
         _refuse(cls)
-
-
-class VectorKVault(_NotImplementedYet):
-    """Vector search storage (not implemented yet)."""
-
-
-class TextVault(_NotImplementedYet):
-    """Full-text search storage (not implemented yet)."""
 
 
 class CSBTree(_NotImplementedYet):

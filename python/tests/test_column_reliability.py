@@ -129,3 +129,48 @@ def test_bad_input_gets_a_typed_error_and_changes_nothing(tmp_path):
             cv.create_column("t", "vec:f32:4").append_array(np.zeros((2, 3), dtype=np.float32))
         assert ids.read() == [1, 2, 3]
         assert [c[0] for c in cv.list_columns()][:1] == ["ids"]
+
+
+def test_a_long_append_does_not_block_readers_or_other_threads(tmp_path):
+    """One 20M-row append_array is one long writer transaction; meanwhile another thread keeps
+    reading the column (length and rows) and another column of the same vault: none of it waits
+    for the writer, and no reader ever sees part of the append."""
+    import threading
+
+    cv = ColumnVault(str(tmp_path / "long.db"))
+    col = cv.create_column("big", "i64")
+    other = cv.create_column("other", "f64")
+    col.append_array(np.arange(1000, dtype=np.int64))
+    other.append_array(np.arange(10, dtype=np.float64))
+    big = np.arange(1000, 1000 + 20_000_000, dtype=np.int64)
+    window = {}
+
+    def writer():
+        window["start"] = time.perf_counter()
+        col.append_array(big)
+        window["end"] = time.perf_counter()
+
+    stamps, lengths, bad = [], set(), []
+    w = threading.Thread(target=writer)
+    w.start()
+    try:
+        while w.is_alive():
+            lengths.add(len(col))
+            head = col[0:5]
+            if head != [0, 1, 2, 3, 4] or other.read_array()[-1] != 9.0:
+                bad.append(head)
+            stamps.append(time.perf_counter())
+    finally:
+        w.join()
+    assert not bad, bad[:3]
+    assert lengths <= {1000, 20_001_000}, f"a partial append was visible: {sorted(lengths)[:5]}"
+    start, end = window["start"], window["end"]
+    duration = end - start
+    inside = [t for t in stamps if start <= t <= end]
+    edges = [start] + inside + [end]
+    gap = max(b - a for a, b in zip(edges, edges[1:]))
+    assert len(inside) >= 5, f"{len(inside)} reads during a {duration:.2f} s append"
+    # Blocked readers would leave one gap as long as the append; allow the GIL's share.
+    assert gap < max(0.25, duration / 3), f"readers stalled {gap:.2f} s of {duration:.2f} s"
+    assert len(col) == 20_001_000
+    cv.close()

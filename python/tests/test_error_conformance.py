@@ -3,6 +3,7 @@ for Python (kohakuvault 1.1.0's class, docs/COMPATIBILITY.md §3.1), and leaves 
 where the case says so. Every suite (Rust, Kotlin, Swift, Python) runs the same cases."""
 
 import io
+import os
 import sqlite3
 
 import pytest
@@ -250,6 +251,95 @@ def vector_use_after_close(case, cls, path):
         assert again.count() == 1 and again.get_by_id(1)[1] == "a"
 
 
+# ---- TextVault ----------------------------------------------------------------------------
+
+
+def _text(path, **kwargs):
+    from kohakuvault import TextVault
+
+    kwargs.setdefault("table", "t")
+    return TextVault(path, **kwargs)
+
+
+def text_reserved_column(case, cls, path):
+    err = _raises(cls, _text, path, columns=case["columns"])
+    assert case["columns"][0] in str(err)
+    if os.path.exists(path):  # nothing was created by the failed open
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM sqlite_schema")]
+        finally:
+            con.close()
+        assert not any(n == "t" or n.startswith("t_") for n in names), names
+
+
+def text_fts5_syntax(case, cls, path):
+    with _text(path) as tv:
+        tv.insert("x and more", 1)
+        err = _raises(cls, tv.search, case["query"], escape=False)
+        assert "fts5" in str(err), str(err)
+        _raises(cls, tv.count_matches, case["query"])
+        assert tv.count() == 1 and tv.search("x")[0][0] == 1
+
+
+def text_unknown_column(case, cls, path):
+    with _text(path, columns=["title", "body"]) as tv:
+        tv.insert({"title": "x", "body": "y"}, 1)
+        err = _raises(cls, tv.search, "x", column="nope")
+        assert str(err) == 'Column \'nope\' not found. Available columns: ["title", "body"]'
+        assert [h[0] for h in tv.search("x", column="title")] == [1]
+
+
+def text_k_too_large(case, cls, path):
+    with _text(path) as tv:
+        tv.insert("x", 1)
+        _raises(cls, tv.search, "x", k=case["k"])
+        assert tv.search("x", k=case["k"] - 1)[0][0] == 1  # the limit itself is fine
+
+
+def text_reopen_mismatch(case, cls, path):
+    with _text(path, columns=["title", "body"]) as tv:
+        tv.insert({"title": "x", "body": "y"}, 1)
+    err = _raises(cls, _text, path, columns=["title"])
+    assert '["title", "body"]' in str(err) and '["title"]' in str(err), str(err)
+    with _text(path, columns=["title", "body"]) as tv:  # unchanged
+        assert tv.count() == 1 and tv.get_by_id(1) == ({"title": "x", "body": "y"}, 1)
+
+
+def text_missing_id(case, cls, path):
+    with _text(path) as tv:
+        err = _raises(cls, tv.get_by_id, 42)
+        assert str(err) == "ID 42 not found"
+
+
+def text_use_after_close(case, cls, path):
+    tv = _text(path)
+    tv.insert("alpha", "a")
+    tv.close()
+    for op in (
+        lambda: tv.insert("beta", "b"),
+        lambda: tv.search("alpha"),
+        lambda: tv.get_by_id(1),
+        tv.count,
+        lambda: tv.delete(1),
+    ):
+        err = _raises(cls, op)
+        assert "closed" in str(err)
+    with _text(path) as again:  # nothing changed
+        assert again.count() == 1 and again.get_by_id(1) == ("alpha", "a")
+
+
+TEXT_RUNNERS = (
+    text_reserved_column,
+    text_fts5_syntax,
+    text_unknown_column,
+    text_k_too_large,
+    text_reopen_mismatch,
+    text_missing_id,
+    text_use_after_close,
+)
+
+
 RUNNERS = {
     f.__name__: f
     for f in (
@@ -277,6 +367,7 @@ RUNNERS = {
         vector_use_after_close,
     )
 }
+RUNNERS.update({f.__name__: f for f in TEXT_RUNNERS})
 RUNNERS["column_unknown_dtype"] = column_unknown_dtype
 RUNNERS["column_unknown_codec"] = column_unknown_codec
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use rusqlite::OptionalExtension;
 
 use crate::error::{guard, Error, Result, VResult};
@@ -181,18 +181,22 @@ impl ColInner {
         Ok(bytes)
     }
 
-    fn append_rows(&self, col: &mut Column, rows: Rows<'_>) -> Result<()> {
+    /// Appends through the cache, or directly. A direct append runs with the column unlocked:
+    /// its length and blocks are read inside its own transaction (writes queue on the writer),
+    /// so readers and other threads never wait for a long append (they see the column before
+    /// it until it commits).
+    fn append_rows(&self, col: &mut MutexGuard<'_, Column>, rows: Rows<'_>) -> Result<()> {
         self.db.check_writable()?;
         let meta = col.meta;
         let Some(cfg) = col.cache.clone() else {
-            return self.direct_append(&meta, &rows);
+            return MutexGuard::unlocked(col, || self.direct_append(&meta, &rows));
         };
         let cost = Pending::cost_of(&rows);
         if col.pending.cost() + cost > cfg.cap_bytes {
             self.flush_column(col)?;
         }
         if cost > cfg.cap_bytes {
-            return self.direct_append(&meta, &rows);
+            return MutexGuard::unlocked(col, || self.direct_append(&meta, &rows));
         }
         col.pending.push(&rows);
         if let Rows::Fixed(_) = rows {

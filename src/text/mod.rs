@@ -98,15 +98,20 @@ struct Ranked {
     value_ref: i64,
 }
 
-/// A phrase for FTS5: the text in double quotes, inner quotes doubled.
+/// A phrase for FTS5: the text in double quotes, inner quotes doubled. FTS5 reads a query only
+/// up to a NUL, so NULs become spaces (they separate tokens anyway).
 fn phrase(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    format!("\"{}\"", s.replace('"', "\"\"").replace('\0', " "))
 }
 
 /// A hybrid query's text side: each whitespace-separated word as its own phrase, OR-ed, so
 /// BM25 ranks documents by how well they match the words (not one exact phrase).
 pub fn words_query(s: &str) -> Option<String> {
-    let words: Vec<String> = s.split_whitespace().map(phrase).collect();
+    let words: Vec<String> = s
+        .split(|c: char| c.is_whitespace() || c == '\0')
+        .filter(|w| !w.is_empty())
+        .map(phrase)
+        .collect();
     if words.is_empty() {
         None
     } else {
@@ -114,12 +119,13 @@ pub fn words_query(s: &str) -> Option<String> {
     }
 }
 
-/// FTS5 reports query syntax errors as plain SQLITE_ERROR "fts5: …": the caller's fault.
+/// A MATCH statement fails with a plain SQLITE_ERROR only when FTS5 cannot parse the query
+/// ("fts5: syntax error …", "unterminated string", "unknown special query", …): the caller's
+/// fault. (Busy, I/O and corruption errors have their own codes and stay what they are.)
 fn fts_error(e: Error) -> Error {
     match e {
         Error::Sqlite(rusqlite::Error::SqliteFailure(f, Some(msg)))
-            if f.code == rusqlite::ErrorCode::Unknown
-                && (msg.starts_with("fts5:") || msg.contains("no such column")) =>
+            if f.code == rusqlite::ErrorCode::Unknown =>
         {
             Error::InvalidArgument(msg)
         }
@@ -143,6 +149,11 @@ impl TextStore {
             };
             for c in &columns {
                 spec::check_column(c)?;
+                if c.eq_ignore_ascii_case(&table) {
+                    return Err(Error::invalid(format!(
+                        "Invalid column name: {c} (FTS5 reserves the table's own name)"
+                    )));
+                }
             }
             {
                 let mut seen = std::collections::HashSet::new();
@@ -216,12 +227,25 @@ impl TextStore {
                     Ok(())
                 })?;
             }
+            // A vault whose documents have vectors always opens them (even without
+            // `dimensions`), so that deletes and updates keep the two in step.
+            let vec_table = format!("{table}_vec");
+            let vec_spec = match vec_spec {
+                Some(s) => Some(s),
+                None => db
+                    .read(false, |c| {
+                        Ok(c.query_row(
+                            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                            [&vec_table],
+                            |r| r.get::<_, String>(0),
+                        )
+                        .optional()?)
+                    })?
+                    .map(|sql| VecSpec::from_ddl(&sql))
+                    .transpose()?,
+            };
             let vectors = match vec_spec {
-                Some(s) => Some(VectorStore::open_in(
-                    db.attach("TextVault"),
-                    &format!("{table}_vec"),
-                    s,
-                )?),
+                Some(s) => Some(VectorStore::open_in(db.attach("TextVault"), &vec_table, s)?),
                 None => None,
             };
             Ok(TextStore {
@@ -298,11 +322,14 @@ impl TextStore {
         let marks: Vec<String> = (1..=self.columns.len() + 1)
             .map(|i| format!("?{i}"))
             .collect();
+        // rowid = the value's id (AUTOINCREMENT): document ids are never reused, even after
+        // the highest is deleted (FTS5's own rowids would be).
         format!(
-            "INSERT INTO {} ({}, {VALUE_REF}) VALUES ({})",
+            "INSERT INTO {} (rowid, {}, {VALUE_REF}) VALUES (?{n}, {})",
             self.fts,
             self.quoted_columns.join(", "),
-            marks.join(", ")
+            marks.join(", "),
+            n = self.columns.len() + 1
         )
     }
 

@@ -289,25 +289,13 @@ public final class VectorKVault: Sendable, CustomStringConvertible {
 
     /// Appends the stored row of a float32 vector to a batch buffer (one copy).
     private func appendRow(_ v: [Float], to d: inout Data) throws {
-        guard vectorType == .f32 else {
-            throw KohakuVaultError.invalidArgument(
-                "[Float] vectors need an f32 vault; this one stores \(vectorType.rawValue) vectors (pass rows as Data)")
-        }
-        guard v.count == dimensions else {
-            throw KohakuVaultError.invalidArgument("Expected vector shape (\(dimensions),), got (\(v.count),)")
-        }
-        v.withUnsafeBufferPointer { ColumnScalars.Float32.encode($0, into: &d) }
+        try VectorRows.append(v, to: &d, dimensions: dimensions, type: vectorType)
     }
 
     /// Rows concatenated, each checked to be `rowBytes` long (a batch buffer has no row lengths).
     private func concatenate(_ rows: [Data]) throws -> Data {
         var d = Data(capacity: rows.count * rowBytes)
-        for r in rows {
-            guard r.count == rowBytes else {
-                throw KohakuVaultError.invalidArgument("Expected \(rowBytes) vector bytes, got \(r.count)")
-            }
-            d.append(r)
-        }
+        for r in rows { try VectorRows.append(row: r, to: &d, rowBytes: rowBytes) }
         return d
     }
 

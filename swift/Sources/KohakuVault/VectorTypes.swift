@@ -152,6 +152,29 @@ public enum VectorRows {
         row.withUnsafeBytes { ColumnScalars.Int8.decode($0, count: row.count) }
     }
 
+    /// Appends the stored row of a float32 vector to a batch buffer (one copy), for a vault of
+    /// `type` with `dimensions` elements; `.invalidArgument` for another type or length. (The
+    /// one check of `[Float]` vectors, shared by `VectorKVault` and `TextVault`.)
+    static func append(_ v: [Float], to d: inout Data, dimensions: Int, type: VectorType) throws {
+        guard type == .f32 else {
+            throw KohakuVaultError.invalidArgument(
+                "[Float] vectors need an f32 vault; this one stores \(type.rawValue) vectors (pass rows as Data)")
+        }
+        guard v.count == dimensions else {
+            throw KohakuVaultError.invalidArgument("Expected vector shape (\(dimensions),), got (\(v.count),)")
+        }
+        v.withUnsafeBufferPointer { ColumnScalars.Float32.encode($0, into: &d) }
+    }
+
+    /// Appends a stored row to a batch buffer, checked to be `rowBytes` long (a batch buffer
+    /// has no row lengths).
+    static func append(row r: Data, to d: inout Data, rowBytes: Int) throws {
+        guard r.count == rowBytes else {
+            throw KohakuVaultError.invalidArgument("Expected \(rowBytes) vector bytes, got \(r.count)")
+        }
+        d.append(r)
+    }
+
     /// The bits of a packed row (8 per byte, the top bit first).
     public static func bits(_ row: Data) -> [Bool] {
         var out: [Bool] = []

@@ -239,6 +239,68 @@ final class ErrorConformanceTests: XCTestCase {
                 attempt("count") { _ = try v.count() },
                 attempt("delete") { try v.delete(1) },
             ]
+        // TextVault cases (the `do` text of each case says what to run).
+        case "text_reserved_column":
+            let cols = try XCTUnwrap(c["columns"]?.array, id).map { try XCTUnwrap($0.string, id) }
+            let path = try fresh().path
+            return [attempt { _ = try TextVault(path: path, table: "t", columns: cols) }]
+        case "text_fts5_syntax":
+            let q = try XCTUnwrap(c["query"]?.string, id)
+            let v = try TextVault(path: try fresh().path)
+            defer { try? v.close() }
+            try v.insert("one document", value: "one")
+            let r = [
+                attempt("search") { _ = try v.search(q, escape: false) },
+                attempt("search with text") { _ = try v.searchWithText(q, escape: false) },
+                attempt("snippets") { _ = try v.searchWithSnippets(q, escape: false) },
+                attempt("count_matches") { _ = try v.countMatches(q) },
+            ]
+            XCTAssertEqual(try v.count(), 1, "text_fts5_syntax: the count stays 1")
+            return r
+        case "text_unknown_column":
+            let v = try TextVault(path: try fresh().path, columns: ["title", "body"])
+            defer { try? v.close() }
+            try v.insert(texts: ["title": "a title", "body": "x marks the spot"], value: "one")
+            return [
+                attempt("search") { _ = try v.search("x", column: "nope") },
+                attempt("search with text") { _ = try v.searchWithText("x", column: "nope") },
+                attempt("snippets") { _ = try v.searchWithSnippets("x", snippetColumn: "nope") },
+            ]
+        case "text_k_too_large":
+            let k = Int(try XCTUnwrap(c["k"]?.int))
+            let v = try TextVault(path: try fresh().path)
+            defer { try? v.close() }
+            try v.insert("x y z", value: "one")
+            return [
+                attempt("search") { _ = try v.search("x", k: k) },
+                attempt("search with text") { _ = try v.searchWithText("x", k: k) },
+                attempt("snippets") { _ = try v.searchWithSnippets("x", k: k) },
+                attempt("hybrid") { _ = try v.hybridSearch(query: "x", vector: nil, k: k) },
+            ]
+        case "text_reopen_mismatch":
+            let path = try fresh().path
+            try TextVault(path: path, table: "t", columns: ["title", "body"]).close()
+            let r = attempt { _ = try TextVault(path: path, table: "t", columns: ["title"]) }
+            if let e = r.1 as? KohakuVaultError {
+                XCTAssertTrue(e.reason.contains("[\"title\", \"body\"]") && e.reason.contains("[\"title\"]"),
+                              "text_reopen_mismatch: the message names both: \(e)")
+            }
+            return [r]
+        case "text_missing_id":
+            let v = try TextVault(path: try fresh().path)
+            defer { try? v.close() }
+            return [attempt { _ = try v.record(id: 42) }]
+        case "text_use_after_close":
+            let v = try TextVault(path: try fresh().path)
+            try v.insert("one document", value: "one")
+            try v.close()
+            return [
+                attempt("insert") { try v.insert("two", value: "two") },
+                attempt("search") { _ = try v.search("one") },
+                attempt("get_by_id") { _ = try v.record(id: 1) },
+                attempt("count") { _ = try v.count() },
+                attempt("delete") { try v.delete(1) },
+            ]
         default:
             XCTFail("errors.json case \(id) is unknown to the Swift suite: teach it")
             return []

@@ -4,6 +4,8 @@ import io.kohakuvault.ColumnVault
 import io.kohakuvault.FloatTensorColumn
 import io.kohakuvault.KVault
 import io.kohakuvault.LongColumn
+import io.kohakuvault.TextDoc
+import io.kohakuvault.TextVault
 import io.kohakuvault.VectorKVault
 import io.kohakuvault.VectorMetric
 import io.kohakuvault.createColumn
@@ -125,6 +127,7 @@ fun main() {
         }
         benchColumns(dir)
         benchVectors(dir)
+        benchTexts(dir)
     } finally {
         dir.deleteRecursively()
     }
@@ -252,6 +255,96 @@ private fun benchVectors(dir: File) {
         }, SMALL_SEARCHES, SMALL_N)
     } finally {
         for (v in opened) v.close()
+    }
+    if (sink == 42L) println()
+}
+
+private const val TEXT_N = 100_000
+private const val TEXT_VOCAB = 5_000
+private const val TEXT_SINGLE = 2_000
+private const val TEXT_QUERIES = 1_000
+private const val TEXT_HYBRID_QUERIES = 100
+private const val TEXT_DIM = 384
+private const val TEXT_CHUNK = 10_000
+
+/** Latency of single calls: median and 99th percentile of [nanos] (one entry per call). */
+private fun reportLatency(name: String, nanos: LongArray) {
+    nanos.sort()
+    val p = { q: Double -> nanos[((nanos.size - 1) * q).toInt()] / 1e3 }
+    println("%-34s p50 %9.1f µs  p99 %9.1f µs  (%d calls)".format(name, p(0.50), p(0.99), nanos.size))
+}
+
+/** Times [call] once per element of [inputs] (after one untimed pass over the first tenth). */
+private fun <T> latencies(inputs: List<T>, call: (T) -> Int): LongArray {
+    var sink = 0
+    for (x in inputs.subList(0, maxOf(1, inputs.size / 10))) sink += call(x)
+    val out = LongArray(inputs.size) { i ->
+        val t0 = System.nanoTime()
+        sink += call(inputs[i])
+        System.nanoTime() - t0
+    }
+    if (sink == 42) println()
+    return out
+}
+
+/**
+ * TextVault (sizes of benchmarks/python/bench_text.py): insertMany of 100k short documents in one call, inserts one
+ * by one, top-10 search and snippet latency on the 100k documents (one-word queries drawn as the words are, so both
+ * common and rare words; and two-word phrases), and hybrid search latency on 100k documents × 384-d f32 vectors.
+ * Words follow a Zipf-like law over a synthetic vocabulary of 5,000 words; documents have 8 to 23 words.
+ */
+private fun benchTexts(dir: File) {
+    println("-- TextVault")
+    val rnd = Random(1234)
+    val vocab = List(TEXT_VOCAB) { i -> buildString { var x = i + 1; while (x > 0) { append('a' + x % 26); x /= 26 }; append("x") } }
+    // P(word i) ~ 1 / (i + 1): the cumulative weights, sampled by binary search
+    val cum = DoubleArray(TEXT_VOCAB).also { c -> var t = 0.0; for (i in c.indices) { t += 1.0 / (i + 1); c[i] = t } }
+    fun word(): String {
+        val r = rnd.nextDouble() * cum.last()
+        var i = java.util.Arrays.binarySearch(cum, r)
+        if (i < 0) i = -i - 1
+        return vocab[i.coerceAtMost(TEXT_VOCAB - 1)]
+    }
+    val texts = List(TEXT_N) { List(8 + rnd.nextInt(16)) { word() }.joinToString(" ") }
+    val docs = texts.mapIndexed { i, t -> TextDoc(t, i.toLong()) }
+    val oneWord = List(TEXT_QUERIES) { word() }
+    val phrases = List(TEXT_QUERIES) { texts[rnd.nextInt(TEXT_N)].split(' ').take(2).joinToString(" ") }
+    var sink = 0L
+
+    val opened = ArrayList<TextVault>()
+    try {
+        val nanos = medianWithSetup(3, 1, {
+            TextVault(File(dir, "text_${opened.size}.db").path, "t").also { opened.add(it) }
+        }) { tv -> sink += tv.insertMany(docs).size }
+        println("%-34s %9.2f ms total  %8.0f docs/s  (%d docs)".format("insertMany 100k short docs (1 call)",
+            nanos / 1e6, TEXT_N / (nanos / 1e9), TEXT_N))
+        report("insert x$TEXT_SINGLE one by one", medianWithSetup(3, 1, {
+            TextVault(File(dir, "text_single_${opened.size}.db").path, "s").also { opened.add(it) }
+        }) { tv -> for (i in 0 until TEXT_SINGLE) sink += tv.insert(texts[i], i.toLong()) }, TEXT_SINGLE)
+
+        val tv = opened[0]
+        check(tv.count() == TEXT_N.toLong())
+        reportLatency("search k=10, one word (100k docs)", latencies(oneWord) { tv.search(it, 10).size })
+        reportLatency("search k=10, 2-word phrase", latencies(phrases) { tv.search(it, 10).size })
+        reportLatency("searchWithText k=10, one word", latencies(oneWord) { tv.searchWithText(it, 10).size })
+        reportLatency("snippets k=10, one word", latencies(oneWord) { tv.searchWithSnippets(it, 10).size })
+        reportLatency("countMatches, one word", latencies(oneWord) { tv.countMatches(it).toInt() })
+    } finally {
+        for (v in opened) v.close()
+    }
+
+    val rows = List(TEXT_N) { FloatArray(TEXT_DIM) { rnd.nextFloat() * 2 - 1 } }
+    TextVault(File(dir, "text_hybrid.db").path, "h", dimensions = TEXT_DIM).use { tv ->
+        val t0 = System.nanoTime()
+        for (s in 0 until TEXT_N step TEXT_CHUNK) {
+            sink += tv.insertMany((s until s + TEXT_CHUNK).map { TextDoc(texts[it], it.toLong(), rows[it]) }).size
+        }
+        report("insertMany 100k docs x $TEXT_DIM-d (${TEXT_N / TEXT_CHUNK} calls)", System.nanoTime() - t0, TEXT_N)
+        val queries = List(TEXT_HYBRID_QUERIES) { i ->
+            (if (i % 2 == 0) oneWord[i] else phrases[i]) to FloatArray(TEXT_DIM) { rnd.nextFloat() * 2 - 1 }
+        }
+        reportLatency("hybridSearch k=10 (100k x $TEXT_DIM)", latencies(queries) { (q, v) -> tv.hybridSearch(q, v, 10).size })
+        reportLatency("searchByVector k=10 (100k x $TEXT_DIM)", latencies(queries) { (_, v) -> tv.searchByVector(v, 10).size })
     }
     if (sink == 42L) println()
 }

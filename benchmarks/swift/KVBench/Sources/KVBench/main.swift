@@ -159,3 +159,99 @@ for metric in [VectorMetric.cosine, .l2] {
     precondition(many.count == vecQueries && many.last == hits, "search(many:) differs from search")
     try vv.close()
 }
+
+// TextVault: KV_BENCH_TEXT_N short documents (default 100_000; 6 to 12 words each from a
+// 5,000-word vocabulary, frequent words more often) stored by one insert(contentsOf:) (one
+// crossing, one transaction); the latency of KV_BENCH_TEXT_QUERIES (default 200) top-10
+// searches of one word (p50/p99); then the same documents with KV_BENCH_TEXT_DIM-d f32 vectors
+// (default 384) and the latency of KV_BENCH_HYBRID_QUERIES (default 64) hybrid searches (one word
+// and one vector, k = 10, default candidates). Each latency loop follows one untimed call; the
+// first hybrid call after the insert (cold pages) is reported on its own line.
+let textN = Int(env["KV_BENCH_TEXT_N"] ?? "") ?? 100_000
+let textDim = Int(env["KV_BENCH_TEXT_DIM"] ?? "") ?? 384
+let textQueries = max(1, Int(env["KV_BENCH_TEXT_QUERIES"] ?? "") ?? 200)
+let hybridQueries = max(1, Int(env["KV_BENCH_HYBRID_QUERIES"] ?? "") ?? 64)
+print("TextVault: n=\(textN) short docs, \(textQueries) top-10 searches; hybrid: \(textDim)-d f32, \(hybridQueries) queries")
+
+/// p50 and p99 of per-call latencies, in the format of `report`.
+func reportLatency(_ name: String, _ seconds: [Double]) {
+    let s = seconds.sorted()
+    let p50 = s[s.count / 2], p99 = s[min(s.count - 1, Int((Double(s.count) * 0.99).rounded(.up)) - 1)]
+    let label = name.padding(toLength: max(34, name.count), withPad: " ", startingAt: 0)
+    print(label + String(format: " p50 %8.3f ms  p99 %8.3f ms  mean %8.3f ms  (%d calls)",
+                         p50 * 1e3, p99 * 1e3, s.reduce(0, +) / Double(s.count) * 1e3, s.count))
+}
+
+let letters = Array("abcdefghijklmnopqrstuvwxyz")
+let vocabulary: [String] = (0..<5_000).map { _ in
+    let len = 3 + Int(nextUnit() * 2.5 + 2.5) // 3...8 letters
+    return String((0..<len).map { _ in letters[Int((nextUnit() + 1) / 2 * 25.999)] })
+}
+/// A word, the first ones of the vocabulary far more often (index = V * u^2).
+func textWord() -> String {
+    let u = Double((nextUnit() + 1) / 2)
+    return vocabulary[min(vocabulary.count - 1, Int(u * u * Double(vocabulary.count)))]
+}
+let texts: [String] = (0..<textN).map { _ in
+    (0..<(6 + Int((nextUnit() + 1) * 3))).map { _ in textWord() }.joined(separator: " ")
+}
+let textDocs: [TextDoc] = try texts.enumerated().map { try TextDoc($1, value: "doc-\($0)") }
+let textChars = texts.reduce(0) { $0 + $1.utf8.count }
+round = 0
+var textVault: TextVault?
+let textInsert = try measure {
+    round += 1
+    let tv = try TextVault(path: dir.appendingPathComponent("text-\(round).db").path)
+    let ids = try tv.insert(contentsOf: textDocs)
+    precondition(ids.count == textN && ids.first == 1, "insert(contentsOf:) returned wrong ids")
+    if textVault == nil { textVault = tv } else { try tv.close() }
+}
+report("text insert(contentsOf:) \(textN) docs", textInsert, ops: textN, bytes: textChars)
+let tv = textVault!
+let searchWords = (0..<textQueries).map { i in vocabulary[(i * 37) % 1_000 + 50] } // mid-frequency words
+var latencies: [Double] = []
+var textHits = 0
+_ = try tv.search(searchWords[0], k: 10)
+for w in searchWords {
+    let t0 = now()
+    let hits = try tv.search(w, k: 10)
+    latencies.append(now() - t0)
+    textHits += hits.count
+}
+precondition(textHits > 0, "no search found anything")
+reportLatency("text search k=10 over \(textN) docs", latencies)
+latencies = []
+for w in searchWords {
+    let t0 = now()
+    _ = try tv.searchWithText(w, k: 10)
+    latencies.append(now() - t0)
+}
+reportLatency("text searchWithText k=10", latencies)
+try tv.close()
+
+let hv = try TextVault(path: dir.appendingPathComponent("hybrid.db").path, dimensions: textDim)
+let hybridDocs: [TextDoc] = try texts.enumerated().map { i, t in
+    try TextDoc(t, value: "doc-\(i)", vector: (0..<textDim).map { _ in nextUnit() })
+}
+let h0 = now()
+let hybridIds = try hv.insert(contentsOf: hybridDocs)
+let hybridOnce = now() - h0
+precondition(hybridIds.count == textN)
+report("text+vec insert(contentsOf:) \(textN) x \(textDim)", (hybridOnce, hybridOnce), ops: textN,
+       bytes: textChars + textN * textDim * 4)
+let c0 = now()
+let coldHits = try hv.hybridSearch(query: searchWords[0], vector: (0..<textDim).map { _ in nextUnit() }, k: 10)
+let cold = now() - c0
+precondition(coldHits.count == 10)
+print("hybrid k=10 first call (cold)".padding(toLength: 34, withPad: " ", startingAt: 0)
+      + String(format: " %8.3f ms", cold * 1e3))
+latencies = []
+for i in 0..<hybridQueries {
+    let q = (0..<textDim).map { _ in nextUnit() }
+    let t0 = now()
+    let hits = try hv.hybridSearch(query: searchWords[i % searchWords.count], vector: q, k: 10)
+    latencies.append(now() - t0)
+    precondition(hits.count == 10, "hybrid search returned \(hits.count) hits")
+}
+reportLatency("hybrid k=10 over \(textN) x \(textDim)", latencies)
+try hv.close()

@@ -4,8 +4,6 @@ import io.kohakuvault.internal.Arena
 import io.kohakuvault.internal.ResultReader
 import io.kohakuvault.internal.VaultCleaner
 import io.kohakuvault.uniffi.VectorStore
-import java.nio.ByteBuffer
-import java.nio.ByteOrder
 import io.kohakuvault.uniffi.VectorFilter as FfiVectorFilter
 import io.kohakuvault.uniffi.VectorHits as FfiVectorHits
 
@@ -43,7 +41,7 @@ internal const val VECTOR_CLOSED_MESSAGE = "Cannot operate on closed VectorKVaul
  * failed call changes nothing. Use after [close] is [KohakuVaultException.Closed]. Thread-safe: searches run in
  * parallel with each other and with writes. Always [close] (or use `use {}`).
  */
-class VectorKVault private constructor(internal val core: VectorCore) : AutoCloseable {
+class VectorKVault private constructor(internal val core: StoreCore<VectorStore>) : AutoCloseable {
 
     /**
      * Opens (creating when missing) the vector table [table] of [path]. An existing table must have the same
@@ -100,6 +98,8 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
     /** Bytes of one stored vector (4 × [dimensions] for f32, [dimensions] for int8, [dimensions] / 8 for bit). */
     val rowBytes: Int = vaultCall { core.store.rowBytes() }.toInt()
 
+    private val rows = VectorRows(type, dimensions, rowBytes)
+
     val isClosed: Boolean get() = core.closed
 
     /** Whether non-raw values are stored behind the 10-byte header (default true), as in [KVault.headersEnabled]. */
@@ -133,12 +133,12 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
 
     private fun insertRow(vector: Any, value: Any?, metadata: Map<String, Any?>?): Long {
         core.ensureOpen()
-        checkVector(vector)
+        rows.check(vector)
         val tv = TaggedValue.from(value)
         val meta = metadata?.let { Codec.plainToMsgpack(it) }
         return core.call { store ->
             val a = Arena.get(rowBytes + tv.payload.size)
-            val v = putVector(a.buffer, vector)
+            val v = rows.put(a.buffer, vector)
             store.insert(v, tv.kind.toUByte(), a.view(tv.payload), meta)
         }
     }
@@ -167,7 +167,7 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
         if (metadata != null && metadata.size != n) {
             throw KohakuVaultException.InvalidArgument("${metadata.size} metadata entries for $n vectors")
         }
-        for (v in vectors) checkVector(v)
+        for (v in vectors) rows.check(v)
         if (n == 0) return LongArray(0)
         val tvs = values.map { TaggedValue.from(it) }
         val metas = metadata?.map { m -> m?.let { Codec.plainToMsgpack(it) } }?.takeIf { l -> l.any { it != null } }
@@ -184,7 +184,7 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
         val total = metaLensEnd + metaBytes
         val ids = withArgs(total) { a ->
             val b = a.buf
-            for (v in vectors) putVector(b, v)
+            for (v in vectors) rows.put(b, v)
             for (t in tvs) b.put(t.kind.toByte())
             for (t in tvs) b.putInt(t.payload.size)
             for (t in tvs) b.put(t.payload)
@@ -252,12 +252,12 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
     private fun searchRows(queries: List<Any>, k: Int, filter: VectorFilter?): List<List<VectorHit>> {
         core.ensureOpen()
         if (k < 0) throw KohakuVaultException.InvalidArgument("k must not be negative, got $k")
-        for (q in queries) checkVector(q)
+        for (q in queries) rows.check(q)
         if (queries.isEmpty()) return emptyList()
         val f = filter?.toFfi()
         val total = queries.size.toLong() * rowBytes
         val hits = withArgs(total) { a ->
-            for (q in queries) putVector(a.buf, q)
+            for (q in queries) rows.put(a.buf, q)
             core.call { it.search(a.view(0, total.toInt()), k.toUInt(), null, f, true) }
         }
         return parseHits(hits, queries.size)
@@ -294,7 +294,7 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
     @Throws(KohakuVaultException::class)
     fun getById(id: Long): VectorRecord {
         val r = core.call { it.getById(id, true) }
-        return VectorRecord(id, vectorOf(r.vector), r.value.toFacade(), r.metadata?.let { metadataOf(it) })
+        return VectorRecord(id, rows.vectorOf(r.vector), r.value.toFacade(), r.metadata?.let { metadataOf(it) })
     }
 
     /**
@@ -315,7 +315,7 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
 
     private fun updateRow(id: Long, vector: Any?, value: Any?, metadata: Map<String, Any?>?) {
         core.ensureOpen()
-        val row = vector?.let { checkVector(it); rowOf(it) }
+        val row = vector?.let { rows.check(it); rows.rowOf(it) }
         val tv = value?.let { TaggedValue.from(it) }
         val meta = metadata?.let { Codec.plainToMsgpack(it) }
         core.call { it.update(id, row, tv?.let { t -> io.kohakuvault.uniffi.TaggedValue(t.kind.toUByte(), t.payload) }, meta) }
@@ -377,59 +377,7 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
         "VectorKVault(path='$path', table=$table, dimensions=$dimensions, metric='${metric.coreName}', " +
             "vector_type='${type.coreName}', status=${if (isClosed) "closed" else "open"})"
 
-    // ---------------------------------------------------------------- vectors <-> rows
-
-    /** Checks [v]'s array type and length against the vault's type and dimensions. */
-    private fun checkVector(v: Any) {
-        when (v) {
-            is FloatArray -> {
-                if (type != VectorType.F32) {
-                    throw KohakuVaultException.InvalidArgument("this vault stores ${type.coreName} vectors: pass a ByteArray, not a FloatArray")
-                }
-                if (v.size != dimensions) {
-                    throw KohakuVaultException.InvalidArgument("Expected a vector of $dimensions dimensions, got ${v.size}")
-                }
-            }
-            is ByteArray -> {
-                if (type == VectorType.F32) {
-                    throw KohakuVaultException.InvalidArgument("this vault stores f32 vectors: pass a FloatArray, not a ByteArray")
-                }
-                if (v.size != rowBytes) {
-                    val what = if (type == VectorType.BIT) "$rowBytes bytes ($dimensions bits)" else "$dimensions dimensions"
-                    throw KohakuVaultException.InvalidArgument("Expected a vector of $what, got ${v.size} bytes")
-                }
-            }
-            else -> throw KohakuVaultException.InvalidArgument("a vector is a FloatArray or a ByteArray, not ${v.javaClass.name}")
-        }
-    }
-
-    /** Writes a checked vector at [b]'s position (advancing it) and returns a view of it (position 0). */
-    private fun putVector(b: ByteBuffer, v: Any): ByteBuffer {
-        val start = b.position()
-        when (v) {
-            is FloatArray -> {
-                b.asFloatBuffer().put(v)
-                b.position(start + 4 * v.size)
-            }
-            is ByteArray -> b.put(v)
-        }
-        val d = b.duplicate()
-        d.limit(b.position()).position(start)
-        return d.slice()
-    }
-
-    private fun rowOf(v: Any): ByteArray = when (v) {
-        is FloatArray -> ByteBuffer.allocate(4 * v.size).order(ByteOrder.LITTLE_ENDIAN).also { it.asFloatBuffer().put(v) }.array()
-        else -> v as ByteArray
-    }
-
-    private fun vectorOf(row: ByteArray): Any =
-        if (type == VectorType.F32) {
-            val fb = le(row).asFloatBuffer()
-            FloatArray(fb.remaining()).also { fb.get(it) }
-        } else {
-            row
-        }
+    // ---------------------------------------------------------------- metadata, filters
 
     private fun metadataOf(msgpack: ByteArray): Map<String, Any?> {
         val m = Codec.msgpackToPlain(msgpack) as? Map<*, *>
@@ -455,58 +403,10 @@ class VectorKVault private constructor(internal val core: VectorCore) : AutoClos
             VectorKVault(path, table, dimensions, metric, type, options).use(block)
 
         private fun openCore(path: String, table: String, dimensions: Int, metric: String, vectorType: String,
-                             options: OpenOptions): VectorCore {
+                             options: OpenOptions): StoreCore<VectorStore> {
             if (dimensions <= 0) throw KohakuVaultException.InvalidArgument("dimensions must be positive")
-            return VectorCore(vaultCall { VectorStore(path, table, dimensions.toUInt(), metric, vectorType, options.toFfi()) })
+            val store = vaultCall { VectorStore(path, table, dimensions.toUInt(), metric, vectorType, options.toFfi()) }
+            return StoreCore(store, VECTOR_CLOSED_MESSAGE, VectorStore::closeStore)
         }
-
-        private fun le(b: ByteArray): ByteBuffer = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN)
-
-        private fun longsOf(b: ByteArray, n: Int, what: String): LongArray {
-            if (b.size != 8 * n) throw KohakuVaultException.Internal("$what: ${b.size} bytes for $n ids")
-            val out = LongArray(n)
-            le(b).asLongBuffer().get(out)
-            return out
-        }
-    }
-}
-
-/**
- * The state of one [VectorKVault] shared with its cleaner (so it must not reference the vault): the generated store
- * and the closed flag.
- */
-internal class VectorCore(val store: VectorStore) : Runnable {
-    @Volatile var closed = false
-
-    fun ensureOpen() {
-        if (closed) throw KohakuVaultException.Closed(VECTOR_CLOSED_MESSAGE)
-    }
-
-    /** One core call on an open vault (a call racing [close] also fails with the vault's closed message). */
-    inline fun <T> call(block: (VectorStore) -> T): T {
-        ensureOpen()
-        return try {
-            vaultCall { block(store) }
-        } catch (e: KohakuVaultException.Closed) {
-            throw KohakuVaultException.Closed(VECTOR_CLOSED_MESSAGE, e)
-        }
-    }
-
-    @Synchronized
-    fun close() {
-        if (closed) return
-        vaultCall { store.closeStore() }
-        closed = true
-        store.destroy()
-    }
-
-    /** The cleaner: a vault dropped without close() is closed. */
-    @Synchronized
-    override fun run() {
-        if (!closed) {
-            try { store.closeStore() } catch (_: Throwable) { }
-            closed = true
-        }
-        store.destroy()
     }
 }

@@ -203,6 +203,61 @@ class ErrorConformanceTest {
                     assertEquals(VECTOR_CLOSED_MESSAGE, expect(kind, "$id/$name", op).reason)
                 }
             }
+            "text_reserved_column" -> {
+                @Suppress("UNCHECKED_CAST")
+                val cols = c["columns"] as List<String>
+                expect(kind, id) { TextVault(path, "t", cols).close() }
+                KVault(path, "probe").use { kv -> assertEquals(listOf("probe"), kv.tables() - "kohakuvault_meta") }
+            }
+            "text_fts5_syntax" -> TextVault(path).use { tv ->
+                tv.insert("hello world", "one")
+                val e = expect(kind, id) { tv.search(c["query"] as String, escape = false) }
+                assertTrue(e.reason.contains("fts5"), e.reason)
+                expect(kind, "$id/countMatches") { tv.countMatches(c["query"] as String) }
+                expect(kind, "$id/snippets") { tv.searchWithSnippets(c["query"] as String, escape = false) }
+                assertEquals(1L, tv.count())
+            }
+            "text_unknown_column" -> TextVault(path, columns = listOf("title", "body")).use { tv ->
+                tv.insert(mapOf("title" to "x", "body" to "y"), "one")
+                val e = expect(kind, id) { tv.search("x", column = "nope") }
+                assertEquals("Column 'nope' not found. Available columns: [\"title\", \"body\"]", e.reason)
+                expect(kind, "$id/searchWithText") { tv.searchWithText("x", column = "nope") }
+                expect(kind, "$id/snippets") { tv.searchWithSnippets("x", snippetColumn = "nope") }
+                expect(kind, "$id/insert") { tv.insert(mapOf("title" to "x", "nope" to "y"), "two") }
+                assertEquals(1L, tv.count())
+            }
+            "text_k_too_large" -> TextVault(path).use { tv ->
+                tv.insert("x", "one")
+                expect(kind, id) { tv.search("x", num(c, "k")) }
+                expect(kind, "$id/searchWithText") { tv.searchWithText("x", num(c, "k")) }
+                expect(kind, "$id/snippets") { tv.searchWithSnippets("x", num(c, "k")) }
+                expect(kind, "$id/hybrid") { tv.hybridSearch("x", null, num(c, "k")) }
+            }
+            "text_reopen_mismatch" -> {
+                TextVault(path, "t", listOf("title", "body")).close()
+                val e = expect(kind, id) { TextVault(path, "t", listOf("title")).close() }
+                assertTrue(e.reason.contains("[\"title\", \"body\"]") && e.reason.contains("[\"title\"]"), e.reason)
+                TextVault(path, "t", listOf("title", "body")).use { assertEquals(0L, it.count()) }
+            }
+            "text_missing_id" -> TextVault(path).use { tv ->
+                val e = expect(kind, id) { tv.getById(42) }
+                assertEquals("ID 42 not found", e.reason)
+            }
+            "text_use_after_close" -> {
+                val tv = TextVault(path)
+                tv.insert("hello", "one")
+                tv.close()
+                val ops: List<Pair<String, () -> Any?>> = listOf(
+                    "insert" to { tv.insert("x", "y") },
+                    "search" to { tv.search("hello") },
+                    "getById" to { tv.getById(1) },
+                    "count" to { tv.count() },
+                    "delete" to { tv.delete(1) },
+                )
+                for ((name, op) in ops) {
+                    assertEquals(TEXT_CLOSED_MESSAGE, expect(kind, "$id/$name", op).reason)
+                }
+            }
             else -> fail("errors.json case $id has no Kotlin runner")
         }
     }

@@ -66,7 +66,7 @@ class XlangTest {
         assumeTrue(dir != null, "KV_XLANG_DIR not set")
         val required = System.getenv("KV_XLANG_REQUIRE").orEmpty().split(',').map { it.trim() }.filter { it.isNotEmpty() }
         val langs = (listOf("kotlin", "rust", "python", "swift") + required +
-            (dir!!.listFiles { f -> f.name.endsWith(".db") && !f.name.endsWith("-columns.db") && !f.name.endsWith("-vectors.db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
+            (dir!!.listFiles { f -> f.name.endsWith(".db") && !f.name.endsWith("-columns.db") && !f.name.endsWith("-vectors.db") && !f.name.endsWith("-texts.db") }?.map { it.name.removeSuffix(".db") } ?: emptyList()))
             .distinct()
         val nodes = ArrayList<DynamicNode>()
         for (lang in langs) {
