@@ -196,6 +196,17 @@ fn every_metric_and_type_matches_brute_force() {
         let top = unpack(&v.search(&moved, 1, None, None, true).unwrap());
         assert_eq!(top.ids, vec![5], "{metric}/{ty}");
         assert_eq!(top.values[0].1, b"v4");
+        // a fresh handle loads its copy from sqlite-vec's chunks (deleted slots skipped): same
+        // answers as the copy patched by the writes
+        assert!(v.delete(7).unwrap());
+        let q = row(ty, dims as usize, &mut rng);
+        let before = unpack(&v.search(&q, 50, None, None, true).unwrap());
+        v.close().unwrap();
+        let v = open(&d.path().join("v.db"), dims, metric, ty).unwrap();
+        let after = unpack(&v.search(&q, 50, None, None, true).unwrap());
+        assert_eq!(before.ids, after.ids, "{metric}/{ty}");
+        assert_eq!(before.dists, after.dists);
+        assert!(!after.ids.contains(&7));
         // search with several queries = each alone
         let qs: Vec<Vec<u8>> = (0..5).map(|_| row(ty, dims as usize, &mut rng)).collect();
         let many = unpack(&v.search(&qs.concat(), 7, None, None, true).unwrap());

@@ -240,7 +240,7 @@ def test_single_column_api_as_1_1_0(path):
     )
     tv.clear()
     assert len(tv) == 0 and tv.keys() == [] and tv.search("text") == []
-    assert tv.insert("after clear", 1) == 1  # the FTS5 rowid, as 1.1.0
+    assert tv.insert("after clear", 1) == 5  # ids are never reused (docs/COMPATIBILITY.md §5b)
     tv.close()
 
 
