@@ -25,6 +25,21 @@ pub struct Mirror {
     dims: usize,
 }
 
+/// Little-endian row bytes into words (the words past the row stay as they are: zero).
+fn fill_words(w: &mut [u32], row: &[u8]) {
+    let whole = row.chunks_exact(4);
+    let tail = whole.remainder();
+    let n = row.len() / 4;
+    for (d, c) in w.iter_mut().zip(whole) {
+        *d = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    if !tail.is_empty() {
+        let mut b = [0u8; 4];
+        b[..tail.len()].copy_from_slice(tail);
+        w[n] = u32::from_le_bytes(b);
+    }
+}
+
 /// One search hit: distance, id, value row id.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit {
@@ -127,11 +142,7 @@ impl Mirror {
     /// A stored row as words (zero-padded).
     pub fn row_words(&self, row: &[u8]) -> Vec<u32> {
         let mut w = vec![0u32; self.stride];
-        for (i, c) in row.chunks(4).enumerate() {
-            let mut b = [0u8; 4];
-            b[..c.len()].copy_from_slice(c);
-            w[i] = u32::from_le_bytes(b);
-        }
+        fill_words(&mut w, row);
         w
     }
 
@@ -144,13 +155,16 @@ impl Mirror {
         self.pos.insert(id, self.ids.len());
         self.ids.push(id);
         self.refs.push(value_ref);
-        let w = self.row_words(row);
-        self.words.extend_from_slice(&w);
+        let at = self.words.len();
+        self.words.resize(at + self.stride, 0);
+        fill_words(&mut self.words[at..], row);
     }
 
     fn set_row(&mut self, p: usize, row: &[u8]) {
-        let w = self.row_words(row);
-        self.words[p * self.stride..(p + 1) * self.stride].copy_from_slice(&w);
+        let s = self.stride;
+        let w = &mut self.words[p * s..(p + 1) * s];
+        w.fill(0);
+        fill_words(w, row);
     }
 
     pub fn set_vector(&mut self, id: i64, row: &[u8]) {

@@ -921,42 +921,63 @@ impl VectorStore {
     /// of byte i / 8), the slots' rowids (i64), their rows and their `value_ref` (i64). Returns
     /// false when any table or size is not as expected; the caller then scans `vec0` instead.
     fn load_chunks(&self, conn: &Connection, m: &mut Mirror) -> Result<bool> {
-        let sql = format!(
-            "SELECT c.size, c.validity, c.rowids, v.vectors, d.data FROM {} AS c \
-             JOIN {} AS v ON v.rowid = c.chunk_id JOIN {} AS d ON d.rowid = c.chunk_id \
-             ORDER BY c.chunk_id",
-            self.names.chunks, self.names.vector_chunks, self.names.metadata_chunks
+        // Chunk headers first (small), then each chunk's two big blobs by key: no join or sort
+        // over the blobs (SQLite would spill a sort of the whole table to temporary storage).
+        let heads = format!(
+            "SELECT chunk_id, size, validity, rowids FROM {}",
+            self.names.chunks
         );
-        let Ok(mut st) = conn.prepare(&sql) else {
+        let vecs = format!(
+            "SELECT vectors FROM {} WHERE rowid = ?1",
+            self.names.vector_chunks
+        );
+        let refs = format!(
+            "SELECT data FROM {} WHERE rowid = ?1",
+            self.names.metadata_chunks
+        );
+        let (Ok(mut heads), Ok(mut vecs), Ok(mut refs)) = (
+            conn.prepare(&heads),
+            conn.prepare(&vecs),
+            conn.prepare(&refs),
+        ) else {
             return Ok(false);
         };
         let rb = self.spec.row_bytes();
-        let mut rows = st.query([])?;
+        let i64_at = |b: &[u8], i: usize| {
+            i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+        };
+        let mut rows = heads.query([])?;
         while let Some(r) = rows.next()? {
-            let size = r.get::<_, i64>(0)?.max(0) as usize;
-            let (Ok(validity), Ok(ids), Ok(vectors), Ok(refs)) = (
-                r.get_ref(1)?.as_blob(),
-                r.get_ref(2)?.as_blob(),
-                r.get_ref(3)?.as_blob(),
-                r.get_ref(4)?.as_blob(),
-            ) else {
+            let chunk: i64 = r.get(0)?;
+            let size = r.get::<_, i64>(1)?.max(0) as usize;
+            let (Ok(validity), Ok(ids)) = (r.get_ref(2)?.as_blob(), r.get_ref(3)?.as_blob()) else {
                 return Ok(false);
             };
-            if validity.len() * 8 < size
-                || ids.len() < size * 8
-                || vectors.len() < size * rb
-                || refs.len() < size * 8
-            {
+            if validity.len() * 8 < size || ids.len() < size * 8 {
                 return Ok(false);
             }
-            let i64_at = |b: &[u8], i: usize| {
-                i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+            let mut vr = vecs.query([chunk])?;
+            let Some(vrow) = vr.next()? else {
+                return Ok(false);
             };
+            let Ok(vectors) = vrow.get_ref(0)?.as_blob() else {
+                return Ok(false);
+            };
+            let mut rr = refs.query([chunk])?;
+            let Some(rrow) = rr.next()? else {
+                return Ok(false);
+            };
+            let Ok(vrefs) = rrow.get_ref(0)?.as_blob() else {
+                return Ok(false);
+            };
+            if vectors.len() < size * rb || vrefs.len() < size * 8 {
+                return Ok(false);
+            }
             for slot in 0..size {
                 if validity[slot / 8] >> (slot % 8) & 1 == 1 {
                     m.push(
                         i64_at(ids, slot),
-                        i64_at(refs, slot),
+                        i64_at(vrefs, slot),
                         &vectors[slot * rb..(slot + 1) * rb],
                     );
                 }
