@@ -170,23 +170,10 @@ pub fn check_vector_case(v: &kohakuvault::VectorStore, case: &serde_json::Value,
         let h = v
             .search(&vector_bytes(ty, q), k, None, filter, true)
             .unwrap();
-        let ids: Vec<i64> = h
-            .ids
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        let want: Vec<i64> = q["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
+        let ids = le_i64s(&h.ids);
+        let want = json_i64s(&q["ids"]);
         assert_eq!(ids, want, "{who} {} query {qi}", case["name"]);
-        let dists: Vec<f32> = h
-            .distances
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
+        let dists = le_f32s(&h.distances);
         for (d, w) in dists.iter().zip(q["distances"].as_array().unwrap()) {
             assert!(
                 (*d as f64 - w.as_f64().unwrap()).abs() < 1e-4,
@@ -206,5 +193,67 @@ pub fn check_vector_case(v: &kohakuvault::VectorStore, case: &serde_json::Value,
             );
             at += 5 + n;
         }
+    }
+}
+
+/// Little-endian i64s / f32s / f64s of a buffer.
+pub fn le_i64s(b: &[u8]) -> Vec<i64> {
+    b.chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+pub fn le_f32s(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+pub fn le_f64s(b: &[u8]) -> Vec<f64> {
+    b.chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// A JSON array of integers.
+pub fn json_i64s(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
+}
+
+/// One cross-language round for a vault's file `<lang><suffix>` in `KV_XLANG_DIR` (a temporary
+/// directory when unset, unless `only_in_phase`): `write` creates this language's file, then
+/// `check` reads every language's file present (those in `KV_XLANG_REQUIRE` must be).
+pub fn xlang_round(
+    suffix: &str,
+    only_in_phase: bool,
+    write: impl Fn(&std::path::Path),
+    check: impl Fn(&std::path::Path, &str),
+) {
+    let dir = match std::env::var("KV_XLANG_DIR") {
+        Ok(d) => PathBuf::from(d),
+        Err(_) if only_in_phase => return,
+        Err(_) => tempfile::tempdir().unwrap().keep(),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = dir.join(format!("rust{suffix}"));
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", mine.display()));
+    }
+    write(&mine);
+    let required = std::env::var("KV_XLANG_REQUIRE").unwrap_or_default();
+    for lang in ["rust", "python", "kotlin", "swift"] {
+        let p = dir.join(format!("{lang}{suffix}"));
+        if !p.exists() {
+            assert!(
+                !required.split(',').any(|r| r == lang),
+                "{lang}{suffix} is required but missing"
+            );
+            continue;
+        }
+        check(&p, lang);
     }
 }

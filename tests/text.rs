@@ -1,5 +1,7 @@
 //! TextVault core: BM25 search, escaping and raw syntax, tokenizers, snippets with hostile
 //! markers, 1.1.0's table layout, hybrid search against an independent fusion, errors.
+mod common;
+use common::{json_i64s, le_f64s, le_i64s, xlang_round};
 use kohakuvault::{HybridRequest, OpenOptions, TaggedValue, TextOptions, TextStore, VaultError};
 
 fn opts() -> TextOptions {
@@ -23,17 +25,11 @@ fn open(p: &std::path::Path, cols: &[&str], o: TextOptions) -> Result<TextStore,
 }
 
 fn ids(h: &kohakuvault::TextHits) -> Vec<i64> {
-    h.ids
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+    le_i64s(&h.ids)
 }
 
 fn scores(h: &kohakuvault::TextHits) -> Vec<f64> {
-    h.scores
-        .chunks_exact(8)
-        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-        .collect()
+    le_f64s(&h.scores)
 }
 
 fn strings(b: &[u8]) -> Vec<String> {
@@ -521,12 +517,7 @@ pub fn check_text_case(t: &TextStore, case: &serde_json::Value, who: &str) {
                 true,
             )
             .unwrap();
-        let want: Vec<i64> = q["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
+        let want = json_i64s(&q["ids"]);
         assert_eq!(ids(&h), want, "{who} {name} {}", q["query"]);
         for (s, w) in scores(&h).iter().zip(q["scores"].as_array().unwrap()) {
             let w = w.as_f64().unwrap();
@@ -553,12 +544,7 @@ pub fn check_text_case(t: &TextStore, case: &serde_json::Value, who: &str) {
                 decoded: true,
             })
             .unwrap();
-        let want: Vec<i64> = q["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
+        let want = json_i64s(&q["ids"]);
         assert_eq!(ids(&h), want, "{who} {name} hybrid {}", q["query"]);
         for (s, w) in scores(&h).iter().zip(q["scores"].as_array().unwrap()) {
             assert!(
@@ -595,7 +581,7 @@ fn conformance_texts_json() {
 }
 
 /// Cross-language: writes `<KV_XLANG_DIR>/rust-texts.db` (table txt_xlang, case "xlang") and
-/// searches every other language's file. (Run by the xlang phase through this test's name.)
+/// searches every other language's file (only in the cross-language phase).
 #[test]
 fn xlang_texts() {
     let spec = conformance_texts();
@@ -605,33 +591,16 @@ fn xlang_texts() {
         .iter()
         .find(|c| c["name"] == "xlang")
         .unwrap();
-    let Ok(dir) = std::env::var("KV_XLANG_DIR") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mine = dir.join("rust-texts.db");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", mine.display()));
-    }
-    {
-        let t = open_case(&mine, "txt_xlang", case);
-        fill_text_case(&t, case);
-        t.close().unwrap();
-    }
-    let required = std::env::var("KV_XLANG_REQUIRE").unwrap_or_default();
-    for lang in ["rust", "python", "kotlin", "swift"] {
-        let p = dir.join(format!("{lang}-texts.db"));
-        if !p.exists() {
-            assert!(
-                !required.split(',').any(|r| r == lang),
-                "{lang}-texts.db is required but missing"
-            );
-            continue;
-        }
-        let t = open_case(&p, "txt_xlang", case);
-        check_text_case(&t, case, lang);
-    }
+    xlang_round(
+        "-texts.db",
+        true,
+        |mine| {
+            let t = open_case(mine, "txt_xlang", case);
+            fill_text_case(&t, case);
+            t.close().unwrap();
+        },
+        |p, lang| check_text_case(&open_case(p, "txt_xlang", case), case, lang),
+    );
 }
 
 #[test]

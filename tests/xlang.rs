@@ -96,31 +96,14 @@ fn xlang_vectors() {
         .iter()
         .find(|c| c["name"] == "xlang")
         .unwrap();
-    let dir = match std::env::var("KV_XLANG_DIR") {
-        Ok(d) => std::path::PathBuf::from(d),
-        Err(_) => tempfile::tempdir().unwrap().keep(),
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    let mine = dir.join("rust-vectors.db");
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", mine.display()));
-    }
-    {
-        let v = open_vectors(&mine, "vec_xlang", case);
-        fill_vector_case(&v, case);
-        v.close().unwrap();
-    }
-    let required = std::env::var("KV_XLANG_REQUIRE").unwrap_or_default();
-    for lang in ["rust", "python", "kotlin", "swift"] {
-        let p = dir.join(format!("{lang}-vectors.db"));
-        if !p.exists() {
-            assert!(
-                !required.split(',').any(|r| r == lang),
-                "{lang}-vectors.db is required but missing"
-            );
-            continue;
-        }
-        let v = open_vectors(&p, "vec_xlang", case);
-        check_vector_case(&v, case, lang);
-    }
+    xlang_round(
+        "-vectors.db",
+        false,
+        |mine| {
+            let v = open_vectors(mine, "vec_xlang", case);
+            fill_vector_case(&v, case);
+            v.close().unwrap();
+        },
+        |p, lang| check_vector_case(&open_vectors(p, "vec_xlang", case), case, lang),
+    );
 }
