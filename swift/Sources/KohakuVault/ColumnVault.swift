@@ -41,9 +41,7 @@ public final class ColumnVault: Sendable {
         set { deinitHook.value = newValue }
     }
 
-    private static let deinitHook = LockedBox<(@Sendable (String, KohakuVaultError) -> Void)?> { path, error in
-        FileHandle.standardError.write(Data("ColumnVault(\(path)): closing in deinit failed: \(error)\n".utf8))
-    }
+    private static let deinitHook = VaultDeinit.defaultHook("ColumnVault")
 
     let store: ColumnStore
     public let options: OpenOptions
@@ -64,12 +62,7 @@ public final class ColumnVault: Sendable {
 
     deinit {
         // Commit cached rows; closing twice is a no-op. A failure goes to the hook.
-        guard !store.isClosed() else { return }
-        do {
-            try store.close()
-        } catch {
-            if let hook = ColumnVault.onDeinitCloseError { hook(store.path(), KohakuVaultError.wrap(error)) }
-        }
+        VaultDeinit.close(store, hook: ColumnVault.onDeinitCloseError)
     }
 
     // MARK: - Properties

@@ -37,9 +37,7 @@ public final class KVault: Sendable {
         set { deinitHook.value = newValue }
     }
 
-    private static let deinitHook = LockedBox<(@Sendable (String, KohakuVaultError) -> Void)?> { path, error in
-        FileHandle.standardError.write(Data("KVault(\(path)): closing in deinit failed: \(error)\n".utf8))
-    }
+    private static let deinitHook = VaultDeinit.defaultHook("KVault")
 
     let store: KvStore
     public let options: OpenOptions
@@ -58,12 +56,7 @@ public final class KVault: Sendable {
 
     deinit {
         // Publish pending cache entries; closing twice is a no-op. A failure goes to the hook.
-        guard !store.isClosed() else { return }
-        do {
-            try store.close()
-        } catch {
-            if let hook = KVault.onDeinitCloseError { hook(store.path(), KohakuVaultError.wrap(error)) }
-        }
+        VaultDeinit.close(store, hook: KVault.onDeinitCloseError)
     }
 
     // MARK: - Properties
@@ -255,5 +248,67 @@ final class LockedBox<T>: @unchecked Sendable {
     var value: T {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); defer { lock.unlock() }; stored = newValue }
+    }
+}
+
+/// A vault type's `onDeinitCloseError`: called with the vault's path and the error.
+typealias DeinitCloseHook = @Sendable (String, KohakuVaultError) -> Void
+
+/// The generated stores as a vault's `deinit` closes them (`KVault`, `ColumnVault`, `VectorKVault`,
+/// `TextVault`).
+protocol DeinitClosable: AnyObject {
+    func isClosed() -> Bool
+    func close() throws
+    func path() -> String
+}
+
+extension KvStore: DeinitClosable {}
+extension ColumnStore: DeinitClosable {}
+extension VectorStore: DeinitClosable {}
+extension TextStore: DeinitClosable {}
+
+/// What every vault's `deinit` does, and its hook's default.
+enum VaultDeinit {
+    /// The default `onDeinitCloseError` of the vault type `name`: one line to standard error.
+    static func defaultHook(_ name: String) -> LockedBox<DeinitCloseHook?> {
+        LockedBox<DeinitCloseHook?> { path, error in
+            FileHandle.standardError.write(Data("\(name)(\(path)): closing in deinit failed: \(error)\n".utf8))
+        }
+    }
+
+    /// Closes `store` unless it is closed (closing twice is a no-op); a failure goes to `hook`,
+    /// which is read only then.
+    static func close(_ store: DeinitClosable, hook: @autoclosure () -> DeinitCloseHook?) {
+        guard !store.isClosed() else { return }
+        do {
+            try store.close()
+        } catch {
+            if let hook = hook() { hook(store.path(), KohakuVaultError.wrap(error)) }
+        }
+    }
+}
+
+/// A search's `k` for the core (`VectorKVault`, `TextVault`): `.invalidArgument` when negative;
+/// above 1,000,000 the core's error.
+func searchK(_ k: Int) throws -> UInt32 {
+    guard k >= 0 else { throw KohakuVaultError.invalidArgument("k must be non-negative, got \(k)") }
+    return UInt32(clamping: k)
+}
+
+/// A vector vault's `dimensions` for the core (`VectorKVault`, `TextVault`): `.invalidArgument`
+/// when negative or above `UInt32.max` (0 is the core's error).
+func coreDimensions(_ d: Int) throws -> UInt32 {
+    guard d >= 0 else { throw KohakuVaultError.invalidArgument("dimensions must be positive") }
+    guard d <= Int(UInt32.max) else {
+        throw KohakuVaultError.invalidArgument("dimensions must be at most \(UInt32.max), got \(d)")
+    }
+    return UInt32(d)
+}
+
+/// An update's optional value as the core takes it (nil keeps the stored value).
+func coreValue(_ value: (any VaultValueConvertible)?) throws -> KohakuVaultCore.TaggedValue? {
+    try value.map { (x) -> KohakuVaultCore.TaggedValue in
+        let tv = try x.vaultValue()
+        return KohakuVaultCore.TaggedValue(kind: tv.kindCode, payload: tv.payload)
     }
 }

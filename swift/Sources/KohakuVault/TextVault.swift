@@ -41,9 +41,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
         set { deinitHook.value = newValue }
     }
 
-    private static let deinitHook = LockedBox<(@Sendable (String, KohakuVaultError) -> Void)?> { path, error in
-        FileHandle.standardError.write(Data("TextVault(\(path)): closing in deinit failed: \(error)\n".utf8))
-    }
+    private static let deinitHook = VaultDeinit.defaultHook("TextVault")
 
     let store: TextStore
     public let options: OpenOptions
@@ -73,14 +71,9 @@ public final class TextVault: Sendable, CustomStringConvertible {
         if let r = removeDiacritics, !(0...Int(UInt8.max)).contains(r) {
             throw KohakuVaultError.invalidArgument("remove_diacritics must be 0, 1 or 2, got \(r)")
         }
-        if let d = dimensions {
-            guard d >= 0 else { throw KohakuVaultError.invalidArgument("dimensions must be positive") }
-            guard d <= Int(UInt32.max) else {
-                throw KohakuVaultError.invalidArgument("dimensions must be at most \(UInt32.max), got \(d)")
-            }
-        }
+        let dims32 = try dimensions.map(coreDimensions)
         let text = KohakuVaultCore.TextOptions(tokenizer: tokenizer.rawValue, removeDiacritics: removeDiacritics.map(UInt8.init),
-                                               dimensions: dimensions.map(UInt32.init), metric: metric.rawValue,
+                                               dimensions: dims32, metric: metric.rawValue,
                                                vectorType: type.rawValue)
         let s = try core {
             try TextStore(path: path, table: table, columns: columns, text: text, options: options.core)
@@ -107,12 +100,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        guard !store.isClosed() else { return }
-        do {
-            try store.close()
-        } catch {
-            if let hook = TextVault.onDeinitCloseError { hook(store.path(), KohakuVaultError.wrap(error)) }
-        }
+        VaultDeinit.close(store, hook: TextVault.onDeinitCloseError)
     }
 
     // MARK: - Properties
@@ -215,7 +203,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
     /// as stored (kind raw).
     public func search(_ query: String, k: Int = 10, column: String? = nil, escape: Bool = true,
                        decoded: Bool = true) throws -> [TextHit] {
-        let k32 = try TextVault.k32(k)
+        let k32 = try searchK(k)
         let h = try core {
             try store.search(query: query, k: k32, column: column, escape: escape, withTexts: false, decoded: decoded)
         }
@@ -225,7 +213,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
     /// `search`, each hit with every column's text (`TextHit.texts`).
     public func searchWithText(_ query: String, k: Int = 10, column: String? = nil, escape: Bool = true,
                                decoded: Bool = true) throws -> [TextHit] {
-        let k32 = try TextVault.k32(k)
+        let k32 = try searchK(k)
         let h = try core {
             try store.search(query: query, k: k32, column: column, escape: escape, withTexts: true, decoded: decoded)
         }
@@ -240,7 +228,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
                                    snippetTokens: Int = 10, highlightStart: String = "**",
                                    highlightEnd: String = "**", escape: Bool = true,
                                    decoded: Bool = true) throws -> [TextHit] {
-        let k32 = try TextVault.k32(k)
+        let k32 = try searchK(k)
         guard snippetTokens >= 0 else {
             throw KohakuVaultError.invalidArgument("snippet_tokens must be between 1 and 64, got \(snippetTokens)")
         }
@@ -395,11 +383,6 @@ public final class TextVault: Sendable, CustomStringConvertible {
         if store.isClosed() { _ = try core { try store.count() } }
     }
 
-    static func k32(_ k: Int) throws -> UInt32 {
-        guard k >= 0 else { throw KohakuVaultError.invalidArgument("k must be non-negative, got \(k)") }
-        return UInt32(clamping: k) // above 1,000,000: the core's error
-    }
-
     /// A document's texts in column order; `.invalidArgument` for a single text on a
     /// multi-column vault, a missing column or an unknown one.
     func orderedTexts(_ t: TextDoc.Texts) throws -> [String] {
@@ -439,16 +422,13 @@ public final class TextVault: Sendable, CustomStringConvertible {
 
     private func updateDoc(_ id: Int64, texts: TextDoc.Texts?, value: (any VaultValueConvertible)?, vector: Data?) throws {
         let t = try texts.map(orderedTexts)
-        let v = try value.map { (x) -> KohakuVaultCore.TaggedValue in
-            let tv = try x.vaultValue()
-            return KohakuVaultCore.TaggedValue(kind: tv.kindCode, payload: tv.payload)
-        }
+        let v = try coreValue(value)
         try core { try store.update(id: id, texts: t, value: v, vector: vector) }
     }
 
     private func hybrid(query: String?, vector: Data?, k: Int, textWeight: Double, vectorWeight: Double, rrfK: Int,
                         candidates: Int?, decoded: Bool) throws -> [TextHit] {
-        let k32 = try TextVault.k32(k)
+        let k32 = try searchK(k)
         guard rrfK >= 0, rrfK <= Int(UInt32.max) else {
             throw KohakuVaultError.invalidArgument("rrf_k must be between 0 and \(UInt32.max), got \(rrfK)")
         }
@@ -463,7 +443,7 @@ public final class TextVault: Sendable, CustomStringConvertible {
     }
 
     private func vectorSearch(_ row: Data, k: Int, decoded: Bool) throws -> [TextHit] {
-        let k32 = try TextVault.k32(k)
+        let k32 = try searchK(k)
         let h = try core { try store.searchByVector(vector: row, k: k32, decoded: decoded) }
         return try TextBuffers.unpackHits(h, texts: .none)
     }

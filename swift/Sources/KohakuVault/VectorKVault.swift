@@ -38,9 +38,7 @@ public final class VectorKVault: Sendable, CustomStringConvertible {
         set { deinitHook.value = newValue }
     }
 
-    private static let deinitHook = LockedBox<(@Sendable (String, KohakuVaultError) -> Void)?> { path, error in
-        FileHandle.standardError.write(Data("VectorKVault(\(path)): closing in deinit failed: \(error)\n".utf8))
-    }
+    private static let deinitHook = VaultDeinit.defaultHook("VectorKVault")
 
     let store: VectorStore
     public let options: OpenOptions
@@ -57,12 +55,9 @@ public final class VectorKVault: Sendable, CustomStringConvertible {
     /// type (`.invalidArgument` naming both otherwise).
     public init(path: String, table: String = "vec_kvault", dimensions: Int, metric: VectorMetric = .cosine,
                 type: VectorType = .f32, options: OpenOptions = OpenOptions()) throws {
-        guard dimensions >= 0 else { throw KohakuVaultError.invalidArgument("dimensions must be positive") }
-        guard dimensions <= Int(UInt32.max) else {
-            throw KohakuVaultError.invalidArgument("dimensions must be at most \(UInt32.max), got \(dimensions)")
-        }
+        let dims32 = try coreDimensions(dimensions)
         let s = try core {
-            try VectorStore(path: path, table: table, dimensions: UInt32(dimensions), metric: metric.rawValue,
+            try VectorStore(path: path, table: table, dimensions: dims32, metric: metric.rawValue,
                             vectorType: type.rawValue, options: options.core)
         }
         store = s
@@ -81,12 +76,7 @@ public final class VectorKVault: Sendable, CustomStringConvertible {
     }
 
     deinit {
-        guard !store.isClosed() else { return }
-        do {
-            try store.close()
-        } catch {
-            if let hook = VectorKVault.onDeinitCloseError { hook(store.path(), KohakuVaultError.wrap(error)) }
-        }
+        VaultDeinit.close(store, hook: VectorKVault.onDeinitCloseError)
     }
 
     // MARK: - Properties
@@ -333,24 +323,21 @@ public final class VectorKVault: Sendable, CustomStringConvertible {
 
     private func searchRows(_ rows: Data, count m: Int, k: Int, filter: VectorFilter?,
                             decoded: Bool) throws -> [[VectorHit]] {
-        guard k >= 0 else { throw KohakuVaultError.invalidArgument("k must be non-negative, got \(k)") }
+        let k32 = try searchK(k)
         let f = try filter?.coreFilter()
         if m == 0 {
             try ensureOpen()
             return []
         }
         let hits = try core {
-            try store.search(queries: rows, k: UInt32(clamping: k), metric: nil, filter: f, decoded: decoded)
+            try store.search(queries: rows, k: k32, metric: nil, filter: f, decoded: decoded)
         }
         return try VectorBuffers.unpackHits(hits, queries: m)
     }
 
     private func updateRow(_ id: Int64, vector: Data?, value: (any VaultValueConvertible)?,
                            metadata: [String: PlainValue]?) throws {
-        let v = try value.map { (x) -> KohakuVaultCore.TaggedValue in
-            let t = try x.vaultValue()
-            return KohakuVaultCore.TaggedValue(kind: t.kindCode, payload: t.payload)
-        }
+        let v = try coreValue(value)
         let meta = try metadata.map(VectorMetadata.msgpack)
         try core { try store.update(id: id, vector: vector, value: v, metadata: meta) }
     }

@@ -114,16 +114,6 @@ final class ClosedVaultTests: XCTestCase {
         let (v, dir) = try closedVault()
         let file = dir.appendingPathComponent("src.bin")
         try Data("abc".utf8).write(to: file)
-        func expectClosed(_ what: String, _ body: () async throws -> Void) async {
-            do {
-                try await body()
-                XCTFail("\(what): nothing thrown")
-            } catch let e as KohakuVaultError {
-                XCTAssertEqual(e.name, "closed", "\(what): \(e)")
-            } catch {
-                XCTFail("\(what): \(error)")
-            }
-        }
         await expectClosed("set") { try await v.set("y", forKey: "a") }
         await expectClosed("value") { _ = try await v.value(forKey: "a") }
         await expectClosed("storedBytes") { _ = try await v.storedBytes(forKey: "a") }

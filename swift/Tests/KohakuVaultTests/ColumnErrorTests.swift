@@ -138,16 +138,6 @@ final class ColumnErrorTests: XCTestCase {
     func testEveryAsyncMemberThrowsClosed() async throws {
         let h = try closedVault()
         let v = h.vault
-        func expectClosed(_ what: String, _ body: () async throws -> Void) async {
-            do {
-                try await body()
-                XCTFail("\(what): nothing thrown")
-            } catch let e as KohakuVaultError {
-                XCTAssertEqual(e.name, "closed", "\(what): \(e)")
-            } catch {
-                XCTFail("\(what): \(error)")
-            }
-        }
         let c = h.i64
         await expectClosed("createColumn") { _ = try await v.createColumn("x", dtype: "i64") }
         await expectClosed("ensureColumn") { _ = try await v.ensureColumn("x", dtype: "i64") }

@@ -24,9 +24,7 @@ final class CrossLanguageTests: XCTestCase {
     }
 
     private func entries() throws -> [Entry] {
-        let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/xlang.json"))
-        XCTAssertEqual(doc["version"]?.int, 1)
-        return try XCTUnwrap(doc["entries"]?.array).map {
+        return try conformanceCases("xlang.json", key: "entries").map {
             Entry(key: $0["key"]?.string ?? "", type: $0["type"]?.string ?? "", json: $0)
         }
     }
@@ -87,13 +85,7 @@ final class CrossLanguageTests: XCTestCase {
 
     func testCrossLanguageFiles() throws {
         let env = ProcessInfo.processInfo.environment
-        let dir: URL
-        if let d = env["KV_XLANG_DIR"], !d.isEmpty {
-            dir = URL(fileURLWithPath: d, isDirectory: true)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } else {
-            dir = try makeTempDir(self)
-        }
+        let dir = try xlangDir(self)
         let list = try entries()
         XCTAssertFalse(list.isEmpty)
 
@@ -126,17 +118,8 @@ final class CrossLanguageTests: XCTestCase {
         print("xlang: checked \(files.joined(separator: ", ")) in \(dir.path)")
     }
 
-    private func xlangDir() throws -> URL {
-        if let d = ProcessInfo.processInfo.environment["KV_XLANG_DIR"], !d.isEmpty {
-            let dir = URL(fileURLWithPath: d, isDirectory: true)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            return dir
-        }
-        return try makeTempDir(self)
-    }
-
     func testCrossLanguageColumnFiles() throws {
-        let dir = try xlangDir()
+        let dir = try xlangDir(self)
         let own = dir.appendingPathComponent("swift-columns.db")
         for suffix in ["", "-wal", "-shm"] {
             try? FileManager.default.removeItem(atPath: own.path + suffix)
@@ -168,7 +151,7 @@ final class CrossLanguageTests: XCTestCase {
     }
 
     func testCrossLanguageVectorFiles() throws {
-        let dir = try xlangDir()
+        let dir = try xlangDir(self)
         let c = try XCTUnwrap(try VectorCase.load().first { $0.name == "xlang" }, "vectors.json has no case xlang")
         let own = dir.appendingPathComponent("swift-vectors.db")
         for suffix in ["", "-wal", "-shm"] {

@@ -308,9 +308,7 @@ final class ErrorConformanceTests: XCTestCase {
     }
 
     func testEveryErrorCase() throws {
-        let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/errors.json"))
-        XCTAssertEqual(doc["version"]?.int, 1)
-        let cases = try XCTUnwrap(doc["cases"]?.array)
+        let cases = try conformanceCases("errors.json")
         XCTAssertGreaterThanOrEqual(cases.count, 12)
         for c in cases {
             let id = c["id"]?.string ?? "?"

@@ -35,17 +35,51 @@ func unhex(_ s: String) -> Data {
     return out
 }
 
-/// Asserts that `body` throws the `KohakuVaultError` case of `expected` (reasons are not compared).
-func assertThrowsVault<T>(_ expected: KohakuVaultError, _ body: @autoclosure () throws -> T,
+/// Asserts that `body` throws the `KohakuVaultError` case of `expected` (reasons are not compared);
+/// a `message` (naming the case, for checks in loops) leads every failure's text.
+func assertThrowsVault<T>(_ expected: KohakuVaultError, _ body: @autoclosure () throws -> T, _ message: String = "",
                           file: StaticString = #filePath, line: UInt = #line) {
+    let m = message.isEmpty ? "" : "\(message): "
     do {
         _ = try body()
-        XCTFail("expected \(expected.name), nothing was thrown", file: file, line: line)
+        XCTFail("\(m)expected \(expected.name), nothing was thrown", file: file, line: line)
     } catch let e as KohakuVaultError {
-        XCTAssertTrue(e.isSameCase(as: expected), "expected \(expected.name), got \(e)", file: file, line: line)
+        XCTAssertTrue(e.isSameCase(as: expected), "\(m)expected \(expected.name), got \(e)", file: file, line: line)
     } catch {
-        XCTFail("expected KohakuVaultError.\(expected.name), got \(error)", file: file, line: line)
+        XCTFail("\(m)expected KohakuVaultError.\(expected.name), got \(error)", file: file, line: line)
     }
+}
+
+/// Asserts that the async `body` (named `what`) throws `.closed`.
+func expectClosed(_ what: String, _ body: () async throws -> Void,
+                  file: StaticString = #filePath, line: UInt = #line) async {
+    do {
+        try await body()
+        XCTFail("\(what): nothing thrown", file: file, line: line)
+    } catch let e as KohakuVaultError {
+        XCTAssertEqual(e.name, "closed", "\(what): \(e)", file: file, line: line)
+    } catch {
+        XCTFail("\(what): \(error)", file: file, line: line)
+    }
+}
+
+/// The directory of the cross-language files: `$KV_XLANG_DIR` (created when missing), else a
+/// temporary directory of `test` (own file only).
+func xlangDir(_ test: XCTestCase) throws -> URL {
+    if let d = ProcessInfo.processInfo.environment["KV_XLANG_DIR"], !d.isEmpty {
+        let dir = URL(fileURLWithPath: d, isDirectory: true)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+    return try makeTempDir(test)
+}
+
+/// The `key` array (default `cases`) of tests/conformance/`name`, its `version` checked to be 1.
+func conformanceCases(_ name: String, key: String = "cases",
+                      file: StaticString = #filePath, line: UInt = #line) throws -> [JSON] {
+    let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/\(name)"))
+    XCTAssertEqual(doc["version"]?.int, 1, file: file, line: line)
+    return try XCTUnwrap(doc[key]?.array, file: file, line: line)
 }
 
 // MARK: - A small JSON reader that keeps object order and tells ints from floats

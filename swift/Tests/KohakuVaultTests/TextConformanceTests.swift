@@ -41,9 +41,7 @@ struct TextCase {
 
     /// Every case of the file (its `version` checked).
     static func load() throws -> [TextCase] {
-        let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/texts.json"))
-        XCTAssertEqual(doc["version"]?.int, 1)
-        return try XCTUnwrap(doc["cases"]?.array).map(TextCase.init)
+        try conformanceCases("texts.json").map(TextCase.init)
     }
 
     init(_ j: JSON) throws {

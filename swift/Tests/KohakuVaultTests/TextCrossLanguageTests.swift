@@ -12,13 +12,7 @@ import XCTest
 final class TextCrossLanguageTests: XCTestCase {
     func testCrossLanguageTextFiles() throws {
         let env = ProcessInfo.processInfo.environment
-        let dir: URL
-        if let d = env["KV_XLANG_DIR"], !d.isEmpty {
-            dir = URL(fileURLWithPath: d, isDirectory: true)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        } else {
-            dir = try makeTempDir(self)
-        }
+        let dir = try xlangDir(self)
         let c = try XCTUnwrap(try TextCase.load().first { $0.name == "xlang" }, "texts.json has no case xlang")
         XCTAssertFalse(c.queries.isEmpty)
 

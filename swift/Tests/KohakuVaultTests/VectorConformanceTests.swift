@@ -27,9 +27,7 @@ struct VectorCase {
 
     /// Every case of the file (its `version` checked).
     static func load() throws -> [VectorCase] {
-        let doc = try JSON.load(repoRoot.appendingPathComponent("tests/conformance/vectors.json"))
-        XCTAssertEqual(doc["version"]?.int, 1)
-        return try XCTUnwrap(doc["cases"]?.array).map(VectorCase.init)
+        try conformanceCases("vectors.json").map(VectorCase.init)
     }
 
     init(_ j: JSON) throws {

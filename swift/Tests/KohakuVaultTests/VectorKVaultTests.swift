@@ -646,16 +646,6 @@ final class VectorKVaultTests: XCTestCase {
     func testEveryAsyncMemberThrowsClosed() async throws {
         let v = try closedVault()
         let q: [Float] = [1, 2, 3, 4], row = VectorRows.row(q)
-        func expectClosed(_ what: String, _ body: () async throws -> Void) async {
-            do {
-                try await body()
-                XCTFail("\(what): nothing thrown")
-            } catch let e as KohakuVaultError {
-                XCTAssertEqual(e.name, "closed", "\(what): \(e)")
-            } catch {
-                XCTFail("\(what): \(error)")
-            }
-        }
         await expectClosed("insert") { try await v.insert(q, value: "y") }
         await expectClosed("insert row") { try await v.insert(row, value: "y", metadata: ["a": 1]) }
         await expectClosed("insert contentsOf") { try await v.insert(contentsOf: [q], values: ["y"]) }

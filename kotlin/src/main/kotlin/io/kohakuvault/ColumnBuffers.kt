@@ -21,6 +21,15 @@ internal class ColumnArgs private constructor(val buf: ByteBuffer, private val m
         return d.slice().order(ByteOrder.LITTLE_ENDIAN)
     }
 
+    /** Views of the consecutive regions `[0, ends[0])`, `[ends[0], ends[1])`, ..., one per argument of a batch call. */
+    fun views(vararg ends: Long): Array<ByteBuffer> {
+        var from = 0
+        return Array(ends.size) { i ->
+            val to = ends[i].toInt()
+            view(from, to).also { from = to }
+        }
+    }
+
     fun release() {
         mem?.close()
     }

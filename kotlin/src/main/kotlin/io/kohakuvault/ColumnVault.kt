@@ -5,6 +5,7 @@ import io.kohakuvault.uniffi.ColumnStore
 import java.util.concurrent.atomic.AtomicInteger
 import io.kohakuvault.uniffi.ColumnInfo as FfiColumnInfo
 import io.kohakuvault.uniffi.ColumnLayout as FfiColumnLayout
+import io.kohakuvault.uniffi.WalCheckpoint as FfiWalCheckpoint
 
 /** The core's message for use of a closed column vault; the facade raises the same text for its own checks. */
 internal const val COLUMN_CLOSED_MESSAGE = "Cannot operate on closed ColumnVault (ColumnVault is closed)"
@@ -170,7 +171,7 @@ class ColumnVault @JvmOverloads @Throws(KohakuVaultException::class) constructor
     /** Flushes every cache, then `PRAGMA wal_checkpoint(PASSIVE)`. */
     @Throws(KohakuVaultException::class)
     fun checkpoint(): WalCheckpoint =
-        core.call { it.checkpoint() }.let { WalCheckpoint(it.busy, it.logFrames, it.checkpointedFrames) }
+        core.call { it.checkpoint() }.toFacade()
 
     /**
      * Flushes every cache and closes. Idempotent. If the final flush fails the vault stays open (its rows kept) and
@@ -306,6 +307,9 @@ data class ColumnStorageInfo(val blocks: Long, val payloadBytes: Long, val capac
 
 /** The three numbers of `PRAGMA wal_checkpoint(PASSIVE)` ([ColumnVault.checkpoint]). */
 data class WalCheckpoint(val busy: Long, val logFrames: Long, val checkpointedFrames: Long)
+
+/** The core's checkpoint result as the facade's (every vault's `checkpoint()`). */
+internal fun FfiWalCheckpoint.toFacade(): WalCheckpoint = WalCheckpoint(busy, logFrames, checkpointedFrames)
 
 internal fun FfiColumnLayout.toFacade(): ColumnLayout = when (this) {
     FfiColumnLayout.SCALAR -> ColumnLayout.SCALAR

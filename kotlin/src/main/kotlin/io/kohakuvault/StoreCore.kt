@@ -60,3 +60,23 @@ internal fun longsOf(b: ByteArray, n: Int, what: String): LongArray {
     le(b).asLongBuffer().get(out)
     return out
 }
+
+/** A search's [k] for the core (VectorKVault and TextVault): InvalidArgument when negative. */
+internal fun kOf(k: Int): UInt {
+    if (k < 0) throw KohakuVaultException.InvalidArgument("k must not be negative, got $k")
+    return k.toUInt()
+}
+
+/** The payload bytes of a batch's [values] (the payloads part of its kinds | value_lens | payloads section). */
+internal fun payloadBytesOf(values: List<TaggedValue>): Long {
+    var n = 0L
+    for (t in values) n += t.payload.size
+    return n
+}
+
+/** Writes a batch's [values] as its kinds | value_lens | payloads section (docs/FORMAT.md §7, §8). */
+internal fun ByteBuffer.putValues(values: List<TaggedValue>) {
+    for (t in values) put(t.kind.toByte())
+    for (t in values) putInt(t.payload.size)
+    for (t in values) put(t.payload)
+}

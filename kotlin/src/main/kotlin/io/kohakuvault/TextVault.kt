@@ -176,8 +176,7 @@ class TextVault private constructor(
         // one buffer: text_lens | texts | kinds | value_lens | payloads | vectors (docs/FORMAT.md §8)
         var textBytes = 0L
         for (t in texts) textBytes += t.size
-        var payloadBytes = 0L
-        for (t in tvs) payloadBytes += t.payload.size
+        val payloadBytes = payloadBytesOf(tvs)
         val lensEnd = 4L * texts.size
         val textsEnd = lensEnd + textBytes
         val kindsEnd = textsEnd + n
@@ -188,15 +187,10 @@ class TextVault private constructor(
             val b = a.buf
             for (t in texts) b.putInt(t.size)
             for (t in texts) b.put(t)
-            for (t in tvs) b.put(t.kind.toByte())
-            for (t in tvs) b.putInt(t.payload.size)
-            for (t in tvs) b.put(t.payload)
+            b.putValues(tvs)
             if (vectors != null) for (v in vectors) rows!!.put(b, v)
-            call {
-                it.insertMany(a.view(0, lensEnd.toInt()), a.view(lensEnd.toInt(), textsEnd.toInt()),
-                    a.view(textsEnd.toInt(), kindsEnd.toInt()), a.view(kindsEnd.toInt(), valueLensEnd.toInt()),
-                    a.view(valueLensEnd.toInt(), payEnd.toInt()), a.view(payEnd.toInt(), total.toInt()))
-            }
+            val args = a.views(lensEnd, textsEnd, kindsEnd, valueLensEnd, payEnd, total)
+            call { it.insertMany(args[0], args[1], args[2], args[3], args[4], args[5]) }
         }
         return longsOf(ids, n, "insert_many ids")
     }
@@ -241,17 +235,9 @@ class TextVault private constructor(
         val h = call {
             it.snippets(query, kOf(k), snippetColumn, snippetTokens.toUInt(), highlightStart, highlightEnd, escape, true)
         }
-        val n = countOf(h)
-        val ids = le(h.ids).asLongBuffer()
-        val scores = le(h.scores).asDoubleBuffer()
-        val values = ResultReader(h.values)
-        val texts = ResultReader(h.texts)
-        val out = List(n) {
-            TextSnippet(ids.get(), scores.get(), TaggedValue(values.u8(), values.lenBytes()),
-                texts.lenBytes().toString(Charsets.UTF_8))
+        return readHits(h, "snippets") { id, score, value, texts ->
+            TextSnippet(id, score, value, texts.lenBytes().toString(Charsets.UTF_8))
         }
-        if (values.hasRemaining || texts.hasRemaining) throw KohakuVaultException.Internal("snippets returned extra data")
-        return out
     }
 
     /** The number of documents matching [query], in raw FTS5 syntax (never escaped, as in kohakuvault 1.1.0). */
@@ -418,7 +404,7 @@ class TextVault private constructor(
     /** PRAGMA wal_checkpoint(PASSIVE). */
     @Throws(KohakuVaultException::class)
     fun checkpoint(): WalCheckpoint =
-        call { it.checkpoint() }.let { WalCheckpoint(it.busy, it.logFrames, it.checkpointedFrames) }
+        call { it.checkpoint() }.toFacade()
 
     /** Closes the vault. Idempotent; every later call raises [KohakuVaultException.Closed]. */
     @Throws(KohakuVaultException::class)
@@ -474,11 +460,6 @@ class TextVault private constructor(
         return m
     }
 
-    private fun kOf(k: Int): UInt {
-        if (k < 0) throw KohakuVaultException.InvalidArgument("k must not be negative, got $k")
-        return k.toUInt()
-    }
-
     private fun columnList(): String = columns.joinToString(", ", "[", "]") { "\"$it\"" }
 
     private fun checkVector(v: Any) {
@@ -499,16 +480,23 @@ class TextVault private constructor(
         return n
     }
 
-    private fun hitsOf(h: FfiTextHits, withTexts: Boolean): List<TextHit> {
+    /**
+     * The hits of [h] in order, each made by [hit] from its id, score and value and the reader of the hits' texts
+     * (which [hit] reads its own texts from); [what] names the call in the Internal error for data left over.
+     */
+    private inline fun <T> readHits(h: FfiTextHits, what: String, hit: (Long, Double, TaggedValue, ResultReader) -> T): List<T> {
         val n = countOf(h)
         val ids = le(h.ids).asLongBuffer()
         val scores = le(h.scores).asDoubleBuffer()
         val values = ResultReader(h.values)
         val texts = ResultReader(h.texts)
-        val out = List(n) {
-            val id = ids.get()
-            val score = scores.get()
-            val value = TaggedValue(values.u8(), values.lenBytes())
+        val out = List(n) { hit(ids.get(), scores.get(), TaggedValue(values.u8(), values.lenBytes()), texts) }
+        if (values.hasRemaining || texts.hasRemaining) throw KohakuVaultException.Internal("$what returned extra data")
+        return out
+    }
+
+    private fun hitsOf(h: FfiTextHits, withTexts: Boolean): List<TextHit> =
+        readHits(h, "search") { id, score, value, texts ->
             val t = if (withTexts) {
                 val m = LinkedHashMap<String, String>(2 * columns.size)
                 for (c in columns) m[c] = texts.lenBytes().toString(Charsets.UTF_8)
@@ -518,9 +506,6 @@ class TextVault private constructor(
             }
             TextHit(id, score, value, t)
         }
-        if (values.hasRemaining || texts.hasRemaining) throw KohakuVaultException.Internal("search returned extra data")
-        return out
-    }
 
     companion object {
         const val DEFAULT_TABLE = "text_vault"

@@ -172,8 +172,7 @@ class VectorKVault private constructor(internal val core: StoreCore<VectorStore>
         val tvs = values.map { TaggedValue.from(it) }
         val metas = metadata?.map { m -> m?.let { Codec.plainToMsgpack(it) } }?.takeIf { l -> l.any { it != null } }
         // one buffer: vectors | kinds | value_lens | payloads | meta_lens | metas (docs/FORMAT.md §7)
-        var payloadBytes = 0L
-        for (t in tvs) payloadBytes += t.payload.size
+        val payloadBytes = payloadBytesOf(tvs)
         var metaBytes = 0L
         if (metas != null) for (m in metas) metaBytes += m?.size ?: 0
         val vecEnd = n.toLong() * rowBytes
@@ -185,18 +184,13 @@ class VectorKVault private constructor(internal val core: StoreCore<VectorStore>
         val ids = withArgs(total) { a ->
             val b = a.buf
             for (v in vectors) rows.put(b, v)
-            for (t in tvs) b.put(t.kind.toByte())
-            for (t in tvs) b.putInt(t.payload.size)
-            for (t in tvs) b.put(t.payload)
+            b.putValues(tvs)
             if (metas != null) {
                 for (m in metas) b.putInt(m?.size ?: 0)   // a msgpack map is never 0 bytes: 0 = none
                 for (m in metas) if (m != null) b.put(m)
             }
-            core.call {
-                it.insertMany(a.view(0, vecEnd.toInt()), a.view(vecEnd.toInt(), kindsEnd.toInt()),
-                    a.view(kindsEnd.toInt(), lensEnd.toInt()), a.view(lensEnd.toInt(), payEnd.toInt()),
-                    a.view(payEnd.toInt(), metaLensEnd.toInt()), a.view(metaLensEnd.toInt(), total.toInt()))
-            }
+            val args = a.views(vecEnd, kindsEnd, lensEnd, payEnd, metaLensEnd, total)
+            core.call { it.insertMany(args[0], args[1], args[2], args[3], args[4], args[5]) }
         }
         return longsOf(ids, n, "insert_many ids")
     }
@@ -251,14 +245,14 @@ class VectorKVault private constructor(internal val core: StoreCore<VectorStore>
 
     private fun searchRows(queries: List<Any>, k: Int, filter: VectorFilter?): List<List<VectorHit>> {
         core.ensureOpen()
-        if (k < 0) throw KohakuVaultException.InvalidArgument("k must not be negative, got $k")
+        val uk = kOf(k)
         for (q in queries) rows.check(q)
         if (queries.isEmpty()) return emptyList()
         val f = filter?.toFfi()
         val total = queries.size.toLong() * rowBytes
         val hits = withArgs(total) { a ->
             for (q in queries) rows.put(a.buf, q)
-            core.call { it.search(a.view(0, total.toInt()), k.toUInt(), null, f, true) }
+            core.call { it.search(a.view(0, total.toInt()), uk, null, f, true) }
         }
         return parseHits(hits, queries.size)
     }
@@ -364,7 +358,7 @@ class VectorKVault private constructor(internal val core: StoreCore<VectorStore>
     /** PRAGMA wal_checkpoint(PASSIVE). */
     @Throws(KohakuVaultException::class)
     fun checkpoint(): WalCheckpoint =
-        core.call { it.checkpoint() }.let { WalCheckpoint(it.busy, it.logFrames, it.checkpointedFrames) }
+        core.call { it.checkpoint() }.toFacade()
 
     /** Closes the vault. Idempotent; every later call raises [KohakuVaultException.Closed]. */
     @Throws(KohakuVaultException::class)

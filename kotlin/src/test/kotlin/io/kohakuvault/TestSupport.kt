@@ -15,6 +15,14 @@ object TestSupport {
 
     fun conformance(name: String): Any? = Json.parse(File(repoRoot, "tests/conformance/$name").readText())
 
+    /** The `cases` of the version-1 conformance file [name] (vectors.json, texts.json). */
+    @Suppress("UNCHECKED_CAST")
+    fun conformanceCases(name: String): List<Map<String, Any?>> {
+        val doc = conformance(name) as Map<String, Any?>
+        check(doc["version"] == 1L) { "$name version ${doc["version"]}" }
+        return doc["cases"] as List<Map<String, Any?>>
+    }
+
     fun tempDir(): File = Files.createTempDirectory("kvtest").toFile().also { it.deleteOnExit() }
 
     fun tempDb(): String = File(tempDir(), "t.db").path

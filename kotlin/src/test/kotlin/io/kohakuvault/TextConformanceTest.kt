@@ -14,12 +14,7 @@ import kotlin.math.max
  * a case's queries (also used by TextXlangTest for the `xlang` case).
  */
 object TextCases {
-    @Suppress("UNCHECKED_CAST")
-    val cases: List<Map<String, Any?>> by lazy {
-        val doc = TestSupport.conformance("texts.json") as Map<String, Any?>
-        check(doc["version"] == 1L) { "texts.json version ${doc["version"]}" }
-        doc["cases"] as List<Map<String, Any?>>
-    }
+    val cases: List<Map<String, Any?>> by lazy { TestSupport.conformanceCases("texts.json") }
 
     fun case(name: String): Map<String, Any?> = cases.single { it["name"] == name }
 

@@ -14,12 +14,7 @@ import kotlin.math.abs
  * query's hits (also used by XlangTest for the `xlang` case).
  */
 object VectorCases {
-    @Suppress("UNCHECKED_CAST")
-    val cases: List<Map<String, Any?>> by lazy {
-        val doc = TestSupport.conformance("vectors.json") as Map<String, Any?>
-        check(doc["version"] == 1L) { "vectors.json version ${doc["version"]}" }
-        doc["cases"] as List<Map<String, Any?>>
-    }
+    val cases: List<Map<String, Any?>> by lazy { TestSupport.conformanceCases("vectors.json") }
 
     fun case(name: String): Map<String, Any?> = cases.single { it["name"] == name }
 
