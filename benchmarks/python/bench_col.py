@@ -12,8 +12,6 @@ direct and cached appends, lists and numpy arrays, fixed and variable width, tex
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -21,8 +19,8 @@ import tempfile
 import time
 
 import numpy as np
+from _bench_common import arguments, print_versions, write_json
 
-import kohakuvault
 from kohakuvault import ColumnVault
 
 N = 1_000_000
@@ -200,13 +198,8 @@ WORKLOADS = [
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--json")
-    parser.add_argument("--only")
-    args = parser.parse_args()
-    version = getattr(kohakuvault, "__version__", "?")
-    print(f"kohakuvault {version} from {os.path.dirname(kohakuvault.__file__)}")
+    args = arguments(__doc__, 5).parse_args()
+    print_versions()
     print(f"{'workload':<50} {'median':>9}  unit  {'per op':>9}   GB/s")
     results = {}
     with tempfile.TemporaryDirectory(prefix="colbench-") as tmp:
@@ -226,9 +219,7 @@ def main() -> int:
                 nbytes = ops * (384 * 4 if "384" in name else 8)
                 gbs = f"{nbytes / (med / 1000) / 1e9:6.2f}"
             print(f"{name:<50} {med:>9.2f}  ms   {med * 1000 / ops:>7.3f} µs  {gbs}", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"version": version, "results": results}, fh, indent=1)
+    write_json(args.json, results)
     return 0
 
 

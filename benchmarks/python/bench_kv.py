@@ -16,19 +16,17 @@ same script runs against both packages.
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
 
-import kohakuvault
+from _bench_common import arguments, print_versions, second_connection, write_json
+
 from kohakuvault import KVault
 
 N = 20_000
@@ -112,21 +110,8 @@ class _Sink:
 _KEYS = [f"key:{i:06d}" for i in range(N)]
 
 
-@contextmanager
 def _second_connection(path: str, enabled: bool):
-    if not enabled:
-        yield
-        return
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _READER, path, str(N)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the second connection did not start")
-        yield
-    finally:
-        proc.kill()
-        proc.wait()
+    return second_connection(enabled, _READER, path, str(N))
 
 
 @contextmanager
@@ -276,16 +261,11 @@ def _workloads():
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per workload (median)")
+    parser = arguments(__doc__, 5)
     parser.add_argument("--stream-runs", type=int, default=3)
-    parser.add_argument("--json", help="write {workload: median} to this file")
-    parser.add_argument("--only", help="substring filter on workload names")
     args = parser.parse_args()
 
-    version = getattr(kohakuvault, "__version__", "?")
-    print(f"kohakuvault {version} from {os.path.dirname(kohakuvault.__file__)}")
-    print(f"python {sys.version.split()[0]}, {args.runs} runs (median)\n")
+    print_versions(args.runs)
     results = {}
     print(f"{'workload':<64} {'median':>10}  unit   {'per op':>8}")
     with tempfile.TemporaryDirectory(prefix="kvbench-") as tmp:
@@ -303,9 +283,7 @@ def main() -> int:
             results[name] = {"value": median, "unit": unit}
             per_op = f"{median * 1000 / ops:6.2f} µs" if ops and unit == "ms" else ""
             print(f"{name:<64} {median:>10.1f}  {unit:<5}  {per_op:>8}", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"version": version, "results": results}, fh, indent=1)
+    write_json(args.json, results)
     return 0
 
 

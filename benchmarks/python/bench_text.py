@@ -22,18 +22,15 @@ same for both packages); queries are words drawn from the same distribution, so 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 
 import numpy as np
+from _bench_common import run_on_fresh_files
 
-import kohakuvault
 from kohakuvault import TextVault
 
 BIG_N = 100_000
@@ -209,37 +206,7 @@ def _workloads(big: BigTables):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median)")
-    parser.add_argument("--json", help="write {workload: median} to this file")
-    parser.add_argument("--only", help="substring filter on workload names")
-    args = parser.parse_args()
-    version = getattr(kohakuvault, "__version__", "?")
-    print(f"kohakuvault {version} from {os.path.dirname(kohakuvault.__file__)}")
-    print(f"python {sys.version.split()[0]}, {args.runs} runs (median)\n")
-    print(f"{'workload':<52} {'median':>10}  unit    {'per op':>9}")
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="textbench-") as tmp:
-        big = BigTables(tmp)
-        for name, unit, ops, fn in _workloads(big):
-            if args.only and args.only not in name:
-                continue
-            samples = []
-            for r in range(args.runs):
-                path = os.path.join(tmp, f"run{r}.db")
-                value = fn(path)
-                samples.append(value * 1000 if unit == "ms" else value)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(path + suffix):
-                        os.remove(path + suffix)
-            median = statistics.median(samples)
-            results[name] = {"value": median, "unit": unit}
-            per_op = f"{median * 1000 / ops:7.2f} µs" if ops else ""
-            print(f"{name:<52} {median:>10.3f}  {unit:<6}  {per_op:>9}", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"version": version, "results": results}, fh, indent=1)
-    return 0
+    return run_on_fresh_files(__doc__, "textbench-", lambda tmp: _workloads(BigTables(tmp)), 52, 3)
 
 
 if __name__ == "__main__":

@@ -24,20 +24,15 @@ filters); each 100k table is filled once and its searches run on it --runs times
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
 
 import numpy as np
+from _bench_common import run_on_fresh_files, second_connection
 
-import kohakuvault
 from kohakuvault import VectorKVault
 
 SMALL_N, SMALL_D = 2_000, 128
@@ -75,21 +70,8 @@ while True:
 """
 
 
-@contextmanager
 def _second_connection(path: str, table: str, n: int, enabled: bool):
-    if not enabled:
-        yield
-        return
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _READER, path, table, str(n)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the second connection did not start")
-        yield
-    finally:
-        proc.kill()
-        proc.wait()
+    return second_connection(enabled, _READER, path, table, str(n))
 
 
 def _vectors(n: int, dims: int, vector_type: str, seed: int) -> np.ndarray:
@@ -386,37 +368,9 @@ def _workloads(tmp: str, big: BigTables):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload (median)")
-    parser.add_argument("--json", help="write {workload: median} to this file")
-    parser.add_argument("--only", help="substring filter on workload names")
-    args = parser.parse_args()
-    version = getattr(kohakuvault, "__version__", "?")
-    print(f"kohakuvault {version} from {os.path.dirname(kohakuvault.__file__)}")
-    print(f"python {sys.version.split()[0]}, {args.runs} runs (median)\n")
-    print(f"{'workload':<64} {'median':>10}  unit    {'per op':>9}")
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="vecbench-") as tmp:
-        big = BigTables(tmp)
-        for name, unit, ops, fn in _workloads(tmp, big):
-            if args.only and args.only not in name:
-                continue
-            samples = []
-            for r in range(args.runs):
-                path = os.path.join(tmp, f"run{r}.db")
-                value = fn(path)
-                samples.append(value * 1000 if unit == "ms" else value)
-                for suffix in ("", "-wal", "-shm"):
-                    if os.path.exists(path + suffix):
-                        os.remove(path + suffix)
-            median = statistics.median(samples)
-            results[name] = {"value": median, "unit": unit}
-            per_op = f"{median * 1000 / ops:7.2f} µs" if ops and unit == "ms" else ""
-            print(f"{name:<64} {median:>10.1f}  {unit:<6}  {per_op:>9}", flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"version": version, "results": results}, fh, indent=1)
-    return 0
+    return run_on_fresh_files(
+        __doc__, "vecbench-", lambda tmp: _workloads(tmp, BigTables(tmp)), 64, 1
+    )
 
 
 if __name__ == "__main__":

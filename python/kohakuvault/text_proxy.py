@@ -17,17 +17,24 @@ trigram) is chosen at creation and checked on reopen, as are the columns; a vaul
 from __future__ import annotations
 
 import operator
-import os
 from collections.abc import Iterable
 from typing import Any, Optional, Union
 
 from . import _text_buffers as T
 from . import _vector_rows as R
-from ._errmap import VaultError, map_native_error
+from ._errmap import map_native_error
 from ._ffi import N
 from ._kv_buffers import U32_MAX, value_columns
+from ._search_vault import (
+    SearchVault,
+    check_dimensions,
+    check_id,
+    check_k,
+    index,
+    open_store,
+    path_str,
+)
 from .errors import InvalidArgument, KohakuVaultError
-from .vector_proxy import VectorKVault, _check_id, _check_k, _index
 
 __all__ = ["TextVault"]
 
@@ -42,20 +49,6 @@ GET_MULTI = (
     "Use get_by_id() or search() instead."
 )
 U64_MAX = (1 << 64) - 1
-
-
-def _mapped(exc: BaseException, *, by_id: bool = False, key=None, decoding: bool = False):
-    """A core (or argument) error as 1.1.0's TextVault raised it."""
-    if isinstance(exc, VaultError.Closed):
-        return InvalidArgument(CLOSED_MESSAGE)
-    if isinstance(exc, VaultError.NotFound) and (by_id or key is not None):
-        reason = getattr(exc, "reason", str(exc))
-        if by_id:
-            return KohakuVaultError(reason)  # "ID 5 not found"
-        # 1.1.0's get() raised KeyError("Key not found: …") through map_exception, whose
-        # message is str() of that KeyError: "'Key not found: …'".
-        return KohakuVaultError(str(KeyError(reason)))
-    return map_native_error(exc, decoding=decoding)
 
 
 def _str(value, name: str) -> str:
@@ -77,7 +70,7 @@ def _flag(value, name: str) -> bool:
 
 
 def _u32(value, name: str) -> int:
-    i = _index(value, name)
+    i = index(value, name)
     if not 0 <= i <= U32_MAX:
         raise InvalidArgument(f"{name} must be between 0 and {U32_MAX}, got {i}")
     return i
@@ -92,7 +85,7 @@ def _weight(value, name: str) -> float:
         raise InvalidArgument(f"{name} must be a number, got {type(value).__name__}") from None
 
 
-class TextVault:
+class TextVault(SearchVault):
     """Full-text search (FTS5, BM25 ranking) with arbitrary values, in one SQLite file.
 
     ``TextVault(path, table="text_vault", columns=None, *, tokenizer="unicode61",
@@ -114,9 +107,8 @@ class TextVault:
     """
 
     # 1.1.0's TextVault and VectorKVault share their value rules (REFERENCE §1.5, §2.4): one
-    # code path, VectorKVault's (it reads ``_auto_pack``, ``_use_pickle``, ``_allow_pickle``).
-    _pack = VectorKVault._pack
-    _value = VectorKVault._value
+    # code path, SearchVault's ``_pack`` / ``_value``.
+    _closed_message = CLOSED_MESSAGE
 
     def __init__(
         self,
@@ -133,9 +125,7 @@ class TextVault:
         allow_pickle: bool = True,
     ):
         self._store = None  # until the core is open
-        path_str = os.fspath(path)
-        if isinstance(path_str, bytes):
-            path_str = os.fsdecode(path_str)
+        path_s = path_str(path)
         for name, value in (
             ("table", table),
             ("tokenizer", tokenizer),
@@ -162,11 +152,7 @@ class TextVault:
                 raise ValueError(f"remove_diacritics must be 0, 1 or 2, got {rd}")
         dims = None
         if dimensions is not None:
-            dims = operator.index(dimensions)
-            if dims <= 0:
-                raise ValueError("dimensions must be positive")
-            if dims > U32_MAX:
-                raise ValueError(f"dimensions too large: {dims}")
+            dims = check_dimensions(dimensions)
         text = N.TextOptions(
             tokenizer=tokenizer,
             remove_diacritics=rd,
@@ -175,15 +161,7 @@ class TextVault:
             vector_type=vector_type,
         )
         options = N.OpenOptions(read_only=bool(read_only))
-        try:
-            store = N.TextStore(path_str, table, cols, text, options)
-        except VaultError.InvalidArgument as exc:
-            # 1.1.0 raised its constructor's validation errors as plain ValueError.
-            raise ValueError(getattr(exc, "reason", str(exc))) from exc
-        except VaultError.NotFound as exc:
-            raise KohakuVaultError(getattr(exc, "reason", str(exc))) from exc
-        except Exception as exc:
-            raise map_native_error(exc) from exc
+        store = open_store(N.TextStore, path_s, table, cols, text, options)
         try:
             self._texts = T.TextColumns(store.columns())
             found = store.dimensions()
@@ -191,33 +169,13 @@ class TextVault:
         except BaseException:
             store.close()
             raise
-        self._auto_pack = True
-        self._use_pickle = True
-        self._allow_pickle = bool(allow_pickle)
+        self._init_values(allow_pickle)
         # 1.1.0's plain attributes, as the caller gave them.
         self.path = path
         self.table = table
         self._store = store
 
     # ------------------------------------------------------------------ internals
-
-    def _check(self) -> None:
-        if self._store is None:
-            raise InvalidArgument(CLOSED_MESSAGE)
-
-    @property
-    def _vault(self):
-        store = self._store
-        if store is None:
-            raise InvalidArgument(CLOSED_MESSAGE)
-        return store
-
-    @staticmethod
-    def _call(fn, *args, by_id: bool = False, key=None, decoding: bool = False):
-        try:
-            return fn(*args)
-        except Exception as exc:
-            raise _mapped(exc, by_id=by_id, key=key, decoding=decoding) from exc
 
     def _vector(self, vector: VectorInput) -> bytes:
         if self._rows is None:
@@ -241,7 +199,7 @@ class TextVault:
     def _search(self, query, k, column, escape, with_texts: bool):
         store = self._vault
         q = _str(query, "query")
-        k = _check_k(k)
+        k = check_k(k)
         col = None if column is None else _str(column, "column")
         esc = _flag(escape, "escape")
         return self._call(store.search, q, k, col, esc, with_texts, self._auto_pack, decoding=True)
@@ -326,7 +284,7 @@ class TextVault:
         """Replace any of the texts, the value and the vector of ``id`` (one transaction).
         A missing id raises :class:`NotFound`."""
         store = self._vault
-        i = _check_id(id)
+        i = check_id(id)
         if texts is None and value is None and vector is None:
             raise InvalidArgument("Must provide either texts or value to update")
         t = None if texts is None else self._texts.of(texts)
@@ -341,7 +299,7 @@ class TextVault:
         """Delete ``id`` (texts, value and vector in one transaction); True if it existed
         (1.1.0 returned None; a missing id is no error)."""
         store = self._vault
-        return self._call(store.delete, _check_id(id))
+        return self._call(store.delete, check_id(id))
 
     def clear(self) -> None:
         """Delete every document (one transaction)."""
@@ -397,9 +355,9 @@ class TextVault:
         text (quotes are fine)."""
         store = self._vault
         q = _str(query, "query")
-        k = _check_k(k)
+        k = check_k(k)
         col = None if snippet_column is None else _str(snippet_column, "snippet_column")
-        tokens = _index(snippet_tokens, "snippet_tokens")
+        tokens = index(snippet_tokens, "snippet_tokens")
         if not 0 <= tokens <= U32_MAX:
             raise InvalidArgument(f"snippet_tokens must be between 1 and 64, got {tokens}")
         start = _str(highlight_start, "highlight_start")
@@ -433,35 +391,27 @@ class TextVault:
         """``(texts, value)`` of ``id``: texts a str (single column) or a dict by column.
         Missing -> :class:`KohakuVaultError` ("ID N not found")."""
         store = self._vault
-        rec = self._call(store.get_by_id, _check_id(id), self._auto_pack, by_id=True, decoding=True)
+        rec = self._call(store.get_by_id, check_id(id), self._auto_pack, by_id=True, decoding=True)
         return self._texts.back(rec.texts), self._value(rec.value)
 
     def get_vector(self, id: int):
         """The stored vector of ``id`` as an ndarray (float32 normalised for cosine, int8, or
         the packed uint8 bytes of a bit vector), or None when the document has none."""
         store = self._vault
-        i = _check_id(id)
+        i = check_id(id)
         if self._rows is None:
             raise InvalidArgument(NO_VECTORS)
         rec = self._call(store.get_by_id, i, False, by_id=True)
         return None if rec.vector is None else self._rows.array(rec.vector)
 
-    def exists(self, id: int) -> bool:
-        store = self._vault
-        return self._call(store.exists, _check_id(id))
-
-    def count(self) -> int:
-        """The number of documents."""
-        return self._call(self._vault.count)
-
     def keys(self, limit: Optional[int] = 10000, offset: int = 0) -> list[int]:
         """Document ids in order, ``limit`` of them (1.1.0's default 10000; None or a negative
         limit = all, as SQLite's LIMIT) after skipping ``offset``."""
         store = self._vault
-        lim = None if limit is None else _index(limit, "limit")
+        lim = None if limit is None else index(limit, "limit")
         if lim is not None and lim < 0:
             lim = None
-        off = max(0, _index(offset, "offset"))
+        off = max(0, index(offset, "offset"))
         return R.ids_of(
             self._call(store.keys, None if lim is None else min(lim, U64_MAX), min(off, U64_MAX))
         )
@@ -504,7 +454,7 @@ class TextVault:
         request = N.HybridRequest(
             query=q,
             vector=row,
-            k=_check_k(k),
+            k=check_k(k),
             text_weight=_weight(text_weight, "text_weight"),
             vector_weight=_weight(vector_weight, "vector_weight"),
             rrf_k=_u32(rrf_k, "rrf_k"),
@@ -518,63 +468,8 @@ class TextVault:
         value)``, nearest first (ties by id)."""
         store = self._vault
         row = self._vector(vector)
-        hits = self._call(store.search_by_vector, row, _check_k(k), self._auto_pack, decoding=True)
+        hits = self._call(store.search_by_vector, row, check_k(k), self._auto_pack, decoding=True)
         return self._hits(hits)
-
-    # ------------------------------------------------------------------ auto-pack and headers
-
-    def enable_auto_pack(self, use_pickle: bool = True) -> None:
-        """Encode non-bytes values automatically (and write value headers); the default."""
-        store = self._vault
-        self._auto_pack = True
-        self._use_pickle = bool(use_pickle)
-        store.set_headers_enabled(True)
-
-    def disable_auto_pack(self) -> None:
-        """Accept only bytes-like values and return stored bytes verbatim."""
-        self._check()
-        self._auto_pack = False
-
-    def auto_pack_enabled(self) -> bool:
-        self._check()
-        return self._auto_pack
-
-    def enable_headers(self) -> None:
-        self._vault.set_headers_enabled(True)
-
-    def disable_headers(self) -> None:
-        self._vault.set_headers_enabled(False)
-
-    def headers_enabled(self) -> bool:
-        return self._vault.headers_enabled()
-
-    # ------------------------------------------------------------------ lifetime
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """PASSIVE WAL checkpoint: (busy, log frames, checkpointed frames)."""
-        r = self._call(self._vault.checkpoint)
-        return (r.busy, r.log_frames, r.checkpointed_frames)
-
-    def close(self) -> None:
-        """Close the vault and release the file (every write is already committed).
-        Idempotent; later calls raise ``InvalidArgument("TextVault is closed")``."""
-        store = self._store
-        if store is None:
-            return
-        self._call(store.close)
-        self._store = None
-
-    @property
-    def closed(self) -> bool:
-        return self._store is None
-
-    def __enter__(self) -> TextVault:
-        if self._store is None:
-            raise ValueError(CLOSED_MESSAGE)
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ dict-like protocol
 
@@ -600,19 +495,8 @@ class TextVault:
             raise KeyError(key)
         self.delete(ids[0])
 
-    def __len__(self) -> int:
-        return self.count()
+    def _repr_head(self) -> str:
+        return f"TextVault(path={self.path!r}, table={self.table!r}"
 
-    def __contains__(self, id: int) -> bool:
-        """Whether the id ``id`` exists (an id, not a text, as 1.1.0)."""
-        return self.exists(id)
-
-    def __repr__(self) -> str:
-        head = f"TextVault(path={self.path!r}, table={self.table!r}"
-        if self._store is None:
-            return head + ", closed)"
-        try:
-            count: Any = self.count()
-        except Exception:
-            count = "?"
-        return f"{head}, columns={self._texts.columns!r}, count={count})"
+    def _repr_fields(self) -> str:
+        return f"columns={self._texts.columns!r}, "

@@ -12,15 +12,13 @@ checked on reopen; every write is one transaction; metadata is stored and can fi
 
 from __future__ import annotations
 
-import operator
-import os
 from typing import Any, Optional
 
-from . import _codec
 from . import _vector_rows as R
-from ._errmap import VaultError, map_native_error
+from ._errmap import map_native_error
 from ._ffi import N
-from ._kv_buffers import U32_MAX, decode_value, value_columns
+from ._kv_buffers import value_columns
+from ._search_vault import SearchVault, check_dimensions, check_id, check_k, open_store, path_str
 from .errors import InvalidArgument, KohakuVaultError
 
 __all__ = ["VectorKVault"]
@@ -29,46 +27,9 @@ VectorInput = Any  # a numpy array, list or tuple of numbers, or the stored row 
 
 CLOSED_MESSAGE = "VectorKVault is closed"
 EMPTY_MESSAGE = "No vectors found in database"
-_RAW = _codec.RAW
-_ENCODE = _codec.encode
 
 
-def _mapped(exc: BaseException, *, by_id: bool = False, decoding: bool = False):
-    """A core (or argument) error as 1.1.0's VectorKVault raised it."""
-    if isinstance(exc, VaultError.Closed):
-        return InvalidArgument(CLOSED_MESSAGE)
-    if by_id and isinstance(exc, VaultError.NotFound):
-        return KohakuVaultError(getattr(exc, "reason", str(exc)))  # "ID 5 not found"
-    return map_native_error(exc, decoding=decoding)
-
-
-def _index(value, name: str) -> int:
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise InvalidArgument(
-            f"argument '{name}': '{type(value).__name__}' object cannot be interpreted as an "
-            "integer"
-        ) from None
-
-
-def _check_id(value) -> int:
-    i = _index(value, "id")
-    if not -(1 << 63) <= i < (1 << 63):
-        raise InvalidArgument(f"id out of range: {i}")
-    return i
-
-
-def _check_k(k) -> int:
-    k = _index(k, "k")
-    if k < 0:
-        raise InvalidArgument(f"k must be nonnegative, got {k}")
-    if k > U32_MAX:
-        raise InvalidArgument(f"k is too large: {k}")
-    return k
-
-
-class VectorKVault:
+class VectorKVault(SearchVault):
     """Vector similarity search with arbitrary values, in one SQLite file.
 
     ``VectorKVault(path, table="vec_kvault", dimensions=768, metric="cosine",
@@ -87,6 +48,8 @@ class VectorKVault:
       instead of running ``pickle.loads``.
     """
 
+    _closed_message = CLOSED_MESSAGE
+
     def __init__(
         self,
         path,
@@ -99,31 +62,15 @@ class VectorKVault:
         allow_pickle: bool = True,
     ):
         self._store = None  # until the core is open
-        path_str = os.fspath(path)
-        if isinstance(path_str, bytes):
-            path_str = os.fsdecode(path_str)
-        dims = operator.index(dimensions)
-        if dims <= 0:
-            raise ValueError("dimensions must be positive")
-        if dims > U32_MAX:
-            raise ValueError(f"dimensions too large: {dims}")
+        path_s = path_str(path)
+        dims = check_dimensions(dimensions)
         for name, value in (("table", table), ("metric", metric), ("vector_type", vector_type)):
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a str, got {type(value)}")
         options = N.OpenOptions(read_only=bool(read_only))
-        try:
-            store = N.VectorStore(path_str, table, dims, metric, vector_type, options)
-        except VaultError.InvalidArgument as exc:
-            # 1.1.0 raised its constructor's validation errors as plain ValueError.
-            raise ValueError(getattr(exc, "reason", str(exc))) from exc
-        except VaultError.NotFound as exc:
-            raise KohakuVaultError(getattr(exc, "reason", str(exc))) from exc
-        except Exception as exc:
-            raise map_native_error(exc) from exc
+        store = open_store(N.VectorStore, path_s, table, dims, metric, vector_type, options)
         self._codec = R.RowCodec(store.dimensions(), store.vector_type())
-        self._auto_pack = True
-        self._use_pickle = True
-        self._allow_pickle = bool(allow_pickle)
+        self._init_values(allow_pickle)
         # 1.1.0's plain attributes, as the caller gave them.
         self.path = path
         self.table = table
@@ -133,24 +80,6 @@ class VectorKVault:
         self._store = store
 
     # ------------------------------------------------------------------ internals
-
-    def _check(self) -> None:
-        if self._store is None:
-            raise InvalidArgument(CLOSED_MESSAGE)
-
-    @property
-    def _vault(self):
-        store = self._store
-        if store is None:
-            raise InvalidArgument(CLOSED_MESSAGE)
-        return store
-
-    @staticmethod
-    def _call(fn, *args, by_id: bool = False, decoding: bool = False):
-        try:
-            return fn(*args)
-        except Exception as exc:
-            raise _mapped(exc, by_id=by_id, decoding=decoding) from exc
 
     def _prepare_vector(self, vector: VectorInput) -> bytes:
         """The stored row of ``vector`` (raises ValueError / TypeError, as 1.1.0's)."""
@@ -167,28 +96,6 @@ class VectorKVault:
             return self._codec.many(vectors)
         except (TypeError, ValueError) as exc:
             raise map_native_error(exc) from exc
-
-    def _pack(self, value: Any) -> tuple[int, bytes]:
-        """1.1.0's VectorKVault value rules: auto-pack on -> KVault's codec without its
-        bytes-like step; off -> bytes-like values (and lists of byte values) only."""
-        t = type(value)
-        if t is bytes:
-            return _RAW, value
-        if self._auto_pack:
-            try:
-                return _ENCODE(value, self._use_pickle, bytes_like=False)
-            except KohakuVaultError:
-                raise
-            except Exception as exc:
-                raise map_native_error(exc) from exc
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return _RAW, bytes(value)
-        if t is list:
-            try:
-                return _RAW, bytes(value)
-            except (TypeError, ValueError):
-                pass
-        raise InvalidArgument("Expected bytes or bytearray")
 
     def _metadata(self, metadata, what: str = "metadata") -> Optional[bytes]:
         if metadata is None:
@@ -208,14 +115,9 @@ class VectorKVault:
         meta = self._metadata(metadata_equals, "metadata_equals")
         return N.VectorFilter(ids=id_list, metadata_equals=meta)
 
-    def _value(self, tv) -> Any:
-        if tv.kind == _RAW:
-            return tv.payload
-        return decode_value(tv.kind, tv.payload, self._allow_pickle)
-
     def _search(self, rows: bytes, k, metric, ids, metadata_equals):
         store = self._vault
-        k = _check_k(k)
+        k = check_k(k)
         if metric is not None and not isinstance(metric, str):
             raise InvalidArgument(f"metric must be a str or None, got {type(metric)}")
         flt = self._filter(ids, metadata_equals)
@@ -267,7 +169,7 @@ class VectorKVault:
     ) -> None:
         """Replace any of the vector, the value and the metadata of ``id`` (one transaction)."""
         store = self._vault
-        i = _check_id(id)
+        i = check_id(id)
         if vector is None and value is None and metadata is None:
             raise InvalidArgument("Must provide either vector or value to update")
         row = None if vector is None else self._row(vector)
@@ -281,7 +183,7 @@ class VectorKVault:
     def delete(self, id: int) -> bool:
         """Delete ``id``; True if it existed (1.1.0 returned None; a missing id is no error)."""
         store = self._vault
-        return self._call(store.delete, _check_id(id))
+        return self._call(store.delete, check_id(id))
 
     def compact(self) -> int:
         """Rewrite the table without the slots of deleted vectors; returns the slots reclaimed."""
@@ -322,7 +224,7 @@ class VectorKVault:
         self._check()
         rows, m = self._rows(query_vectors)
         if m == 0:
-            _check_k(k)
+            check_k(k)
             return []
         return self._search(rows, k, metric, ids, metadata_equals)
 
@@ -337,25 +239,17 @@ class VectorKVault:
         """(vector, value) of ``id``. The vector is the stored row as an ndarray: float32
         (normalised for cosine), int8, or the packed uint8 bytes of a bit vector."""
         store = self._vault
-        rec = self._call(store.get_by_id, _check_id(id), self._auto_pack, by_id=True, decoding=True)
+        rec = self._call(store.get_by_id, check_id(id), self._auto_pack, by_id=True, decoding=True)
         return self._codec.array(rec.vector), self._value(rec.value)
 
     def get_metadata(self, id: int) -> Optional[dict]:
         """The metadata dict of ``id``, or None when it has none."""
         store = self._vault
-        rec = self._call(store.get_by_id, _check_id(id), False, by_id=True)
+        rec = self._call(store.get_by_id, check_id(id), False, by_id=True)
         try:
             return R.unpack_metadata(rec.metadata)
         except Exception as exc:
             raise InvalidArgument(f"cannot decode stored metadata: {exc}") from exc
-
-    def exists(self, id: int) -> bool:
-        store = self._vault
-        return self._call(store.exists, _check_id(id))
-
-    def count(self) -> int:
-        """The number of vectors."""
-        return self._call(self._vault.count)
 
     def ids(self) -> list[int]:
         """Every id, ascending."""
@@ -376,61 +270,6 @@ class VectorKVault:
             "deleted_slots": i.deleted_slots,
         }
 
-    # ------------------------------------------------------------------ auto-pack and headers
-
-    def enable_auto_pack(self, use_pickle: bool = True) -> None:
-        """Encode non-bytes values automatically (and write value headers); the default."""
-        store = self._vault
-        self._auto_pack = True
-        self._use_pickle = bool(use_pickle)
-        store.set_headers_enabled(True)
-
-    def disable_auto_pack(self) -> None:
-        """Accept only bytes-like values and return stored bytes verbatim."""
-        self._check()
-        self._auto_pack = False
-
-    def auto_pack_enabled(self) -> bool:
-        self._check()
-        return self._auto_pack
-
-    def enable_headers(self) -> None:
-        self._vault.set_headers_enabled(True)
-
-    def disable_headers(self) -> None:
-        self._vault.set_headers_enabled(False)
-
-    def headers_enabled(self) -> bool:
-        return self._vault.headers_enabled()
-
-    # ------------------------------------------------------------------ lifetime
-
-    def checkpoint(self) -> tuple[int, int, int]:
-        """PASSIVE WAL checkpoint: (busy, log frames, checkpointed frames)."""
-        r = self._call(self._vault.checkpoint)
-        return (r.busy, r.log_frames, r.checkpointed_frames)
-
-    def close(self) -> None:
-        """Close the vault and release the file (every write is already committed).
-        Idempotent; later calls raise ``InvalidArgument("VectorKVault is closed")``."""
-        store = self._store
-        if store is None:
-            return
-        self._call(store.close)
-        self._store = None
-
-    @property
-    def closed(self) -> bool:
-        return self._store is None
-
-    def __enter__(self) -> VectorKVault:
-        if self._store is None:
-            raise ValueError(CLOSED_MESSAGE)
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.close()
-
     # ------------------------------------------------------------------ dict-like protocol
 
     def __setitem__(self, vector: VectorInput, value: Any) -> None:
@@ -444,23 +283,9 @@ class VectorKVault:
             raise KeyError(EMPTY_MESSAGE)
         return hits[0][2]
 
-    def __len__(self) -> int:
-        return self.count()
-
-    def __contains__(self, id: int) -> bool:
-        """Whether the id ``id`` exists (an id, not a vector, as 1.1.0)."""
-        return self.exists(id)
-
-    def __repr__(self) -> str:
-        head = (
+    def _repr_head(self) -> str:
+        return (
             f"VectorKVault(path={self.path!r}, table={self.table!r}, "
             f"dimensions={self.dimensions}, metric={self.metric!r}, "
             f"vector_type={self.vector_type!r}"
         )
-        if self._store is None:
-            return head + ", closed)"
-        try:
-            count: Any = self.count()
-        except Exception:
-            count = "?"
-        return f"{head}, count={count})"

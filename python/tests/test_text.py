@@ -962,15 +962,19 @@ def test_vectors_per_document(path):
         assert [h[0] for h in text_only] == [1, 2] and text_only[0][2] == "a"
         tv.clear()
         assert tv.search_by_vector([1, 0, 0, 0]) == [] and tv.count() == 0
-    with TextVault(path) as plain:  # the same table without dimensions: text only
+    with TextVault(path) as same:  # the same table opened without dimensions keeps its vectors
+        assert same.info()["dimensions"] == 4
+        y = same.insert("y", 1, vector=[1, 0, 0, 0])
+        assert same.search_by_vector([1, 0, 0, 0], k=1)[0][0] == y
+    with TextVault(path, table="novec") as plain:  # a vault without vectors: text only
         x = plain.insert("x", 1)
         for call in (
             lambda: plain.insert("x", 1, vector=[1, 0, 0, 0]),
             lambda: plain.insert_many([("x", 1)], vectors=[[1, 0, 0, 0]]),
-            lambda: plain.update(1, vector=[1, 0, 0, 0]),
+            lambda: plain.update(x, vector=[1, 0, 0, 0]),
             lambda: plain.hybrid_search("x", [1, 0, 0, 0]),
             lambda: plain.search_by_vector([1, 0, 0, 0]),
-            lambda: plain.get_vector(1),
+            lambda: plain.get_vector(x),
         ):
             err = _raises(InvalidArgument, call)
             assert "dimensions" in str(err)

@@ -12,13 +12,13 @@
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 
+from conftest import check_batch_in_flight, kill_writer
 from kohakuvault import TextVault
 
 TABLE = "trel"
@@ -81,36 +81,6 @@ STEADY_WRITER = textwrap.dedent("""
 """)
 
 
-def _parse_log(text):
-    """acked {id: seq}, and the batch announced but not acknowledged (seq0, n) or None."""
-    acked, pending = {}, None
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        tag = parts[0]
-        assert tag != "X", line
-        if tag == "I":
-            pending = (int(parts[1]), int(parts[2]))
-        elif tag == "S":
-            acked[int(parts[1])] = int(parts[2])
-            pending = None
-        elif tag == "B":
-            first, last, seq0 = int(parts[1]), int(parts[2]), int(parts[3])
-            for off, i in enumerate(range(first, last + 1)):
-                acked[i] = seq0 + off
-            pending = None
-    return acked, pending
-
-
-def _wait_for_output(log, child, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline and child.poll() is None:
-        if log.stat().st_size > 0:
-            return
-        time.sleep(0.01)
-
-
 def _integrity_ok(path, scratch):
     """PRAGMA integrity_check and FTS5's integrity-check (index = content), on a copy of the
     file and its WAL: this process's sqlite3 is a second SQLite library, which must never open
@@ -160,20 +130,13 @@ def test_sigkill_keeps_every_acknowledged_document(tmp_path):
     kills = 0
     for rnd in range(22):
         log = tmp_path / f"ack{rnd}"
-        with open(log, "wb") as out:
-            child = subprocess.Popen(
-                [sys.executable, "-c", CRASH_WRITER, path, TABLE, str(rnd * 10**6), str(rnd)],
-                stdout=out,
-            )
-            if rnd % 6 == 0:  # during start-up: opening the file, creating the tables
-                time.sleep(0.02 + rng.random() * 0.3)
-            else:  # while it inserts
-                _wait_for_output(log, child)
-                time.sleep(rng.random() * 0.3)
-            child.send_signal(signal.SIGKILL)
-            assert child.wait() == -signal.SIGKILL, "the writer ended before it was killed"
-            kills += 1
-        acked, pending = _parse_log(log.read_text())
+        acked, pending = kill_writer(
+            [sys.executable, "-c", CRASH_WRITER, path, TABLE, str(rnd * 10**6), str(rnd)],
+            log,
+            rnd,
+            rng,
+        )
+        kills += 1
         all_acked.update(acked)
         if not os.path.exists(path):
             assert not acked
@@ -189,15 +152,9 @@ def test_sigkill_keeps_every_acknowledged_document(tmp_path):
             assert set(verified) <= present_set, "a document that was there is gone"
             new = [i for i in present if i not in verified]
             seqs = _check_docs(tv, new, acked)
-            # The batch in flight at the kill is there whole or not at all.
-            if pending is not None:
-                seq0, n = pending
-                got = sorted(s for s in seqs.values() if seq0 <= s < seq0 + n)
-                assert got in ([], list(range(seq0, seq0 + n))), (pending, got)
-            # Documents not acknowledged may only be that batch.
-            for i, s in seqs.items():
-                if i not in acked:
-                    assert pending is not None and pending[0] <= s < pending[0] + pending[1]
+            # The batch in flight at the kill is there whole or not at all; entries not
+            # acknowledged may only be that batch.
+            check_batch_in_flight(seqs, acked, pending)
             verified.update(seqs)
     assert kills == 22
     assert len(all_acked) > 500, f"only {len(all_acked)} acknowledged documents: kills came early"

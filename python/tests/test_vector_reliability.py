@@ -12,7 +12,6 @@
 
 import os
 import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import time
 
 import numpy as np
 
+from conftest import check_batch_in_flight, kill_writer
 from kohakuvault import VectorKVault
 
 DIMS = 16
@@ -89,36 +89,6 @@ STEADY_WRITER = textwrap.dedent("""
 """).format(vec_of=VEC_OF)
 
 
-def _parse_log(text):
-    """acked {id: seq}, and the batch announced but not acknowledged (seq0, n) or None."""
-    acked, pending = {}, None
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts:
-            continue
-        tag = parts[0]
-        assert tag != "X", line
-        if tag == "I":
-            pending = (int(parts[1]), int(parts[2]))
-        elif tag == "S":
-            acked[int(parts[1])] = int(parts[2])
-            pending = None
-        elif tag == "B":
-            first, last, seq0 = int(parts[1]), int(parts[2]), int(parts[3])
-            for off, i in enumerate(range(first, last + 1)):
-                acked[i] = seq0 + off
-            pending = None
-    return acked, pending
-
-
-def _wait_for_output(log, child, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline and child.poll() is None:
-        if log.stat().st_size > 0:
-            return
-        time.sleep(0.01)
-
-
 def _integrity_ok(path):
     # sqlite3 of this process is a second SQLite library: only while no vault has the file open.
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -155,29 +125,22 @@ def test_sigkill_keeps_every_acknowledged_insert(tmp_path):
     kills = 0
     for rnd in range(24):
         log = tmp_path / f"ack{rnd}"
-        with open(log, "wb") as out:
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    CRASH_WRITER,
-                    path,
-                    TABLE,
-                    str(DIMS),
-                    str(rnd * 10**6),
-                    str(rnd),
-                ],
-                stdout=out,
-            )
-            if rnd % 6 == 0:  # during start-up: opening the file, creating the table
-                time.sleep(0.02 + rng.random() * 0.3)
-            else:  # while it inserts
-                _wait_for_output(log, child)
-                time.sleep(rng.random() * 0.3)
-            child.send_signal(signal.SIGKILL)
-            assert child.wait() == -signal.SIGKILL, "the writer ended before it was killed"
-            kills += 1
-        acked, pending = _parse_log(log.read_text())
+        acked, pending = kill_writer(
+            [
+                sys.executable,
+                "-c",
+                CRASH_WRITER,
+                path,
+                TABLE,
+                str(DIMS),
+                str(rnd * 10**6),
+                str(rnd),
+            ],
+            log,
+            rnd,
+            rng,
+        )
+        kills += 1
         all_acked.update(acked)
         if not os.path.exists(path):
             assert not acked
@@ -193,15 +156,9 @@ def test_sigkill_keeps_every_acknowledged_insert(tmp_path):
             assert set(verified) <= present_set, "a row that was there is gone"
             new = [i for i in present if i not in verified]
             seqs = _check_rows(vk, new, acked)
-            # The batch in flight at the kill is there whole or not at all.
-            if pending is not None:
-                seq0, n = pending
-                got = sorted(s for s in seqs.values() if seq0 <= s < seq0 + n)
-                assert got in ([], list(range(seq0, seq0 + n))), (pending, got)
-            # Rows not acknowledged may only be that batch.
-            for i, s in seqs.items():
-                if i not in acked:
-                    assert pending is not None and pending[0] <= s < pending[0] + pending[1]
+            # The batch in flight at the kill is there whole or not at all; entries not
+            # acknowledged may only be that batch.
+            check_batch_in_flight(seqs, acked, pending)
             # Metadata of single inserts survives with them (a sample).
             for i in [i for i in new if i in acked][:5]:
                 md = vk.get_metadata(i)
