@@ -12,6 +12,7 @@ pub mod error;
 pub mod fastpath;
 pub mod ffi;
 pub mod kv;
+pub mod ordered;
 pub mod packer;
 pub mod storage;
 pub mod text;

@@ -1,0 +1,795 @@
+//! A lock-free skip list on crossbeam-epoch: an ordered map for many threads.
+//!
+//! The algorithm is the classic one of Fraser and of Herlihy & Shavit: each node has a tower
+//! of next pointers; removal first *marks* the node's pointers (the low tag bit), top level
+//! down, and the thread whose mark lands on level 0 owns the removal; any search that meets a
+//! marked node unlinks it with a CAS on its predecessor. No operation takes a lock.
+//!
+//! Memory: a node counts one reference per level where it is linked plus one for the inserting
+//! thread while it builds the tower; the thread that drops the last one hands the node to
+//! `Guard::defer_destroy`, so a node is freed once no pinned thread can still see it. Dropping
+//! the list frees every node still linked.
+//!
+//! Semantics (kohakuvault 1.1.0's `SkipList`): `insert` is **insert-if-absent** (an existing
+//! key keeps its value and the call returns it), `remove` returns the old value. Reads see a
+//! consistent-enough view under concurrent writers: every traversal follows pointers that only
+//! lead to greater keys, so iteration is always strictly ascending (never a duplicate, never
+//! out of order); entries inserted or removed during an iteration may or may not be seen.
+//! A key that cannot be ordered against the keys it meets (or a NaN) makes the operation
+//! return [`Incomparable`] and changes nothing.
+
+use std::cell::Cell;
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering as Mem};
+
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+
+use super::key::{BatchError, Incomparable, Key, OrderedKey};
+
+/// The maximum tower height (1.1.0's); with a level probability of 1/4 it serves 4^32 nodes.
+pub const MAX_HEIGHT: usize = 32;
+
+/// Tower levels stored inside the node; higher levels (one node in 256) go to a boxed slice.
+const INLINE: usize = 4;
+
+/// Entries fetched per pin by [`Iter`].
+const PAGE: usize = 256;
+
+const SEQ: Mem = Mem::SeqCst;
+
+/// A link to the next node at one level; the tag bit marks the owner as being removed.
+type Link<K, V> = Atomic<Node<K, V>>;
+
+#[repr(C)]
+struct Links<K, V> {
+    inline: [Link<K, V>; INLINE],
+    extra: Option<Box<[Link<K, V>]>>,
+}
+
+impl<K, V> Links<K, V> {
+    fn new(height: usize) -> Self {
+        Links {
+            inline: Default::default(),
+            extra: (height > INLINE).then(|| (INLINE..height).map(|_| Atomic::null()).collect()),
+        }
+    }
+
+    #[inline]
+    fn at(&self, level: usize) -> &Link<K, V> {
+        if level < INLINE {
+            &self.inline[level]
+        } else {
+            match &self.extra {
+                Some(extra) => &extra[level - INLINE],
+                None => unreachable!("level above the tower"),
+            }
+        }
+    }
+}
+
+/// `repr(C)` keeps the key next to the low levels of the tower: a search step at levels 0–3
+/// reads one 64-byte span.
+#[repr(C)]
+struct Node<K, V> {
+    key: K,
+    links: Links<K, V>,
+    value: V,
+    /// Levels where the node is linked, plus one while its inserter builds the tower.
+    refs: AtomicUsize,
+    height: usize,
+}
+
+impl<K, V> Node<K, V> {
+    #[inline]
+    fn is_removed(&self, guard: &Guard) -> bool {
+        self.links.at(0).load(SEQ, guard).tag() == 1
+    }
+}
+
+/// Predecessors and successors of a key at every level.
+struct Position<'g, K, V> {
+    preds: [&'g Links<K, V>; MAX_HEIGHT],
+    succs: [Shared<'g, Node<K, V>>; MAX_HEIGHT],
+}
+
+/// A lock-free ordered map from `K` (by default [`Key`]) to `V`. See the module documentation.
+pub struct SkipList<V, K = Key> {
+    head: Links<K, V>,
+    /// Levels in use: at least the height of every node ever linked.
+    top: AtomicUsize,
+    /// Live entries (signed: a removal may be counted before the insert it follows).
+    len: AtomicIsize,
+}
+
+impl<V, K> fmt::Debug for SkipList<V, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SkipList(len={})", self.len.load(Mem::Relaxed).max(0))
+    }
+}
+
+fn random_height() -> usize {
+    static SEEDS: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(SEEDS.fetch_add(0x9E37_79B9_7F4A_7C15, Mem::Relaxed));
+    }
+    let r = STATE.with(|s| {
+        // splitmix64
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    });
+    // P(height > h) = 4^-h.
+    (1 + r.trailing_zeros() as usize / 2).min(MAX_HEIGHT)
+}
+
+impl<V, K> Default for SkipList<V, K>
+where
+    K: OrderedKey + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<V, K> SkipList<V, K>
+where
+    K: OrderedKey + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new() -> Self {
+        SkipList {
+            head: Links::new(MAX_HEIGHT),
+            top: AtomicUsize::new(1),
+            len: AtomicIsize::new(0),
+        }
+    }
+
+    /// The number of entries (exact when no writer is running).
+    pub fn len(&self) -> usize {
+        self.len.load(Mem::Relaxed).max(0) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops one reference of `node`; the last one defers its destruction.
+    ///
+    /// # Safety
+    /// `node` must be a node of this list on which the caller owns a reference.
+    unsafe fn release(&self, node: Shared<'_, Node<K, V>>, guard: &Guard) {
+        if node.deref().refs.fetch_sub(1, SEQ) == 1 {
+            guard.defer_destroy(node);
+        }
+    }
+
+    /// Predecessors and successors at every level: `succs[l]` is the first node at level `l`
+    /// for which `go_right` is false. Unlinks the removed nodes met on the way.
+    fn search<'g, F>(
+        &'g self,
+        mut go_right: F,
+        guard: &'g Guard,
+    ) -> Result<Position<'g, K, V>, Incomparable>
+    where
+        F: FnMut(&K) -> Result<bool, Incomparable>,
+    {
+        'retry: loop {
+            let mut pos = Position {
+                preds: [&self.head; MAX_HEIGHT],
+                succs: [Shared::null(); MAX_HEIGHT],
+            };
+            let mut pred: &'g Links<K, V> = &self.head;
+            // The node that ended the level above: `go_right` is false for it.
+            let mut stop = Shared::null();
+            let top = self.top.load(SEQ);
+            for level in (0..top).rev() {
+                let mut curr = pred.at(level).load(SEQ, guard);
+                if curr.tag() == 1 {
+                    // The predecessor is being removed: start again.
+                    continue 'retry;
+                }
+                // SAFETY: every pointer read under `guard` stays valid until it is unpinned.
+                while let Some(c) = unsafe { curr.as_ref() } {
+                    let succ = c.links.at(level).load(SEQ, guard);
+                    if succ.tag() == 1 {
+                        // `c` is being removed: unlink it here.
+                        let next = succ.with_tag(0);
+                        match pred.at(level).compare_exchange(curr, next, SEQ, SEQ, guard) {
+                            Ok(_) => {
+                                // SAFETY: the link we removed was one of its references.
+                                unsafe { self.release(curr, guard) };
+                                curr = next;
+                                continue;
+                            }
+                            Err(_) => continue 'retry,
+                        }
+                    }
+                    if curr != stop && go_right(&c.key)? {
+                        pred = &c.links;
+                        curr = succ;
+                    } else {
+                        break;
+                    }
+                }
+                pos.preds[level] = pred;
+                pos.succs[level] = curr;
+                stop = curr;
+            }
+            return Ok(pos);
+        }
+    }
+
+    /// The first node (at level 0) for which `go_right` is false, read-only.
+    fn seek<'g, F>(
+        &'g self,
+        mut go_right: F,
+        guard: &'g Guard,
+    ) -> Result<Option<&'g Node<K, V>>, Incomparable>
+    where
+        F: FnMut(&K) -> Result<bool, Incomparable>,
+    {
+        let mut pred: &'g Links<K, V> = &self.head;
+        let mut found = None;
+        let mut stop = Shared::null();
+        for level in (0..self.top.load(SEQ)).rev() {
+            let mut curr = pred.at(level).load(SEQ, guard).with_tag(0);
+            // SAFETY: as in `search`.
+            while let Some(c) = unsafe { curr.as_ref() } {
+                let succ = c.links.at(level).load(SEQ, guard);
+                if succ.tag() == 1 {
+                    curr = succ.with_tag(0);
+                    continue;
+                }
+                if curr != stop && go_right(&c.key)? {
+                    pred = &c.links;
+                    curr = succ;
+                } else {
+                    break;
+                }
+            }
+            stop = curr;
+            if level == 0 {
+                found = unsafe { curr.as_ref() };
+            }
+        }
+        Ok(found)
+    }
+
+    /// The last live node for which `go_right` is true, read-only.
+    fn seek_before<'g, F>(
+        &'g self,
+        mut go_right: F,
+        guard: &'g Guard,
+    ) -> Result<Option<&'g Node<K, V>>, Incomparable>
+    where
+        F: FnMut(&K) -> Result<bool, Incomparable>,
+    {
+        loop {
+            let mut pred: &'g Links<K, V> = &self.head;
+            let mut pred_node: Option<&'g Node<K, V>> = None;
+            let mut stop = Shared::null();
+            for level in (0..self.top.load(SEQ)).rev() {
+                let mut curr = pred.at(level).load(SEQ, guard).with_tag(0);
+                // SAFETY: as in `search`.
+                while let Some(c) = unsafe { curr.as_ref() } {
+                    let succ = c.links.at(level).load(SEQ, guard);
+                    if succ.tag() == 1 {
+                        curr = succ.with_tag(0);
+                        continue;
+                    }
+                    if curr != stop && go_right(&c.key)? {
+                        pred = &c.links;
+                        pred_node = Some(c);
+                        curr = succ;
+                    } else {
+                        break;
+                    }
+                }
+                stop = curr;
+            }
+            match pred_node {
+                None => return Ok(None),
+                Some(n) if !n.is_removed(guard) => return Ok(Some(n)),
+                // Removed meanwhile: look again.
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// The live node equal to `key`.
+    fn find<'g>(
+        &'g self,
+        key: &K,
+        guard: &'g Guard,
+    ) -> Result<Option<&'g Node<K, V>>, Incomparable> {
+        let mut pred: &'g Links<K, V> = &self.head;
+        let mut stop = Shared::null();
+        for level in (0..self.top.load(SEQ)).rev() {
+            let mut curr = pred.at(level).load(SEQ, guard).with_tag(0);
+            // SAFETY: as in `search`.
+            while let Some(c) = unsafe { curr.as_ref() } {
+                let succ = c.links.at(level).load(SEQ, guard);
+                if succ.tag() == 1 {
+                    curr = succ.with_tag(0);
+                    continue;
+                }
+                if curr == stop {
+                    break; // known to be greater
+                }
+                match key.try_cmp(&c.key)? {
+                    Ordering::Greater => {
+                        pred = &c.links;
+                        curr = succ;
+                    }
+                    Ordering::Equal => {
+                        return Ok((!c.is_removed(guard)).then_some(c));
+                    }
+                    Ordering::Less => break,
+                }
+            }
+            stop = curr;
+        }
+        Ok(None)
+    }
+
+    /// Inserts `key` if absent. Returns `None` when inserted, or the existing value (which is
+    /// kept: `value` is dropped) when the key is present.
+    pub fn insert(&self, key: K, value: V) -> Result<Option<V>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        let height = random_height();
+        self.top.fetch_max(height, SEQ);
+        let mut pos = self.search(|x| Ok(key.try_cmp(x)? == Ordering::Greater), guard)?;
+        // SAFETY: read under `guard`.
+        if let Some(s) = unsafe { pos.succs[0].as_ref() } {
+            if key.try_cmp(&s.key)? == Ordering::Equal {
+                return Ok(Some(s.value.clone()));
+            }
+        }
+        let mut node = Owned::new(Node {
+            key,
+            links: Links::new(height),
+            value,
+            refs: AtomicUsize::new(2),
+            height,
+        });
+        let (shared, mut pos) = loop {
+            for level in 0..height {
+                node.links.at(level).store(pos.succs[level], Mem::Relaxed);
+            }
+            match pos.preds[0]
+                .at(0)
+                .compare_exchange(pos.succs[0], node, SEQ, SEQ, guard)
+            {
+                Ok(shared) => break (shared, pos),
+                Err(e) => node = e.new,
+            }
+            pos = {
+                let k = &node.key;
+                self.search(|x| Ok(k.try_cmp(x)? == Ordering::Greater), guard)?
+            };
+            // SAFETY: read under `guard`.
+            if let Some(s) = unsafe { pos.succs[0].as_ref() } {
+                if node.key.try_cmp(&s.key)? == Ordering::Equal {
+                    return Ok(Some(s.value.clone()));
+                }
+            }
+        };
+        self.len.fetch_add(1, Mem::Relaxed);
+        // SAFETY: we hold the inserter's reference.
+        let n = unsafe { shared.deref() };
+        let key_of_node = |x: &K| Ok(n.key.try_cmp(x)? == Ordering::Greater);
+        'build: for level in 1..height {
+            loop {
+                let (pred, succ) = (pos.preds[level], pos.succs[level]);
+                let next = n.links.at(level).load(SEQ, guard);
+                if next.tag() == 1 {
+                    break 'build; // being removed
+                }
+                if next != succ
+                    && n.links
+                        .at(level)
+                        .compare_exchange(next, succ, SEQ, SEQ, guard)
+                        .is_err()
+                {
+                    break 'build; // marked meanwhile
+                }
+                n.refs.fetch_add(1, SEQ);
+                if pred
+                    .at(level)
+                    .compare_exchange(succ, shared, SEQ, SEQ, guard)
+                    .is_ok()
+                {
+                    if n.links.at(level).load(SEQ, guard).tag() == 1 {
+                        // Marked while we linked it: make sure it is unlinked.
+                        let _ = self.search(key_of_node, guard);
+                        break 'build;
+                    }
+                    break;
+                }
+                n.refs.fetch_sub(1, SEQ);
+                match self.search(key_of_node, guard) {
+                    Ok(p) if p.succs[0] == shared => pos = p,
+                    _ => break 'build, // removed already
+                }
+            }
+        }
+        // SAFETY: the inserter's reference.
+        unsafe { self.release(shared, guard) };
+        Ok(None)
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &K) -> Result<Option<V>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self.find(key, guard)?.map(|n| n.value.clone()))
+    }
+
+    /// The stored key and the value of `key`.
+    pub fn get_key_value(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self.find(key, guard)?.map(entry))
+    }
+
+    pub fn contains_key(&self, key: &K) -> Result<bool, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self.find(key, guard)?.is_some())
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&self, key: &K) -> Result<Option<V>, Incomparable> {
+        Ok(self.remove_entry(key)?.map(|(_, v)| v))
+    }
+
+    /// Removes `key`; returns the stored key and its value.
+    pub fn remove_entry(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        let below = |x: &K| Ok(key.try_cmp(x)? == Ordering::Greater);
+        loop {
+            let pos = self.search(below, guard)?;
+            // SAFETY: read under `guard`.
+            let Some(n) = (unsafe { pos.succs[0].as_ref() }) else {
+                return Ok(None);
+            };
+            if key.try_cmp(&n.key)? != Ordering::Equal {
+                return Ok(None);
+            }
+            for level in (1..n.height).rev() {
+                n.links.at(level).fetch_or(1, SEQ, guard);
+            }
+            if n.links.at(0).fetch_or(1, SEQ, guard).tag() == 1 {
+                // Another thread removed it first; a new entry may have been inserted since.
+                continue;
+            }
+            let out = entry(n);
+            self.len.fetch_sub(1, Mem::Relaxed);
+            // Unlink it through the predecessors found; if one changed, a search does it.
+            let node = pos.succs[0];
+            let mut unlinked = true;
+            for level in (0..n.height).rev() {
+                if pos.succs[level] != node {
+                    continue; // not linked at this level when we looked (see `insert`)
+                }
+                let next = n.links.at(level).load(SEQ, guard).with_tag(0);
+                match pos.preds[level]
+                    .at(level)
+                    .compare_exchange(node, next, SEQ, SEQ, guard)
+                {
+                    // SAFETY: the link we removed was one of its references.
+                    Ok(_) => unsafe { self.release(node, guard) },
+                    Err(_) => unlinked = false,
+                }
+            }
+            if !unlinked {
+                let _ = self.search(below, guard);
+            }
+            return Ok(Some(out));
+        }
+    }
+
+    /// Inserts every pair in order (insert-if-absent), pushing `None` for an inserted pair
+    /// and the existing value for a present key to `previous`. Stops at the first refused
+    /// key: the pairs before it are applied, that pair and the later ones are dropped.
+    pub fn insert_many<I>(&self, items: I, previous: &mut Vec<Option<V>>) -> Result<(), BatchError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+    {
+        for (index, (k, v)) in items.into_iter().enumerate() {
+            match self.insert(k, v) {
+                Ok(old) => previous.push(old),
+                Err(error) => return Err(BatchError { index, error }),
+            }
+        }
+        Ok(())
+    }
+
+    /// The values of `keys`, in order; the first refused key is an error.
+    pub fn get_many(&self, keys: &[K]) -> Result<Vec<Option<V>>, BatchError> {
+        let guard = &epoch::pin();
+        keys.iter()
+            .enumerate()
+            .map(|(index, k)| {
+                k.validate()
+                    .and_then(|_| self.find(k, guard))
+                    .map(|n| n.map(|n| n.value.clone()))
+                    .map_err(|error| BatchError { index, error })
+            })
+            .collect()
+    }
+
+    /// The smallest entry.
+    pub fn first(&self) -> Option<(K, V)> {
+        let guard = &epoch::pin();
+        self.seek(|_| Ok(false), guard).ok().flatten().map(entry)
+    }
+
+    /// The largest entry.
+    pub fn last(&self) -> Option<(K, V)> {
+        let guard = &epoch::pin();
+        self.seek_before(|_| Ok(true), guard)
+            .ok()
+            .flatten()
+            .map(entry)
+    }
+
+    /// The largest entry with `k <= key`.
+    pub fn floor(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self
+            .seek_before(|x| Ok(key.try_cmp(x)? != Ordering::Less), guard)?
+            .map(entry))
+    }
+
+    /// The largest entry with `k < key`.
+    pub fn lower(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self
+            .seek_before(|x| Ok(key.try_cmp(x)? == Ordering::Greater), guard)?
+            .map(entry))
+    }
+
+    /// The smallest entry with `k >= key`.
+    pub fn ceiling(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self
+            .seek(|x| Ok(key.try_cmp(x)? == Ordering::Greater), guard)?
+            .map(entry))
+    }
+
+    /// The smallest entry with `k > key`.
+    pub fn higher(&self, key: &K) -> Result<Option<(K, V)>, Incomparable> {
+        key.validate()?;
+        let guard = &epoch::pin();
+        Ok(self
+            .seek(|x| Ok(key.try_cmp(x)? != Ordering::Less), guard)?
+            .map(entry))
+    }
+
+    /// The entries with `start <= k < end` in key order (empty when `start >= end`).
+    pub fn range(&self, start: &K, end: &K) -> Result<Vec<(K, V)>, Incomparable> {
+        self.range_page(Bound::Included(start), Bound::Excluded(end), usize::MAX)
+    }
+
+    /// At most `limit` entries between two bounds, in key order (a page; continue with
+    /// `Bound::Excluded(last key)`). Empty when the lower bound is above the upper one.
+    pub fn range_page(
+        &self,
+        lo: Bound<&K>,
+        hi: Bound<&K>,
+        limit: usize,
+    ) -> Result<Vec<(K, V)>, Incomparable> {
+        for b in [lo, hi] {
+            if let Bound::Included(k) | Bound::Excluded(k) = b {
+                k.validate()?;
+            }
+        }
+        if let (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) =
+            (lo, hi)
+        {
+            match a.try_cmp(b)? {
+                Ordering::Greater => return Ok(Vec::new()),
+                Ordering::Equal
+                    if !matches!((lo, hi), (Bound::Included(_), Bound::Included(_))) =>
+                {
+                    return Ok(Vec::new())
+                }
+                _ => {}
+            }
+        }
+        let guard = &epoch::pin();
+        let start = match lo {
+            Bound::Unbounded => self.seek(|_| Ok(false), guard)?,
+            Bound::Included(k) => self.seek(|x| Ok(k.try_cmp(x)? == Ordering::Greater), guard)?,
+            Bound::Excluded(k) => self.seek(|x| Ok(k.try_cmp(x)? != Ordering::Less), guard)?,
+        };
+        let mut out = Vec::new();
+        self.collect_from(start, hi, limit, &mut out, guard)?;
+        Ok(out)
+    }
+
+    /// Appends the live entries from `start` on (level 0) while they are within `hi`.
+    fn collect_from<'g>(
+        &'g self,
+        mut curr: Option<&'g Node<K, V>>,
+        hi: Bound<&K>,
+        limit: usize,
+        out: &mut Vec<(K, V)>,
+        guard: &'g Guard,
+    ) -> Result<(), Incomparable> {
+        while let Some(c) = curr {
+            if out.len() >= limit {
+                break;
+            }
+            let next = c.links.at(0).load(SEQ, guard);
+            if next.tag() == 0 {
+                let inside = match hi {
+                    Bound::Unbounded => true,
+                    Bound::Included(h) => h.try_cmp(&c.key)? != Ordering::Less,
+                    Bound::Excluded(h) => h.try_cmp(&c.key)? == Ordering::Greater,
+                };
+                if !inside {
+                    break;
+                }
+                out.push(entry(c));
+            }
+            // SAFETY: read under `guard`.
+            curr = unsafe { next.with_tag(0).as_ref() };
+        }
+        Ok(())
+    }
+
+    /// A snapshot of every entry in key order (one traversal).
+    pub fn items(&self) -> Vec<(K, V)> {
+        let mut out = Vec::with_capacity(self.len());
+        let guard = &epoch::pin();
+        if let Ok(start) = self.seek(|_| Ok(false), guard) {
+            let _ = self.collect_from(start, Bound::Unbounded, usize::MAX, &mut out, guard);
+        }
+        out
+    }
+
+    pub fn keys(&self) -> Vec<K> {
+        self.items().into_iter().map(|(k, _)| k).collect()
+    }
+
+    pub fn values(&self) -> Vec<V> {
+        self.items().into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Iterates in key order, a page of entries per pin (no epoch pin is held between pages).
+    pub fn iter(&self) -> Iter<'_, V, K> {
+        Iter {
+            list: self,
+            page: Vec::new().into_iter(),
+            last: None,
+            done: false,
+        }
+    }
+
+    /// Removes every entry present when the call starts (entries inserted concurrently may
+    /// survive). Each removed entry counts as a removal for concurrent readers.
+    pub fn clear(&self) {
+        let guard = &epoch::pin();
+        let mut curr = self.head.at(0).load(SEQ, guard).with_tag(0);
+        // SAFETY: read under `guard`.
+        while let Some(c) = unsafe { curr.as_ref() } {
+            for level in (1..c.height).rev() {
+                c.links.at(level).fetch_or(1, SEQ, guard);
+            }
+            let next = c.links.at(0).fetch_or(1, SEQ, guard);
+            if next.tag() == 0 {
+                self.len.fetch_sub(1, Mem::Relaxed);
+            }
+            curr = next.with_tag(0);
+        }
+        for level in (0..self.top.load(SEQ)).rev() {
+            self.sweep(level, guard);
+        }
+    }
+
+    /// Unlinks every removed node at `level`.
+    fn sweep(&self, level: usize, guard: &Guard) {
+        'retry: loop {
+            let mut pred: &Links<K, V> = &self.head;
+            let mut curr = pred.at(level).load(SEQ, guard);
+            // SAFETY: read under `guard`.
+            while let Some(c) = unsafe { curr.with_tag(0).as_ref() } {
+                let succ = c.links.at(level).load(SEQ, guard);
+                if succ.tag() == 1 {
+                    let next = succ.with_tag(0);
+                    match pred.at(level).compare_exchange(curr, next, SEQ, SEQ, guard) {
+                        Ok(_) => {
+                            // SAFETY: the link we removed was one of its references.
+                            unsafe { self.release(curr, guard) };
+                            curr = next;
+                        }
+                        Err(_) => continue 'retry,
+                    }
+                } else {
+                    pred = &c.links;
+                    curr = succ;
+                }
+            }
+            return;
+        }
+    }
+}
+
+fn entry<K: Clone, V: Clone>(n: &Node<K, V>) -> (K, V) {
+    (n.key.clone(), n.value.clone())
+}
+
+impl<V, K> Drop for SkipList<V, K> {
+    fn drop(&mut self) {
+        // Exclusive access: no thread can see the nodes any more. A node is linked at `refs`
+        // levels, each reachable from the head; the last visit frees it.
+        unsafe {
+            let guard = epoch::unprotected();
+            for level in 0..MAX_HEIGHT {
+                let mut curr = self.head.at(level).load(Mem::Relaxed, guard).with_tag(0);
+                while let Some(c) = curr.as_ref() {
+                    let next = c.links.at(level).load(Mem::Relaxed, guard).with_tag(0);
+                    if c.refs.fetch_sub(1, Mem::Relaxed) == 1 {
+                        drop(curr.into_owned());
+                    }
+                    curr = next;
+                }
+            }
+        }
+    }
+}
+
+/// An iterator over `(key, value)` clones in strictly ascending key order; see
+/// [`SkipList::iter`].
+pub struct Iter<'a, V, K = Key> {
+    list: &'a SkipList<V, K>,
+    page: std::vec::IntoIter<(K, V)>,
+    last: Option<K>,
+    done: bool,
+}
+
+impl<V, K> Iterator for Iter<'_, V, K>
+where
+    K: OrderedKey + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        if let Some(e) = self.page.next() {
+            return Some(e);
+        }
+        if self.done {
+            return None;
+        }
+        let lo = match &self.last {
+            Some(k) => Bound::Excluded(k),
+            None => Bound::Unbounded,
+        };
+        // The bound is a stored key, comparable with every other: an error cannot happen
+        // (it would end the iteration).
+        let page = self
+            .list
+            .range_page(lo, Bound::Unbounded, PAGE)
+            .unwrap_or_default();
+        if page.len() < PAGE {
+            self.done = true;
+        }
+        self.last = page.last().map(|(k, _)| k.clone());
+        self.page = page.into_iter();
+        self.page.next()
+    }
+}
