@@ -159,6 +159,31 @@ class FastPath:
             self._release()
         return page
 
+    def bind(self, name: str, argtypes: tuple, restype):
+        """A vault's C fast-path entry point (docs/FORMAT.md §5) through ctypes on the library
+        the bindings loaded, or None when there is no fast path."""
+        libs = getattr(self, "_libs", None)
+        if not self.available or not libs:
+            return None
+        fn = getattr(libs[0], name, None)
+        if fn is not None:
+            fn.argtypes = argtypes
+            fn.restype = restype
+        return fn
+
+    def raw_page_call(self, fn, *args) -> bytes | None:
+        """An entry point that fills this thread's page with packed bytes (not pickled
+        objects): ``fn(*args, out_ptr, out_len)`` -> a copy of the page, or None on error."""
+        tls = self.tls
+        p_ptr, p_len = tls.page_out
+        if fn(*args, p_ptr, p_len) != 0:
+            return None
+        n = tls.page_len.value
+        page = ctypes.string_at(tls.page_ptr.value, n)
+        if n > _KEEP_BUFFER_MAX:
+            self._release()
+        return page
+
     def page_call(self, fn, *args):
         """Any vault's page entry point: ``fn(*args, out_ptr, out_len)`` -> its page, or None."""
         tls = self.tls

@@ -93,17 +93,7 @@ def _positive(value, name: str) -> int:
     return value
 
 
-def _bind(name: str, argtypes: tuple, restype):
-    """A ColumnVault C fast-path entry point (docs/FORMAT.md §6.2) through ctypes on the library
-    the bindings loaded, or None when there is no fast path."""
-    libs = getattr(FAST, "_libs", None)
-    if not FAST.available or not libs:
-        return None
-    fn = getattr(libs[0], name, None)
-    if fn is not None:
-        fn.argtypes = argtypes
-        fn.restype = restype
-    return fn
+_bind = FAST.bind
 
 
 _U64, _I64, _PTR = ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p

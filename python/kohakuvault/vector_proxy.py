@@ -12,11 +12,12 @@ checked on reopen; every write is one transaction; metadata is stored and can fi
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Optional
 
 from . import _vector_rows as R
 from ._errmap import map_native_error
-from ._ffi import N
+from ._ffi import FAST, N
 from ._kv_buffers import value_columns
 from ._search_vault import SearchVault, check_dimensions, check_id, check_k, open_store, path_str
 from .errors import InvalidArgument, KohakuVaultError
@@ -27,6 +28,14 @@ VectorInput = Any  # a numpy array, list or tuple of numbers, or the stored row 
 
 CLOSED_MESSAGE = "VectorKVault is closed"
 EMPTY_MESSAGE = "No vectors found in database"
+
+
+# get_by_id without a uniffi call (docs/FORMAT.md §7.4): (handle, id, decoded, out, out_len) -> 0/-1.
+_FAST_GET = FAST.bind(
+    "vec_fast_get",
+    (ctypes.c_uint64, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p),
+    ctypes.c_int32,
+)
 
 
 class VectorKVault(SearchVault):
@@ -77,6 +86,7 @@ class VectorKVault(SearchVault):
         self.dimensions = dimensions
         self.metric = metric
         self.vector_type = vector_type
+        self._fh = store.fast_handle() if _FAST_GET is not None else 0
         self._store = store
 
     # ------------------------------------------------------------------ internals
@@ -239,7 +249,18 @@ class VectorKVault(SearchVault):
         """(vector, value) of ``id``. The vector is the stored row as an ndarray: float32
         (normalised for cosine), int8, or the packed uint8 bytes of a bit vector."""
         store = self._vault
-        rec = self._call(store.get_by_id, check_id(id), self._auto_pack, by_id=True, decoding=True)
+        i = check_id(id)
+        page = (
+            FAST.raw_page_call(_FAST_GET, self._fh, i, int(self._auto_pack)) if self._fh else None
+        )
+        if page is not None:  # [u32 len][row][kind u8][u32 len][payload][metadata...]
+            n = int.from_bytes(page[0:4], "little")
+            at = 4 + n
+            size = int.from_bytes(page[at + 1 : at + 5], "little")
+            value = N.TaggedValue(kind=page[at], payload=page[at + 5 : at + 5 + size])
+            return self._codec.array(page[4:at]), self._value(value)
+        # No fast path, or an error: the UDL call raises the typed error.
+        rec = self._call(store.get_by_id, i, self._auto_pack, by_id=True, decoding=True)
         return self._codec.array(rec.vector), self._value(rec.value)
 
     def get_metadata(self, id: int) -> Optional[dict]:

@@ -9,6 +9,7 @@
 //! the table in the process and patched at commit, and another program's commits are noticed
 //! through the writer connection's `data_version` (docs/FORMAT.md §7.2).
 
+pub mod fast;
 pub mod kernels;
 pub mod mirror;
 pub mod spec;
@@ -167,6 +168,7 @@ pub struct VectorStore {
     /// `{t}_kv_meta` exists (always, except in read-only 1.1.0 files).
     has_meta_table: bool,
     mirror: Arc<RwLock<Mirror>>,
+    fast_id: std::sync::atomic::AtomicU64,
     threads: usize,
 }
 
@@ -335,6 +337,7 @@ impl VectorStore {
                 headers: std::sync::atomic::AtomicBool::new(true),
                 has_meta_table,
                 mirror,
+                fast_id: std::sync::atomic::AtomicU64::new(0),
                 threads,
             })
         }
@@ -1136,33 +1139,7 @@ impl VectorStore {
 
     pub fn get_by_id(&self, id: i64, decoded: bool) -> VResult<VectorRecord> {
         guard(|| {
-            // One statement (one consistent read): the row, its value and its metadata.
-            let sql = if self.has_meta_table {
-                format!(
-                    "SELECT v.vector, x.value, m.metadata FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
-                     LEFT JOIN {} AS m ON m.id = v.rowid WHERE v.rowid = ?1",
-                    self.names.vec, self.names.values, self.names.meta
-                )
-            } else {
-                format!(
-                    "SELECT v.vector, x.value, NULL FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
-                     WHERE v.rowid = ?1",
-                    self.names.vec, self.names.values
-                )
-            };
-            let (vector, value, json) = self.db.read(false, |conn| {
-                conn.prepare_cached(&sql)?
-                    .query_row([id], |r| {
-                        let stored = r.get_ref(1)?.as_blob_or_null()?.unwrap_or(&[]);
-                        Ok((
-                            r.get::<_, Vec<u8>>(0)?,
-                            codec::value_of(stored, decoded),
-                            r.get::<_, Option<String>>(2)?,
-                        ))
-                    })
-                    .optional()?
-                    .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))
-            })?;
+            let (vector, value, json) = self.record(id, decoded)?;
             let metadata = json
                 .map(|j| {
                     codec::plain::transcode(codec::KIND_JSON, codec::KIND_MSGPACK, j.as_bytes())
@@ -1170,10 +1147,66 @@ impl VectorStore {
                 .transpose()?;
             Ok(VectorRecord {
                 vector,
-                value: value?,
+                value,
                 metadata,
             })
         })
+    }
+
+    /// The row, value and metadata (JSON) of vector `id`, in one statement (one read).
+    fn record(&self, id: i64, decoded: bool) -> Result<(Vec<u8>, TaggedValue, Option<String>)> {
+        let sql = if self.has_meta_table {
+            format!(
+                "SELECT v.vector, x.value, m.metadata FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
+                 LEFT JOIN {} AS m ON m.id = v.rowid WHERE v.rowid = ?1",
+                self.names.vec, self.names.values, self.names.meta
+            )
+        } else {
+            format!(
+                "SELECT v.vector, x.value, NULL FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
+                 WHERE v.rowid = ?1",
+                self.names.vec, self.names.values
+            )
+        };
+        let (vector, value, json) = self.db.read(false, |conn| {
+            conn.prepare_cached(&sql)?
+                .query_row([id], |r| {
+                    let stored = r.get_ref(1)?.as_blob_or_null()?.unwrap_or(&[]);
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        codec::value_of(stored, decoded),
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .optional()?
+                .ok_or_else(|| Error::NotFound(format!("ID {id} not found")))
+        })?;
+        Ok((vector, value?, json))
+    }
+
+    /// `get_by_id` packed into `out` for the C fast path (docs/FORMAT.md §7.4).
+    pub(crate) fn record_into(&self, id: i64, decoded: bool, out: &mut Vec<u8>) -> Result<()> {
+        let (vector, value, json) = self.record(id, decoded)?;
+        crate::ffi::packed::put_lv(out, &vector)?;
+        crate::ffi::packed::put_tagged(out, value.kind, &value.payload)?;
+        match json {
+            Some(j) => {
+                out.push(1);
+                let mp =
+                    codec::plain::transcode(codec::KIND_JSON, codec::KIND_MSGPACK, j.as_bytes())?;
+                crate::ffi::packed::put_lv(out, &mp)?;
+            }
+            None => out.push(0),
+        }
+        Ok(())
+    }
+
+    /// Id for the C fast path (docs/FORMAT.md §5); 0 when closed.
+    pub fn fast_handle(self: Arc<Self>) -> u64 {
+        if self.db.is_closed() {
+            return 0;
+        }
+        crate::fastpath::claim(&self.fast_id, &self)
     }
 
     pub fn exists(&self, id: i64) -> VResult<bool> {
