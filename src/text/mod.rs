@@ -826,10 +826,17 @@ impl TextStore {
         })
     }
 
+    /// Documents: the rows of FTS5's `{t}_docsize` shadow table (one per document, a plain
+    /// rowid table whose count is a B-tree count), or a count over the FTS5 table itself (which
+    /// reads every document) when the table has no docsize (`columnsize=0`).
     fn count_in(&self, c: &Connection) -> Result<u64> {
-        let n: i64 = c
-            .prepare_cached(&format!("SELECT count(*) FROM {}", self.fts))?
-            .query_row([], |r| r.get(0))?;
+        let docsize = format!("\"{}_docsize\"", self.table);
+        let n: i64 = match c.prepare_cached(&format!("SELECT count(*) FROM {docsize}")) {
+            Ok(mut st) => st.query_row([], |r| r.get(0))?,
+            Err(_) => c
+                .prepare_cached(&format!("SELECT count(*) FROM {}", self.fts))?
+                .query_row([], |r| r.get(0))?,
+        };
         Ok(n as u64)
     }
 
