@@ -232,10 +232,36 @@ fn small(dir: &std::path::Path) {
             v.search(r, 10, None, None, true).unwrap();
         }
         let s = t.elapsed().as_secs_f64();
+        // The same inserts as 1.1.0's SQL straight on rusqlite (what the vault adds on top).
+        kohakuvault::storage::register_sqlite_vec();
+        let raw = rusqlite::Connection::open(dir.join(format!("raw_{metric}.db"))).unwrap();
+        raw.execute_batch(&format!(
+            "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+             CREATE VIRTUAL TABLE t USING vec0(value_ref INTEGER, vector float[128] distance_metric={});
+             CREATE TABLE t_values (id INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB NOT NULL);",
+            if metric == "l2" { "L2" } else { "cosine" }
+        ))
+        .unwrap();
+        let t = Instant::now();
+        for r in data.chunks(512) {
+            let tx = raw.unchecked_transaction().unwrap();
+            tx.prepare_cached("INSERT INTO t_values (value) VALUES (?1)")
+                .unwrap()
+                .execute([b"value".to_vec()])
+                .unwrap();
+            let id = tx.last_insert_rowid();
+            tx.prepare_cached("INSERT INTO t (value_ref, vector) VALUES (?1, ?2)")
+                .unwrap()
+                .execute(rusqlite::params![id, r])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let raw_ins = t.elapsed().as_secs_f64();
         println!(
-            "{label:<14} 2k inserts {:>7.1} ms ({:.1} us each) | get_by_id all {:>6.1} ms | 200 searches {:>6.1} ms",
+            "{label:<14} 2k inserts {:>7.1} ms ({:.1} us each; 1.1.0's SQL on rusqlite {:.1} us) | get_by_id all {:>6.1} ms | 200 searches {:>6.1} ms",
             ins * 1e3,
             ins * 1e6 / 2000.0,
+            raw_ins * 1e6 / 2000.0,
             get * 1e3,
             s * 1e3
         );
