@@ -7,7 +7,9 @@
 
 Each workload times only the operation (the file and its data are prepared before the clock
 starts); the figure is the median over --runs fresh files. Modes a user can choose are covered:
-direct and cached appends, lists and numpy arrays, fixed and variable width, text.
+direct and cached appends, lists and numpy arrays, fixed and variable width, text; each row also
+runs with a second connection open on the file ("+conn2": a child process holding an sqlite3
+connection that reads the column catalog now and then).
 """
 
 from __future__ import annotations
@@ -19,11 +21,23 @@ import tempfile
 import time
 
 import numpy as np
-from _bench_common import arguments, print_versions, write_json
+from _bench_common import arguments, print_versions, second_connection, write_json
 
 from kohakuvault import ColumnVault
 
 N = 1_000_000
+
+# A second connection on the file (a child process; never sqlite3 in this process, whose second
+# SQLite library would break the vault's POSIX locks): reads the catalog until killed.
+_READER = r"""
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], timeout=5)
+con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+print("ready", flush=True)
+while True:
+    time.sleep(0.01)
+    con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+"""
 
 
 def _timed(fn) -> float:
@@ -203,13 +217,17 @@ def main() -> int:
     print(f"{'workload':<50} {'median':>9}  unit  {'per op':>9}   GB/s")
     results = {}
     with tempfile.TemporaryDirectory(prefix="colbench-") as tmp:
-        for name, fn, ops in WORKLOADS:
+        rows = [(n + m, fn, ops, m != "") for n, fn, ops in WORKLOADS for m in ("", " +conn2")]
+        for name, fn, ops, conn2 in rows:
             if args.only and args.only not in name:
                 continue
             samples = []
             for r in range(args.runs):
                 path = os.path.join(tmp, f"b{r}.db")
-                samples.append(fn(path) * 1000)
+                if conn2:
+                    ColumnVault(path).close()  # the file exists before the reader opens it
+                with second_connection(conn2, _READER, path):
+                    samples.append(fn(path) * 1000)
                 for e in os.listdir(tmp):
                     os.remove(os.path.join(tmp, e))
             med = statistics.median(samples)
