@@ -27,6 +27,7 @@ pub use col::{
 pub use error::{VResult, VaultError};
 pub use kv::stream::{GetStream, PutStream};
 pub use kv::{CacheStats, KvStore, ReaderPoolStats, ScanPage, ScanRequest};
+pub use ordered::{HostKeyOrder, Neighbor, OrderedBatch, OrderedKind, OrderedRange, OrderedStore};
 pub use packer::DataPacker;
 pub use storage::OpenOptions;
 pub use text::{HybridRequest, TextHits, TextInfo, TextOptions, TextRecord, TextStore};

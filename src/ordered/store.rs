@@ -1,0 +1,495 @@
+//! `OrderedStore`, the UDL object behind every facade's `CSBTree` and `SkipList`
+//! (docs/FORMAT.md §9): keys cross as encodings and pages, values as handles the facade owns.
+
+use std::ops::Bound;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use crate::error::{guard, Error, Result, VResult};
+
+use super::csbtree::SharedCsbTree;
+use super::key::{BatchError, Incomparable, OrderedKey};
+use super::skiplist::SkipList;
+use super::wire::{self, HostKey, HostKeyOrder, KeyDecoder};
+
+/// Which container an [`OrderedStore`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderedKind {
+    CsbTree,
+    SkipList,
+}
+
+/// A neighbour query (UDL `Neighbor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Neighbor {
+    First,
+    Last,
+    Floor,
+    Lower,
+    Ceiling,
+    Higher,
+}
+
+/// Bounds of a range (UDL `OrderedRange`).
+#[derive(Debug, Clone, Default)]
+pub struct OrderedRange {
+    pub start: Option<Vec<u8>>,
+    pub start_inclusive: bool,
+    pub end: Option<Vec<u8>>,
+    pub end_inclusive: bool,
+    pub limit: u32,
+    pub reverse: bool,
+}
+
+/// A batch write's outcome (UDL `OrderedBatch`).
+#[derive(Debug, Clone, Default)]
+pub struct OrderedBatch {
+    pub previous: Vec<u8>,
+    pub error: Option<String>,
+}
+
+type Entry = (HostKey, u64);
+
+/// The operations both containers offer, over host keys and u64 handles.
+trait Container: Send + Sync {
+    fn len(&self) -> usize;
+    fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable>;
+    fn insert_if_absent(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable>;
+    fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable>;
+    fn contains(&self, k: &HostKey) -> Result<bool, Incomparable>;
+    fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable>;
+    fn insert_many(
+        &self,
+        items: Vec<Entry>,
+        if_absent: bool,
+        prev: &mut Vec<Option<u64>>,
+    ) -> Result<(), BatchError>;
+    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError>;
+    /// Removes every entry, returning the handles removed.
+    fn clear(&self) -> Vec<u64>;
+    fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable>;
+    fn page(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, Incomparable>;
+}
+
+impl Container for SharedCsbTree<u64, HostKey> {
+    fn len(&self) -> usize {
+        SharedCsbTree::len(self)
+    }
+    fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
+        SharedCsbTree::insert(self, k, v)
+    }
+    fn insert_if_absent(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
+        // Handles are unique, so the stored value is `v` exactly when it was inserted.
+        let stored = self.setdefault(k, v)?;
+        Ok((stored != v).then_some(stored))
+    }
+    fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+        SharedCsbTree::get(self, k)
+    }
+    fn contains(&self, k: &HostKey) -> Result<bool, Incomparable> {
+        self.contains_key(k)
+    }
+    fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+        SharedCsbTree::remove(self, k)
+    }
+    fn insert_many(
+        &self,
+        items: Vec<Entry>,
+        if_absent: bool,
+        prev: &mut Vec<Option<u64>>,
+    ) -> Result<(), BatchError> {
+        if !if_absent {
+            return SharedCsbTree::insert_many(self, items, prev);
+        }
+        self.write(|t| {
+            for (index, (k, v)) in items.into_iter().enumerate() {
+                let stored = *t
+                    .setdefault(k, v)
+                    .map_err(|error| BatchError { index, error })?;
+                prev.push((stored != v).then_some(stored));
+            }
+            Ok(())
+        })
+    }
+    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        SharedCsbTree::get_many(self, keys)
+    }
+    fn clear(&self) -> Vec<u64> {
+        self.write(|t| {
+            let handles = t.values().copied().collect();
+            t.clear();
+            handles
+        })
+    }
+    fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
+        match which {
+            Neighbor::First => Ok(self.first()),
+            Neighbor::Last => Ok(self.last()),
+            Neighbor::Floor => self.floor(k),
+            Neighbor::Lower => self.lower(k),
+            Neighbor::Ceiling => self.ceiling(k),
+            Neighbor::Higher => self.higher(k),
+        }
+    }
+    fn page(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, Incomparable> {
+        self.range_page(lo, hi, limit)
+    }
+}
+
+impl Container for SkipList<u64, HostKey> {
+    fn len(&self) -> usize {
+        SkipList::len(self)
+    }
+    fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
+        SkipList::insert(self, k, v)
+    }
+    fn insert_if_absent(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
+        SkipList::insert(self, k, v)
+    }
+    fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+        SkipList::get(self, k)
+    }
+    fn contains(&self, k: &HostKey) -> Result<bool, Incomparable> {
+        self.contains_key(k)
+    }
+    fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+        SkipList::remove(self, k)
+    }
+    fn insert_many(
+        &self,
+        items: Vec<Entry>,
+        _if_absent: bool,
+        prev: &mut Vec<Option<u64>>,
+    ) -> Result<(), BatchError> {
+        SkipList::insert_many(self, items, prev)
+    }
+    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        SkipList::get_many(self, keys)
+    }
+    fn clear(&self) -> Vec<u64> {
+        // Entry by entry, so that exactly the handles removed here go back to the facade even
+        // while other threads insert and remove.
+        let mut handles = Vec::with_capacity(self.len());
+        for (k, _) in self.items() {
+            if let Ok(Some(v)) = SkipList::remove(self, &k) {
+                handles.push(v);
+            }
+        }
+        handles
+    }
+    fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
+        match which {
+            Neighbor::First => Ok(self.first()),
+            Neighbor::Last => Ok(self.last()),
+            Neighbor::Floor => self.floor(k),
+            Neighbor::Lower => self.lower(k),
+            Neighbor::Ceiling => self.ceiling(k),
+            Neighbor::Higher => self.higher(k),
+        }
+    }
+    fn page(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, Incomparable> {
+        self.range_page(lo, hi, limit)
+    }
+}
+
+/// A CSBTree or a SkipList for a facade (UDL `OrderedStore`).
+pub struct OrderedStore {
+    kind: OrderedKind,
+    order: u32,
+    map: Box<dyn Container>,
+    host: Option<Arc<dyn HostKeyOrder>>,
+    pub(super) fast_id: AtomicU64,
+}
+
+impl Drop for OrderedStore {
+    fn drop(&mut self) {
+        crate::fastpath::unregister(*self.fast_id.get_mut());
+    }
+}
+
+fn handle_arg(v: u64) -> Result<u64> {
+    if v == 0 || v > i64::MAX as u64 {
+        return Err(Error::InvalidArgument(format!(
+            "value handle {v} is out of range (1 ..= 2^63-1)"
+        )));
+    }
+    Ok(v)
+}
+
+fn batch_outcome(prev: Vec<Option<u64>>, r: Result<(), BatchError>) -> OrderedBatch {
+    OrderedBatch {
+        previous: wire::handles_bytes(prev.into_iter().map(|v| v.unwrap_or(0))),
+        error: r.err().map(|e| e.to_string()),
+    }
+}
+
+impl OrderedStore {
+    pub fn new(
+        kind: OrderedKind,
+        order: u32,
+        host_order: Option<Box<dyn HostKeyOrder>>,
+    ) -> VResult<Self> {
+        guard(|| {
+            let map: Box<dyn Container> = match kind {
+                OrderedKind::CsbTree => {
+                    Box::new(SharedCsbTree::<u64, HostKey>::new(order as usize)?)
+                }
+                OrderedKind::SkipList => Box::new(SkipList::<u64, HostKey>::new()),
+            };
+            Ok(OrderedStore {
+                kind,
+                order: if kind == OrderedKind::CsbTree {
+                    order
+                } else {
+                    0
+                },
+                map,
+                host: host_order.map(Arc::from),
+                fast_id: AtomicU64::new(0),
+            })
+        })
+    }
+
+    fn decoder(&self) -> KeyDecoder<'_> {
+        KeyDecoder {
+            host: self.host.as_ref(),
+        }
+    }
+
+    /// One key from its encoding (public for the fast path and the Rust tests).
+    pub fn key(&self, enc: &[u8]) -> Result<HostKey> {
+        self.decoder().key(enc)
+    }
+
+    pub fn kind(&self) -> OrderedKind {
+        self.kind
+    }
+
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    pub fn len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.len() == 0
+    }
+
+    pub fn clear(&self) -> Vec<u8> {
+        wire::handles_bytes(self.map.clear().into_iter())
+    }
+
+    // The typed operations, shared by the UDL methods and the C fast path.
+
+    pub(super) fn insert_key(&self, k: HostKey, v: u64) -> Result<u64> {
+        Ok(self.map.insert(k, handle_arg(v)?)?.unwrap_or(0))
+    }
+
+    pub(super) fn insert_if_absent_key(&self, k: HostKey, v: u64) -> Result<u64> {
+        Ok(self.map.insert_if_absent(k, handle_arg(v)?)?.unwrap_or(0))
+    }
+
+    pub(super) fn get_key(&self, k: &HostKey) -> Result<u64> {
+        Ok(self.map.get(k)?.unwrap_or(0))
+    }
+
+    pub(super) fn contains_key(&self, k: &HostKey) -> Result<bool> {
+        Ok(self.map.contains(k)?)
+    }
+
+    pub(super) fn remove_key(&self, k: &HostKey) -> Result<u64> {
+        Ok(self.map.remove(k)?.unwrap_or(0))
+    }
+
+    pub fn insert(&self, key: &[u8], value: u64) -> VResult<u64> {
+        guard(|| self.insert_key(self.key(key)?, value))
+    }
+
+    pub fn insert_if_absent(&self, key: &[u8], value: u64) -> VResult<u64> {
+        guard(|| self.insert_if_absent_key(self.key(key)?, value))
+    }
+
+    pub fn get(&self, key: &[u8]) -> VResult<u64> {
+        guard(|| self.get_key(&self.key(key)?))
+    }
+
+    pub fn contains(&self, key: &[u8]) -> VResult<bool> {
+        guard(|| self.contains_key(&self.key(key)?))
+    }
+
+    pub fn remove(&self, key: &[u8]) -> VResult<u64> {
+        guard(|| self.remove_key(&self.key(key)?))
+    }
+
+    pub fn insert_many(
+        &self,
+        keys: &[u8],
+        values: &[u8],
+        if_absent: bool,
+    ) -> VResult<OrderedBatch> {
+        guard(|| {
+            let keys = self.decoder().page(keys)?;
+            let values = wire::handles_of(values)?;
+            if keys.len() != values.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "insert_many: {} keys but {} values",
+                    keys.len(),
+                    values.len()
+                )));
+            }
+            for &v in &values {
+                handle_arg(v)?;
+            }
+            let mut prev = Vec::with_capacity(keys.len());
+            let r =
+                self.map
+                    .insert_many(keys.into_iter().zip(values).collect(), if_absent, &mut prev);
+            Ok(batch_outcome(prev, r))
+        })
+    }
+
+    pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
+        guard(|| {
+            let keys = self.decoder().page(keys)?;
+            let found = self.map.get_many(&keys)?;
+            Ok(wire::handles_bytes(
+                found.into_iter().map(|v| v.unwrap_or(0)),
+            ))
+        })
+    }
+
+    pub fn remove_many(&self, keys: &[u8]) -> VResult<OrderedBatch> {
+        guard(|| {
+            let keys = self.decoder().page(keys)?;
+            let mut prev = Vec::with_capacity(keys.len());
+            let mut r = Ok(());
+            for (index, k) in keys.iter().enumerate() {
+                match self.map.remove(k) {
+                    Ok(v) => prev.push(v),
+                    Err(error) => {
+                        r = Err(BatchError { index, error });
+                        break;
+                    }
+                }
+            }
+            Ok(batch_outcome(prev, r))
+        })
+    }
+
+    pub fn neighbor(&self, which: Neighbor, key: &[u8]) -> VResult<Vec<u8>> {
+        guard(|| {
+            let found = match which {
+                Neighbor::First | Neighbor::Last => self
+                    .map
+                    .neighbor(which, &HostKey::Native(super::Key::None))?,
+                _ => {
+                    let k = self.key(key)?;
+                    k.validate()?;
+                    self.map.neighbor(which, &k)?
+                }
+            };
+            Ok(wire::entry_page(found.as_slice(), true))
+        })
+    }
+
+    fn bounds(&self, r: &OrderedRange) -> Result<(Option<HostKey>, Option<HostKey>)> {
+        let dec = self.decoder();
+        let start = r.start.as_deref().map(|b| dec.key(b)).transpose()?;
+        let end = r.end.as_deref().map(|b| dec.key(b)).transpose()?;
+        Ok((start, end))
+    }
+
+    fn collect(&self, r: &OrderedRange, limit: usize) -> Result<Vec<Entry>> {
+        let (start, end) = self.bounds(r)?;
+        let lo = match &start {
+            None => Bound::Unbounded,
+            Some(k) if r.start_inclusive => Bound::Included(k),
+            Some(k) => Bound::Excluded(k),
+        };
+        let hi = match &end {
+            None => Bound::Unbounded,
+            Some(k) if r.end_inclusive => Bound::Included(k),
+            Some(k) => Bound::Excluded(k),
+        };
+        if !r.reverse {
+            return Ok(self.map.page(lo, hi, limit)?);
+        }
+        // Descending: walk down from the upper bound with neighbour queries.
+        for b in [lo, hi] {
+            if let Bound::Included(k) | Bound::Excluded(k) = b {
+                k.validate()?;
+            }
+        }
+        let mut out = Vec::new();
+        let mut cur = match hi {
+            Bound::Unbounded => self
+                .map
+                .neighbor(Neighbor::Last, &HostKey::Native(super::Key::None))?,
+            Bound::Included(k) => self.map.neighbor(Neighbor::Floor, k)?,
+            Bound::Excluded(k) => self.map.neighbor(Neighbor::Lower, k)?,
+        };
+        while let Some((k, v)) = cur {
+            if out.len() >= limit {
+                break;
+            }
+            let inside = match lo {
+                Bound::Unbounded => true,
+                Bound::Included(l) => k.try_cmp(l)? != std::cmp::Ordering::Less,
+                Bound::Excluded(l) => k.try_cmp(l)? == std::cmp::Ordering::Greater,
+            };
+            if !inside {
+                break;
+            }
+            cur = self.map.neighbor(Neighbor::Lower, &k)?;
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+
+    pub fn range(&self, range: OrderedRange) -> VResult<Vec<u8>> {
+        guard(|| {
+            let limit = match range.limit {
+                0 => usize::MAX,
+                n => n as usize + 1, // one more tells whether the page is the last
+            };
+            let mut entries = self.collect(&range, limit)?;
+            let done = range.limit == 0 || entries.len() <= range.limit as usize;
+            if range.limit != 0 {
+                entries.truncate(range.limit as usize);
+            }
+            Ok(wire::entry_page(&entries, done))
+        })
+    }
+
+    pub fn count_range(&self, range: OrderedRange) -> VResult<u64> {
+        guard(|| {
+            let r = OrderedRange {
+                reverse: false,
+                ..range
+            };
+            Ok(self.collect(&r, usize::MAX)?.len() as u64)
+        })
+    }
+
+    /// Id for the C fast path (docs/FORMAT.md §9.4).
+    pub fn fast_handle(self: Arc<Self>) -> u64 {
+        crate::fastpath::claim(&self.fast_id, &self)
+    }
+}
