@@ -9,6 +9,7 @@
 //! the table in the process and patched at commit, and another program's commits are noticed
 //! through the writer connection's `data_version` (docs/FORMAT.md §7.2).
 
+pub mod direct;
 pub mod fast;
 pub mod kernels;
 pub mod mirror;
@@ -170,6 +171,10 @@ pub struct VectorStore {
     mirror: Arc<RwLock<Mirror>>,
     fast_id: std::sync::atomic::AtomicU64,
     threads: usize,
+    /// The table has VectorKVault's shape, so batches may write its shadow tables directly.
+    direct_eligible: bool,
+    direct: std::sync::atomic::AtomicBool,
+    shadow: direct::Shadow,
 }
 
 fn kernel_of(spec: &Spec) -> Kernel {
@@ -327,6 +332,15 @@ impl VectorStore {
                 )));
             }
             let has_meta_table = schema::table_exists(db.db(), &format!("{table}_kv_meta"))?;
+            let ddl: Option<String> = db.read(false, |c| {
+                Ok(c.query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [&table],
+                    |r| r.get(0),
+                )
+                .optional()?)
+            })?;
+            let direct_eligible = ddl.as_deref().is_some_and(direct::eligible);
             let mirror = shared_mirror(&db, &table, &spec);
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             Ok(VectorStore {
@@ -339,6 +353,9 @@ impl VectorStore {
                 mirror,
                 fast_id: std::sync::atomic::AtomicU64::new(0),
                 threads,
+                direct_eligible,
+                direct: std::sync::atomic::AtomicBool::new(direct_eligible),
+                shadow: direct::Shadow::new(&table),
             })
         }
     }
@@ -553,29 +570,52 @@ impl VectorStore {
             "INSERT INTO {} (value) VALUES (?1)",
             self.names.values
         ))?;
-        let mut ins_vec = tx.prepare_cached(&format!(
-            "INSERT INTO {} (value_ref, vector) VALUES (?1, {})",
-            self.names.vec,
-            self.spec.sql_param()
-        ))?;
+        let mut refs = Vec::with_capacity(values.len());
+        for v in values {
+            ins_value.execute([v])?;
+            refs.push(tx.last_insert_rowid());
+        }
+        let direct = if self.direct.load(std::sync::atomic::Ordering::Relaxed) {
+            direct::insert(tx, &self.shadow, rows, rb, &refs)?
+        } else {
+            None
+        };
+        let ids = match direct {
+            Some(ids) => ids,
+            None => {
+                let mut ins_vec = tx.prepare_cached(&format!(
+                    "INSERT INTO {} (value_ref, vector) VALUES (?1, {})",
+                    self.names.vec,
+                    self.spec.sql_param()
+                ))?;
+                let mut ids = Vec::with_capacity(refs.len());
+                for (i, vref) in refs.iter().enumerate() {
+                    ins_vec.execute(params![vref, &rows[i * rb..(i + 1) * rb]])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+                ids
+            }
+        };
         let mut ins_meta = tx.prepare_cached(&format!(
             "INSERT OR REPLACE INTO {} (id, metadata) VALUES (?1, ?2)",
             self.names.meta
         ))?;
-        let n = values.len();
-        let (mut ids, mut refs) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for (i, v) in values.iter().enumerate() {
-            ins_value.execute([v])?;
-            let vref = tx.last_insert_rowid();
-            ins_vec.execute(params![vref, &rows[i * rb..(i + 1) * rb]])?;
-            let id = tx.last_insert_rowid();
-            if let Some(Some(m)) = metas.get(i) {
+        for (id, m) in ids.iter().zip(metas) {
+            if let Some(m) = m {
                 ins_meta.execute(params![id, m])?;
             }
-            ids.push(id);
-            refs.push(vref);
         }
         Ok((ids, refs))
+    }
+
+    /// Batch inserts through the shadow tables (`true`, the default for tables of our shape)
+    /// or through `vec0` row by row; the tests compare both.
+    #[doc(hidden)]
+    pub fn set_direct_inserts(&self, on: bool) {
+        self.direct.store(
+            on && self.direct_eligible,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     pub fn insert(
