@@ -16,14 +16,16 @@ trigram) is chosen at creation and checked on reopen, as are the columns; a vaul
 
 from __future__ import annotations
 
+import ctypes
 import operator
+import struct
 from collections.abc import Iterable
 from typing import Any, Optional, Union
 
 from . import _text_buffers as T
 from . import _vector_rows as R
 from ._errmap import map_native_error
-from ._ffi import N
+from ._ffi import FAST, N
 from ._kv_buffers import U32_MAX, value_columns
 from ._search_vault import (
     SearchVault,
@@ -35,6 +37,24 @@ from ._search_vault import (
     path_str,
 )
 from .errors import InvalidArgument, KohakuVaultError
+
+# insert without a uniffi call (docs/FORMAT.md §8.4): the new id, or -1 (then the UDL call).
+_FAST_INSERT = FAST.bind(
+    "text_fast_insert",
+    (
+        ctypes.c_uint64,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint32,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_int64,
+    ),
+    ctypes.c_int64,
+)
 
 __all__ = ["TextVault"]
 
@@ -166,6 +186,7 @@ class TextVault(SearchVault):
             self._texts = T.TextColumns(store.columns())
             found = store.dimensions()
             self._rows = None if found is None else R.RowCodec(found, store.info().vector_type)
+            self._fh = store.fast_handle() if _FAST_INSERT is not None else 0
         except BaseException:
             store.close()
             raise
@@ -226,6 +247,29 @@ class TextVault(SearchVault):
         t = self._texts.of(texts)
         kind, payload = self._pack(value)
         row = None if vector is None else self._vector(vector)
+        fh = self._fh
+        if fh and type(payload) is bytes and (row is None or type(row) is bytes):
+            try:
+                enc = [x.encode() for x in t]
+            except UnicodeEncodeError:
+                enc = None  # lone surrogates: the UDL call gives the error
+            if enc is not None:
+                lens = struct.pack(f"<{len(enc)}I", *map(len, enc))
+                blob = enc[0] if len(enc) == 1 else b"".join(enc)
+                new_id = _FAST_INSERT(
+                    fh,
+                    lens,
+                    len(lens),
+                    blob,
+                    len(blob),
+                    kind,
+                    payload,
+                    len(payload),
+                    row,
+                    -1 if row is None else len(row),
+                )
+                if new_id > 0:
+                    return new_id
         return self._call(store.insert, t, kind, payload, row)
 
     def insert_many(self, items: Iterable, vectors=None) -> list[int]:

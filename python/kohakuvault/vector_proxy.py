@@ -37,6 +37,22 @@ _FAST_GET = FAST.bind(
     ctypes.c_int32,
 )
 
+# insert without a uniffi call (docs/FORMAT.md §7.4): the new id, or -1 (then the UDL call).
+_FAST_INSERT = FAST.bind(
+    "vec_fast_insert",
+    (
+        ctypes.c_uint64,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint32,
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_char_p,
+        ctypes.c_int64,
+    ),
+    ctypes.c_int64,
+)
+
 
 class VectorKVault(SearchVault):
     """Vector similarity search with arbitrary values, in one SQLite file.
@@ -143,6 +159,20 @@ class VectorKVault(SearchVault):
         row = self._row(vector)
         kind, payload = self._pack(value)
         meta = self._metadata(metadata)
+        fh = self._fh
+        if fh and _FAST_INSERT is not None and type(row) is bytes and type(payload) is bytes:
+            new_id = _FAST_INSERT(
+                fh,
+                row,
+                len(row),
+                kind,
+                payload,
+                len(payload),
+                meta,
+                -1 if meta is None else len(meta),
+            )
+            if new_id > 0:
+                return new_id
         return self._call(store.insert, row, kind, payload, meta)
 
     def insert_many(self, vectors, values, metadata=None) -> list[int]:

@@ -6,9 +6,11 @@
 //! `dimensions` keeps one vector per document in a vector table `{t}_vec` through the vector
 //! vault's public Rust API (ids = document ids), written in the same transaction as the text.
 
+pub mod fast;
 pub mod spec;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Transaction};
 
@@ -86,6 +88,7 @@ pub struct TextStore {
     tokenizer: Tokenizer,
     headers: AtomicBool,
     vectors: Option<VectorStore>,
+    fast_id: std::sync::atomic::AtomicU64,
 }
 
 /// One document to insert: its texts in column order, its stored value, its vector row.
@@ -258,6 +261,7 @@ impl TextStore {
                 tokenizer,
                 headers: AtomicBool::new(true),
                 vectors,
+                fast_id: std::sync::atomic::AtomicU64::new(0),
             })
         })
     }
@@ -293,7 +297,7 @@ impl TextStore {
         self.headers.load(Ordering::Relaxed)
     }
 
-    fn check_texts(&self, texts: &[String]) -> Result<()> {
+    fn check_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<()> {
         if texts.len() != self.columns.len() {
             return Err(Error::invalid(format!(
                 "expected {} texts (columns {:?}), got {}",
@@ -372,14 +376,31 @@ impl TextStore {
         payload: &[u8],
         vector: Option<Vec<u8>>,
     ) -> VResult<i64> {
-        guard(|| {
-            self.db.check_writable()?;
-            self.check_texts(&texts)?;
-            let value = codec::encode(kind, payload, self.headers_enabled())?;
-            let t: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let doc = vec![(t, value, vector.as_deref())];
-            self.write(|tx, vw| Ok(self.insert_docs(tx, vw, &doc)?[0]))
-        })
+        let t: Vec<&str> = texts.iter().map(String::as_str).collect();
+        guard(|| self.insert_one(t, kind, payload, vector.as_deref()))
+    }
+
+    /// `insert` over borrowed texts (shared with the C fast path).
+    pub(crate) fn insert_one(
+        &self,
+        texts: Vec<&str>,
+        kind: u8,
+        payload: &[u8],
+        vector: Option<&[u8]>,
+    ) -> Result<i64> {
+        self.db.check_writable()?;
+        self.check_texts(&texts)?;
+        let value = codec::encode(kind, payload, self.headers_enabled())?;
+        let doc = vec![(texts, value, vector)];
+        self.write(|tx, vw| Ok(self.insert_docs(tx, vw, &doc)?[0]))
+    }
+
+    /// Id for the C fast path (docs/FORMAT.md §5, §8.4); 0 when closed.
+    pub fn fast_handle(self: Arc<Self>) -> u64 {
+        if self.db.is_closed() {
+            return 0;
+        }
+        crate::fastpath::claim(&self.fast_id, &self)
     }
 
     /// n documents: texts as n × columns UTF-8 strings (u32 LE lengths), values as columns,

@@ -2,7 +2,7 @@
 //! (whose record lifting costs a Python caller several times the read). An optimisation of
 //! `VectorStore.get_by_id` with the same meaning.
 
-use crate::fastpath::{entry, lookup, with_page};
+use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 
 use super::VectorStore;
 
@@ -28,5 +28,42 @@ pub unsafe extern "C" fn vec_fast_get(
         with_page(out, out_len, |page| {
             store.record_into(id, decoded != 0, page)
         })
+    })
+}
+
+/// `VectorStore.insert(vector, kind, payload, metadata)` without a uniffi call (whose argument
+/// lowering and result lifting cost a Python caller ~20 µs, a fifth of the insert): the new id
+/// (≥ 1), or -1 on any error, nothing written (then make the UDL call for the typed error).
+/// `meta_len` < 0 means no metadata.
+///
+/// # Safety
+/// `row`, `payload` and `meta` must point to `row_len`, `payload_len` and `meta_len` readable
+/// bytes (null is accepted for an empty or absent buffer).
+#[no_mangle]
+pub unsafe extern "C" fn vec_fast_insert(
+    handle: u64,
+    row: *const u8,
+    row_len: usize,
+    kind: u32,
+    payload: *const u8,
+    payload_len: usize,
+    meta: *const u8,
+    meta_len: i64,
+) -> i64 {
+    entry(-1, || {
+        let Some(store) = lookup::<VectorStore>(handle) else {
+            return -1;
+        };
+        let (Some(row), Some(payload), Some(meta), Ok(kind)) = (
+            bytes_arg(row, row_len),
+            bytes_arg(payload, payload_len),
+            opt_bytes_arg(meta, meta_len),
+            u8::try_from(kind),
+        ) else {
+            return -1;
+        };
+        store
+            .insert(row, kind, payload, meta.map(<[u8]>::to_vec))
+            .unwrap_or(-1)
     })
 }
