@@ -537,3 +537,125 @@ fn the_fast_path_agrees_with_the_udl_and_refuses_what_it_cannot_do() {
         assert_eq!(s.len(), 0);
     }
 }
+
+#[test]
+fn the_fast_range_and_neighbour_pages_equal_the_udl_ones() {
+    for kind in KINDS {
+        let s = store(kind);
+        let h = s.clone().fast_handle() as u32;
+        for k in (0..500i64).map(|i| i * 3) {
+            s.insert(&enc(&Key::Int(k)), k as u64 + 1).unwrap();
+        }
+        let page =
+            |start: Option<i64>, si: bool, end: Option<i64>, ei: bool, limit: u32, rev: bool| {
+                let (a, b) = (
+                    start.map(|k| enc(&Key::Int(k))),
+                    end.map(|k| enc(&Key::Int(k))),
+                );
+                let mut out: *const u8 = std::ptr::null();
+                let mut n = 0usize;
+                let rc = unsafe {
+                    ord_fast_range(
+                        h,
+                        a.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+                        a.as_ref().map_or(-1, |v| v.len() as i32),
+                        si as i32,
+                        b.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()),
+                        b.as_ref().map_or(-1, |v| v.len() as i32),
+                        ei as i32,
+                        limit as i32,
+                        rev as i32,
+                        &mut out,
+                        &mut n,
+                    )
+                };
+                assert_eq!(rc, 0);
+                let fast = unsafe { std::slice::from_raw_parts(out, n) }.to_vec();
+                let udl = s
+                    .range(OrderedRange {
+                        start: a,
+                        start_inclusive: si,
+                        end: b,
+                        end_inclusive: ei,
+                        limit,
+                        reverse: rev,
+                    })
+                    .unwrap();
+                assert_eq!(fast, udl);
+                entries(&fast)
+            };
+        let (done, e) = page(Some(10), true, Some(40), false, 0, false);
+        assert!(done);
+        assert_eq!(
+            e.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            vec![13, 16, 19, 22, 25, 28, 31, 34, 37, 40]
+        );
+        let (done, e) = page(None, true, Some(30), true, 3, true);
+        assert!(!done);
+        assert_eq!(
+            e.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            vec![31, 28, 25]
+        );
+        let (done, e) = page(Some(1495), false, None, false, 10, false);
+        assert!(done && e.len() == 1);
+        for (which, want) in [
+            (0, Some(1)),
+            (1, Some(1498)),
+            (2, Some(10)),
+            (3, Some(7)),
+            (4, Some(10)),
+            (5, Some(13)),
+        ] {
+            let key = enc(&Key::Int(9));
+            let mut out: *const u8 = std::ptr::null();
+            let mut n = 0usize;
+            let rc = unsafe {
+                ord_fast_neighbor(h, which, key.as_ptr(), key.len() as i32, &mut out, &mut n)
+            };
+            assert_eq!(rc, 0);
+            let (_, e) = entries(unsafe { std::slice::from_raw_parts(out, n) });
+            assert_eq!(e.first().map(|(_, v)| *v), want, "which {which}");
+        }
+        // Errors: an incomparable bound, a bad neighbour code.
+        let bad = enc(&Key::Str("x".into()));
+        let mut out: *const u8 = std::ptr::null();
+        let mut n = 0usize;
+        unsafe {
+            assert_eq!(
+                ord_fast_neighbor(h, 2, bad.as_ptr(), bad.len() as i32, &mut out, &mut n),
+                -1
+            );
+            assert_eq!(
+                ord_fast_neighbor(h, 9, bad.as_ptr(), bad.len() as i32, &mut out, &mut n),
+                -1
+            );
+            assert_eq!(
+                ord_fast_range(
+                    h,
+                    bad.as_ptr(),
+                    bad.len() as i32,
+                    1,
+                    std::ptr::null(),
+                    -1,
+                    0,
+                    0,
+                    0,
+                    &mut out,
+                    &mut n
+                ),
+                -1
+            );
+        }
+        assert_eq!(
+            s.count_range(OrderedRange {
+                start: Some(enc(&Key::Int(0))),
+                start_inclusive: false,
+                end: Some(enc(&Key::Int(300))),
+                end_inclusive: true,
+                ..Default::default()
+            })
+            .unwrap(),
+            100
+        );
+    }
+}

@@ -2,10 +2,10 @@
 //! `OrderedStore` with int-sized arguments only, an optimisation of the UDL methods of the same
 //! names. -1 on any error; the caller then makes the UDL call for the typed error.
 
-use crate::fastpath::{bytes_arg, entry, lookup};
+use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 
 use super::key::Key;
-use super::store::OrderedStore;
+use super::store::{Neighbor, OrderedRange, OrderedStore};
 use super::wire::HostKey;
 
 const KIND_ENCODED: i32 = 0;
@@ -120,5 +120,90 @@ pub unsafe extern "C" fn ord_fast_insert(
         s.insert_key(k, join(vlo, vhi) as u64)
             .ok()
             .map(|v| v as i64)
+    })
+}
+
+/// `OrderedStore.range` into this thread's page (docs/FORMAT.md §5): bounds as key encodings
+/// (`*_len` < 0: unbounded), flags as 0/1, `limit` 0 = all. 0 and the entry page in `*out` /
+/// `*out_len` (valid until this thread's next page call), or -1 on any error.
+///
+/// # Safety
+/// `start` / `end` must point to their lengths in readable bytes; `out` and `out_len` must be
+/// writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ord_fast_range(
+    h: u32,
+    start: *const u8,
+    start_len: i32,
+    start_inclusive: i32,
+    end: *const u8,
+    end_len: i32,
+    end_inclusive: i32,
+    limit: i32,
+    reverse: i32,
+    out: *mut *const u8,
+    out_len: *mut usize,
+) -> i32 {
+    entry(-1, || {
+        let Some(store) = lookup::<OrderedStore>(h as u64) else {
+            return -1;
+        };
+        let (Some(start), Some(end), Ok(limit)) = (
+            opt_bytes_arg(start, start_len as i64),
+            opt_bytes_arg(end, end_len as i64),
+            u32::try_from(limit),
+        ) else {
+            return -1;
+        };
+        let range = OrderedRange {
+            start: start.map(<[u8]>::to_vec),
+            start_inclusive: start_inclusive != 0,
+            end: end.map(<[u8]>::to_vec),
+            end_inclusive: end_inclusive != 0,
+            limit,
+            reverse: reverse != 0,
+        };
+        with_page(out, out_len, |page| {
+            *page = store.range_page(&range)?;
+            Ok(())
+        })
+    })
+}
+
+/// `OrderedStore.neighbor` (which: 0 First, 1 Last, 2 Floor, 3 Lower, 4 Ceiling, 5 Higher)
+/// into this thread's page, as [`ord_fast_range`].
+///
+/// # Safety
+/// As [`ord_fast_range`].
+#[no_mangle]
+pub unsafe extern "C" fn ord_fast_neighbor(
+    h: u32,
+    which: i32,
+    key: *const u8,
+    key_len: i32,
+    out: *mut *const u8,
+    out_len: *mut usize,
+) -> i32 {
+    entry(-1, || {
+        let Some(store) = lookup::<OrderedStore>(h as u64) else {
+            return -1;
+        };
+        let which = match which {
+            0 => Neighbor::First,
+            1 => Neighbor::Last,
+            2 => Neighbor::Floor,
+            3 => Neighbor::Lower,
+            4 => Neighbor::Ceiling,
+            5 => Neighbor::Higher,
+            _ => return -1,
+        };
+        let Some(key) = bytes_arg(key, key_len.max(0) as usize) else {
+            return -1;
+        };
+        with_page(out, out_len, |page| {
+            *page = store.neighbor_page(which, key)?;
+            Ok(())
+        })
     })
 }

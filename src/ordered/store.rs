@@ -74,6 +74,10 @@ trait Container: Send + Sync {
         hi: Bound<&HostKey>,
         limit: usize,
     ) -> Result<Vec<Entry>, Incomparable>;
+    /// The number of entries between the bounds.
+    fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
+        Ok(self.page(lo, hi, usize::MAX)?.len())
+    }
 }
 
 impl Container for SharedCsbTree<u64, HostKey> {
@@ -143,6 +147,9 @@ impl Container for SharedCsbTree<u64, HostKey> {
         limit: usize,
     ) -> Result<Vec<Entry>, Incomparable> {
         self.range_page(lo, hi, limit)
+    }
+    fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
+        self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
     }
 }
 
@@ -229,6 +236,25 @@ fn handle_arg(v: u64) -> Result<u64> {
         )));
     }
     Ok(v)
+}
+
+/// The bounds of `r` over its decoded keys.
+fn bounds_of<'k>(
+    r: &OrderedRange,
+    start: &'k Option<HostKey>,
+    end: &'k Option<HostKey>,
+) -> (Bound<&'k HostKey>, Bound<&'k HostKey>) {
+    let lo = match start {
+        None => Bound::Unbounded,
+        Some(k) if r.start_inclusive => Bound::Included(k),
+        Some(k) => Bound::Excluded(k),
+    };
+    let hi = match end {
+        None => Bound::Unbounded,
+        Some(k) if r.end_inclusive => Bound::Included(k),
+        Some(k) => Bound::Excluded(k),
+    };
+    (lo, hi)
 }
 
 fn batch_outcome(prev: Vec<Option<u64>>, r: Result<(), BatchError>) -> OrderedBatch {
@@ -394,7 +420,12 @@ impl OrderedStore {
     }
 
     pub fn neighbor(&self, which: Neighbor, key: &[u8]) -> VResult<Vec<u8>> {
-        guard(|| {
+        guard(|| self.neighbor_page(which, key))
+    }
+
+    /// [`neighbor`](Self::neighbor) without the error conversion (shared with the fast path).
+    pub(super) fn neighbor_page(&self, which: Neighbor, key: &[u8]) -> Result<Vec<u8>> {
+        {
             let found = match which {
                 Neighbor::First | Neighbor::Last => self
                     .map
@@ -406,7 +437,7 @@ impl OrderedStore {
                 }
             };
             Ok(wire::entry_page(found.as_slice(), true))
-        })
+        }
     }
 
     fn bounds(&self, r: &OrderedRange) -> Result<(Option<HostKey>, Option<HostKey>)> {
@@ -418,16 +449,7 @@ impl OrderedStore {
 
     fn collect(&self, r: &OrderedRange, limit: usize) -> Result<Vec<Entry>> {
         let (start, end) = self.bounds(r)?;
-        let lo = match &start {
-            None => Bound::Unbounded,
-            Some(k) if r.start_inclusive => Bound::Included(k),
-            Some(k) => Bound::Excluded(k),
-        };
-        let hi = match &end {
-            None => Bound::Unbounded,
-            Some(k) if r.end_inclusive => Bound::Included(k),
-            Some(k) => Bound::Excluded(k),
-        };
+        let (lo, hi) = bounds_of(r, &start, &end);
         if !r.reverse {
             return Ok(self.map.page(lo, hi, limit)?);
         }
@@ -464,27 +486,30 @@ impl OrderedStore {
     }
 
     pub fn range(&self, range: OrderedRange) -> VResult<Vec<u8>> {
-        guard(|| {
+        guard(|| self.range_page(&range))
+    }
+
+    /// [`range`](Self::range) without the error conversion (shared with the fast path).
+    pub(super) fn range_page(&self, range: &OrderedRange) -> Result<Vec<u8>> {
+        {
             let limit = match range.limit {
                 0 => usize::MAX,
                 n => n as usize + 1, // one more tells whether the page is the last
             };
-            let mut entries = self.collect(&range, limit)?;
+            let mut entries = self.collect(range, limit)?;
             let done = range.limit == 0 || entries.len() <= range.limit as usize;
             if range.limit != 0 {
                 entries.truncate(range.limit as usize);
             }
             Ok(wire::entry_page(&entries, done))
-        })
+        }
     }
 
     pub fn count_range(&self, range: OrderedRange) -> VResult<u64> {
         guard(|| {
-            let r = OrderedRange {
-                reverse: false,
-                ..range
-            };
-            Ok(self.collect(&r, usize::MAX)?.len() as u64)
+            let (start, end) = self.bounds(&range)?;
+            let (lo, hi) = bounds_of(&range, &start, &end);
+            Ok(self.map.count(lo, hi)? as u64)
         })
     }
 
