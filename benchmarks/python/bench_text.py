@@ -8,9 +8,13 @@
 
 Rows (one line each; the median over --runs):
 * insert_many of 100k short documents (documents per second), into a fresh file.
-* 2k single inserts (one transaction each in this package; two autocommit statements in 1.1.0).
+* 2k single inserts (one transaction each in this package; two autocommit statements in 1.1.0),
+  also with auto-pack off (raw bytes values), headers off, and a second connection open on the
+  file ("+conn2": a child process reading it now and then).
+* insert_many with auto-pack off and with headers off.
 * top-10 search latency, p50 and p99 over 300 one-word queries, on 100k documents.
 * top-10 search_with_snippets latency, p50 and p99, on 100k documents.
+* top-10 search from 4 threads sharing one vault (queries per second), and p50 with +conn2.
 * hybrid_search latency (BM25 + exact 384-d cosine, fused by RRF), p50 and p99, on 100k
   documents with one vector each (this package only: 1.1.0 has no hybrid search).
 
@@ -29,7 +33,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-from _bench_common import run_on_fresh_files
+from _bench_common import run_on_fresh_files, second_connection
 
 from kohakuvault import TextVault
 
@@ -90,10 +94,35 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 # ---- writes --------------------------------------------------------------------------------------
 
 
-def insert_many_rate(path):
-    docs = _docs(BIG_N, 1)
-    items = [(d, i) for i, d in enumerate(docs)]
+_READER = r"""
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], timeout=5)
+con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+print("ready", flush=True)
+while True:
+    time.sleep(0.01)
+    con.execute("SELECT count(*) FROM sqlite_master").fetchall()
+"""
+
+
+def _opened(path: str, mode: str):
+    """A vault in ``mode``: "" (defaults), "raw" (auto-pack off) or "noheaders"."""
     tv = TextVault(path, table="t")
+    if mode == "raw":
+        tv.disable_auto_pack()
+    elif mode == "noheaders":
+        tv.disable_headers()
+    return tv
+
+
+def _value(i: int, mode: str):
+    return str(i).encode() if mode == "raw" else i
+
+
+def insert_many_rate(path, mode=""):
+    docs = _docs(BIG_N, 1)
+    items = [(d, _value(i, mode)) for i, d in enumerate(docs)]
+    tv = _opened(path, mode)
     t = time.perf_counter()
     tv.insert_many(items)
     dt = time.perf_counter() - t
@@ -102,13 +131,15 @@ def insert_many_rate(path):
     return BIG_N / dt
 
 
-def single_inserts(path):
+def single_inserts(path, mode="", conn2=False):
     docs = _docs(INSERTS, 2)
-    tv = TextVault(path, table="t")
-    t = time.perf_counter()
-    for i, d in enumerate(docs):
-        tv.insert(d, i)
-    dt = time.perf_counter() - t
+    values = [_value(i, mode) for i in range(INSERTS)]
+    tv = _opened(path, mode)
+    with second_connection(conn2, _READER, path):
+        t = time.perf_counter()
+        for d, v in zip(docs, values):
+            tv.insert(d, v)
+        dt = time.perf_counter() - t
     assert tv.count() == INSERTS
     _close(tv)
     return dt
@@ -153,9 +184,9 @@ class BigTables:
             _close(tv)
 
 
-def _latency(big, fn, vectors=False, warm=20):
+def _latency(big, fn, vectors=False, warm=20, conn2=False):
     queries = _queries(QUERIES, 5)
-    with big.open(vectors) as tv:
+    with big.open(vectors) as tv, second_connection(conn2, _READER, big.path(vectors)):
         for q in queries[:warm]:
             fn(tv, q, 0)
         samples = []
@@ -165,6 +196,27 @@ def _latency(big, fn, vectors=False, warm=20):
             samples.append(time.perf_counter() - t)
             assert len(hits) <= 10
     return _percentiles(samples)
+
+
+def threaded_search_rate(big, threads=4):
+    """Queries per second from ``threads`` threads sharing one vault."""
+    import threading
+
+    queries = _queries(QUERIES * 4, 7)
+    with big.open() as tv:
+        chunks = [queries[i::threads] for i in range(threads)]
+
+        def work(qs):
+            for q in qs:
+                tv.search(q, 10)
+
+        workers = [threading.Thread(target=work, args=(c,)) for c in chunks]
+        t = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return len(queries) / (time.perf_counter() - t)
 
 
 def _search(tv, q, _j):
@@ -185,14 +237,38 @@ def _hybrid(tv, q, j):
 def _workloads(big: BigTables):
     """(row name, unit, operations per run, function(path) -> seconds or a rate)."""
 
-    def pct(fn, which, vectors=False):
-        return lambda path: _latency(big, fn, vectors)[which]
+    def pct(fn, which, vectors=False, conn2=False):
+        return lambda path: _latency(big, fn, vectors, conn2=conn2)[which]
 
+    k = f"{INSERTS // 1000}k single inserts"
+    big_docs = f"{BIG_N // 1000}k docs"
     rows = [
         (f"insert_many {BIG_N // 1000}k short docs", "docs/s", 0, insert_many_rate),
-        (f"{INSERTS // 1000}k single inserts", "ms", INSERTS, single_inserts),
-        (f"top-10 search p50, {BIG_N // 1000}k docs", "ms", 1, pct(_search, 0)),
-        (f"top-10 search p99, {BIG_N // 1000}k docs", "ms", 1, pct(_search, 1)),
+        (
+            f"insert_many {BIG_N // 1000}k short docs, auto-pack off",
+            "docs/s",
+            0,
+            lambda p: insert_many_rate(p, "raw"),
+        ),
+        (
+            f"insert_many {BIG_N // 1000}k short docs, headers off",
+            "docs/s",
+            0,
+            lambda p: insert_many_rate(p, "noheaders"),
+        ),
+        (k, "ms", INSERTS, single_inserts),
+        (f"{k}, auto-pack off", "ms", INSERTS, lambda p: single_inserts(p, "raw")),
+        (f"{k}, headers off", "ms", INSERTS, lambda p: single_inserts(p, "noheaders")),
+        (f"{k} +conn2", "ms", INSERTS, lambda p: single_inserts(p, conn2=True)),
+        (f"top-10 search p50, {big_docs}", "ms", 1, pct(_search, 0)),
+        (f"top-10 search p99, {big_docs}", "ms", 1, pct(_search, 1)),
+        (f"top-10 search p50, {big_docs} +conn2", "ms", 1, pct(_search, 0, conn2=True)),
+        (
+            f"top-10 search, {big_docs}, 4 threads",
+            "q/s",
+            0,
+            lambda p: threaded_search_rate(big),
+        ),
         (f"top-10 snippets p50, {BIG_N // 1000}k docs", "ms", 1, pct(_snippets, 0)),
         (f"top-10 snippets p99, {BIG_N // 1000}k docs", "ms", 1, pct(_snippets, 1)),
     ]
