@@ -207,4 +207,31 @@ fn main() {
     }
     bench_list(&keys, &probes, &starts);
     bench_list_threads(&keys);
+    bench_fast_path(&keys, &probes);
+}
+
+/// The same single-key operations through `OrderedStore`'s C fast path (what a facade's call
+/// costs inside the library: handle lookup, key wrapping, the container).
+fn bench_fast_path(keys: &[i64], probes: &[i64]) {
+    use kohakuvault::ordered::fast::{ord_fast_get_int, ord_fast_insert_int};
+    use kohakuvault::ordered::{OrderedKind, OrderedStore};
+    for kind in [OrderedKind::CsbTree, OrderedKind::SkipList] {
+        let (mut ins, mut get) = (Vec::new(), Vec::new());
+        for _ in 0..REPS {
+            let s = Arc::new(OrderedStore::new(kind, 63, None).unwrap());
+            let h = s.clone().fast_handle() as u32;
+            ins.push(time(|| {
+                for (i, &k) in keys.iter().enumerate() {
+                    ord_fast_insert_int(h, k as i32, (k >> 32) as i32, i as i32 + 1, 0);
+                }
+            }));
+            get.push(time(|| {
+                for &k in probes {
+                    std::hint::black_box(ord_fast_get_int(h, k as i32, (k >> 32) as i32));
+                }
+            }));
+        }
+        report(&format!("{kind:?} fast-path insert"), ins, keys.len());
+        report(&format!("{kind:?} fast-path get"), get, probes.len());
+    }
 }
