@@ -213,7 +213,7 @@ fn main() {
 /// The same single-key operations through `OrderedStore`'s C fast path (what a facade's call
 /// costs inside the library: handle lookup, key wrapping, the container).
 fn bench_fast_path(keys: &[i64], probes: &[i64]) {
-    use kohakuvault::ordered::fast::{ord_fast_get_int, ord_fast_insert_int};
+    use kohakuvault::ordered::fast::{ord_fast_get_int, ord_fast_insert_int, ord_fast_range};
     use kohakuvault::ordered::{OrderedKind, OrderedStore};
     for kind in [OrderedKind::CsbTree, OrderedKind::SkipList] {
         let (mut ins, mut get) = (Vec::new(), Vec::new());
@@ -233,5 +233,64 @@ fn bench_fast_path(keys: &[i64], probes: &[i64]) {
         }
         report(&format!("{kind:?} fast-path insert"), ins, keys.len());
         report(&format!("{kind:?} fast-path get"), get, probes.len());
+        let s = Arc::new(OrderedStore::new(kind, 63, None).unwrap());
+        let h = s.clone().fast_handle() as u32;
+        for (i, &k) in keys.iter().enumerate() {
+            ord_fast_insert_int(h, k as i32, (k >> 32) as i32, i as i32 + 1, 0);
+        }
+        let (mut ranges, mut items) = (Vec::new(), Vec::new());
+        for _ in 0..REPS {
+            ranges.push(time(|| {
+                for &k in &probes[..RANGES] {
+                    let mut a = vec![3u8];
+                    a.extend_from_slice(&k.to_le_bytes());
+                    let (mut out, mut n) = (std::ptr::null(), 0usize);
+                    unsafe {
+                        ord_fast_range(
+                            h,
+                            a.as_ptr(),
+                            9,
+                            1,
+                            std::ptr::null(),
+                            -1,
+                            0,
+                            RANGE_WIDTH as i32,
+                            0,
+                            &mut out,
+                            &mut n,
+                        )
+                    };
+                }
+            }));
+            items.push(time(|| {
+                let (mut out, mut n) = (std::ptr::null(), 0usize);
+                unsafe {
+                    ord_fast_range(
+                        h,
+                        std::ptr::null(),
+                        -1,
+                        1,
+                        std::ptr::null(),
+                        -1,
+                        0,
+                        0,
+                        0,
+                        &mut out,
+                        &mut n,
+                    )
+                };
+                std::hint::black_box(n);
+            }));
+        }
+        report(
+            &format!("{kind:?} fast-path range page of {RANGE_WIDTH}"),
+            ranges,
+            RANGES,
+        );
+        report(
+            &format!("{kind:?} fast-path items page (per item)"),
+            items,
+            keys.len(),
+        );
     }
 }

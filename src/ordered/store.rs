@@ -74,6 +74,18 @@ trait Container: Send + Sync {
         hi: Bound<&HostKey>,
         limit: usize,
     ) -> Result<Vec<Entry>, Incomparable>;
+    /// An entry page of at most `limit` entries between the bounds (`done`: no more follow).
+    fn entry_page(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: Option<usize>,
+    ) -> Result<Vec<u8>, Incomparable> {
+        let mut entries = self.page(lo, hi, limit.map_or(usize::MAX, |n| n + 1))?;
+        let done = limit.is_none_or(|n| entries.len() <= n);
+        entries.truncate(limit.unwrap_or(usize::MAX));
+        Ok(wire::entry_page(&entries, done))
+    }
     /// The number of entries between the bounds.
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         Ok(self.page(lo, hi, usize::MAX)?.len())
@@ -150,6 +162,25 @@ impl Container for SharedCsbTree<u64, HostKey> {
     }
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
+    }
+    fn entry_page(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: Option<usize>,
+    ) -> Result<Vec<u8>, Incomparable> {
+        // Under the read lock, from references: no key is copied before it is encoded.
+        self.read(|t| {
+            let take = limit.map_or(usize::MAX, |n| n + 1);
+            let mut entries: Vec<(&HostKey, u64)> = t
+                .range_bounds(lo, hi)?
+                .take(take)
+                .map(|(k, v)| (k, *v))
+                .collect();
+            let done = limit.is_none_or(|n| entries.len() <= n);
+            entries.truncate(limit.unwrap_or(usize::MAX));
+            Ok(wire::entry_page(&entries, done))
+        })
     }
 }
 
@@ -491,6 +522,12 @@ impl OrderedStore {
 
     /// [`range`](Self::range) without the error conversion (shared with the fast path).
     pub(super) fn range_page(&self, range: &OrderedRange) -> Result<Vec<u8>> {
+        let limit = (range.limit != 0).then_some(range.limit as usize);
+        if !range.reverse {
+            let (start, end) = self.bounds(range)?;
+            let (lo, hi) = bounds_of(range, &start, &end);
+            return Ok(self.map.entry_page(lo, hi, limit)?);
+        }
         {
             let limit = match range.limit {
                 0 => usize::MAX,

@@ -410,14 +410,14 @@ pub fn put_key_page<'a>(out: &mut Vec<u8>, keys: impl Iterator<Item = &'a HostKe
 }
 
 /// An entry page (§9.3) of `entries`; `done`: no entry follows within the bounds.
-pub fn entry_page(entries: &[(HostKey, u64)], done: bool) -> Vec<u8> {
+pub fn entry_page<K: std::borrow::Borrow<HostKey>>(entries: &[(K, u64)], done: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + entries.len() * 24);
     out.extend_from_slice(&(done as u32).to_le_bytes());
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for (_, v) in entries {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    put_key_page(&mut out, entries.iter().map(|(k, _)| k));
+    put_key_page(&mut out, entries.iter().map(|(k, _)| k.borrow()));
     out
 }
 
