@@ -20,7 +20,8 @@ import kotlin.random.Random
 /*
  * Kotlin/JVM micro-benchmark of the KVault facade (run: scripts/bench-kotlin.sh). Not a test.
  * Each figure is the median of several timed rounds after a warm-up (see medianNanos); one FFI call costs tens of µs
- * under JNA, so batches are one call.
+ * under JNA, so batches are one call. The last section (OrderedBench.kt) compares CSBTree and SkipList with the JDK's
+ * ordered maps; KV_BENCH_ONLY=ordered (environment) runs only that section.
  */
 
 private const val N = 10_000
@@ -65,6 +66,10 @@ fun main() {
         val items = LinkedHashMap<String, ByteArray>().apply { keys.indices.forEach { put(keys[it], values[it]) } }
 
         println("KohakuVault Kotlin/JVM benchmark, core ${KVault.coreVersion()}, JVM ${System.getProperty("java.version")}")
+        if (System.getenv("KV_BENCH_ONLY") == "ordered") {
+            benchOrdered()
+            return
+        }
         KVault(File(dir, "bench.db").path).use { kv ->
             report("put_many ${N}x${VALUE_SIZE}B (1 call)", medianNanos { kv.putMany(items) }, N)
             report("batch {} ${N}x${VALUE_SIZE}B (1 call)", medianNanos {
@@ -128,6 +133,7 @@ fun main() {
         benchColumns(dir)
         benchVectors(dir)
         benchTexts(dir)
+        benchOrdered()
     } finally {
         dir.deleteRecursively()
     }

@@ -2,8 +2,29 @@ package io.kohakuvault.internal
 
 import com.sun.jna.Native
 import com.sun.jna.Pointer
+import io.kohakuvault.uniffi.Neighbor
+import io.kohakuvault.uniffi.OrderedRange
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
+
+/**
+ * Binds the `external` functions of [holder] (JNA direct mapping) to the library the generated bindings load, under
+ * the same name and options (uniffi's findLibraryName), so JNA hands back the same loaded copy. False when the fast
+ * path is off (`-Dkohakuvault.fastpath=false`), size_t is not 64-bit, or the library lacks one of the symbols (each
+ * vault's fast path is registered on its own, so a missing symbol leaves the others on).
+ */
+internal fun bindFastPath(holder: Class<*>): Boolean {
+    if (System.getProperty("kohakuvault.fastpath") == "false" || Native.SIZE_T_SIZE != 8) return false
+    return try {
+        val name = System.getProperty("uniffi.component.kohakuvault.libraryOverride") ?: "kohakuvault"
+        Native.register(holder, name)
+        true
+    } catch (_: UnsatisfiedLinkError) {
+        false
+    } catch (_: Exception) {
+        false
+    }
+}
 
 /**
  * The C fast path of docs/FORMAT.md §5 (`kv_fast_get`, `kv_fast_stream_read`), bound with JNA direct mapping and
@@ -28,18 +49,7 @@ internal object FastPath {
     @JvmField val available: Boolean
 
     init {
-        var ok = false
-        if (System.getProperty("kohakuvault.fastpath") != "false" && Native.SIZE_T_SIZE == 8) {
-            try {
-                // The same library, name and options as the generated bindings (uniffi's findLibraryName).
-                val name = System.getProperty("uniffi.component.kohakuvault.libraryOverride") ?: "kohakuvault"
-                Native.register(FastPath::class.java, name)
-                ok = true
-            } catch (_: UnsatisfiedLinkError) {
-            } catch (_: Exception) {
-            }
-        }
-        available = ok
+        available = bindFastPath(FastPath::class.java)
     }
 
     /** Largest value fetched through the fast path; bigger ones use the UDL call. */
@@ -135,18 +145,8 @@ internal object ColumnFastPath {
     @JvmField @Volatile var enabled: Boolean
 
     init {
-        var ok = false
-        if (System.getProperty("kohakuvault.fastpath") != "false" && Native.SIZE_T_SIZE == 8) {
-            try {
-                val name = System.getProperty("uniffi.component.kohakuvault.libraryOverride") ?: "kohakuvault"
-                Native.register(ColumnFastPath::class.java, name)
-                ok = true
-            } catch (_: UnsatisfiedLinkError) {
-            } catch (_: Exception) {
-            }
-        }
-        available = ok
-        enabled = ok
+        available = bindFastPath(ColumnFastPath::class.java)
+        enabled = available
     }
 
     /** A read buffer this size or smaller is kept per thread; larger reads use a one-off native block. */
@@ -200,5 +200,158 @@ internal object ColumnFastPath {
         val s = tls.get()
         s.ensure(size)
         return s.addr to s.buf
+    }
+}
+
+/**
+ * The C fast path of CSBTree and SkipList (docs/FORMAT.md §9.4, `src/ordered/fast.rs`), bound with JNA direct mapping.
+ * `h` is the store's `fast_handle()`. Single-key `get`, `contains`, `remove` and `insert` take int-sized arguments
+ * only: a Long key or a value handle travels as two 32-bit halves `(lo, hi)`; the other keys are written into a
+ * per-thread direct buffer and passed as `(kind, address, len)`: kind 0 a key encoding (§9.1), 1 the UTF-8 of a String
+ * key, 2 a ByteArray key. Their results are those of the UDL calls (a value handle or 0; `contains` 1 or 0), or -1 on
+ * any error. `ord_fast_range` and `ord_fast_neighbor` leave an entry page (§9.3) in the calling thread's page buffer
+ * (valid until its next page call) and write its address and length into two out-words of this thread's direct
+ * buffer; [range] and [neighbor] copy it out. On -1 (any error) the caller makes the UDL call, which raises the typed
+ * error. Registered on its own (a library without the `ord_fast_*` symbols leaves the other fast paths on). Disabled
+ * with `-Dkohakuvault.fastpath=false`.
+ */
+internal object OrderedFastPath {
+    @JvmStatic external fun ord_fast_get_int(h: Int, lo: Int, hi: Int): Long
+    @JvmStatic external fun ord_fast_get(h: Int, kind: Int, p: Long, len: Int): Long
+    @JvmStatic external fun ord_fast_contains_int(h: Int, lo: Int, hi: Int): Long
+    @JvmStatic external fun ord_fast_contains(h: Int, kind: Int, p: Long, len: Int): Long
+    @JvmStatic external fun ord_fast_remove_int(h: Int, lo: Int, hi: Int): Long
+    @JvmStatic external fun ord_fast_remove(h: Int, kind: Int, p: Long, len: Int): Long
+    @JvmStatic external fun ord_fast_insert_int(h: Int, lo: Int, hi: Int, vlo: Int, vhi: Int): Long
+    @JvmStatic external fun ord_fast_insert(h: Int, kind: Int, p: Long, len: Int, vlo: Int, vhi: Int): Long
+
+    /**
+     * `int32_t ord_fast_range(uint32_t h, const uint8_t* start, int32_t start_len, int32_t start_inclusive,
+     * const uint8_t* end, int32_t end_len, int32_t end_inclusive, int32_t limit, int32_t reverse,
+     * const uint8_t** out, size_t* out_len)`
+     */
+    @JvmStatic external fun ord_fast_range(
+        h: Int, start: Long, startLen: Int, startInclusive: Int, end: Long, endLen: Int, endInclusive: Int,
+        limit: Int, reverse: Int, out: Long, outLen: Long,
+    ): Int
+
+    /** `int32_t ord_fast_neighbor(uint32_t h, int32_t which, const uint8_t* key, int32_t key_len, const uint8_t** out, size_t* out_len)` */
+    @JvmStatic external fun ord_fast_neighbor(h: Int, which: Int, key: Long, keyLen: Int, out: Long, outLen: Long): Int
+
+    /** A single-key operation, for [int] and [keyed]. */
+    enum class Op { GET, CONTAINS, REMOVE, INSERT }
+
+    /** `kind` of [keyed]: a key encoding (§9.1), the UTF-8 of a str key, a bytes key. */
+    const val KIND_ENCODING = 0
+    const val KIND_UTF8 = 1
+    const val KIND_BYTES = 2
+
+    @JvmField val available: Boolean
+
+    /** Whether single-key operations, ranges and neighbours use the fast path (tests turn it off for the UDL path). */
+    @JvmField @Volatile var enabled: Boolean
+
+    init {
+        available = bindFastPath(OrderedFastPath::class.java)
+        enabled = available
+    }
+
+    // not ThreadLocal.withInitial: Android has it only from API 26
+    private val tls = object : ThreadLocal<FastPath.Scratch>() { override fun initialValue() = FastPath.Scratch() }
+
+    /** This thread's key buffer, at least [size] bytes, cleared (position 0, little-endian). */
+    fun scratch(size: Int): FastPath.Scratch {
+        val s = tls.get()
+        s.ensure(size)
+        s.buf.clear()
+        return s
+    }
+
+    /** [op] on the Long key [key] ([value]: the value handle of [Op.INSERT]). */
+    fun int(op: Op, h: Int, key: Long, value: Long): Long {
+        val lo = key.toInt()
+        val hi = (key ushr 32).toInt()
+        return when (op) {
+            Op.GET -> ord_fast_get_int(h, lo, hi)
+            Op.CONTAINS -> ord_fast_contains_int(h, lo, hi)
+            Op.REMOVE -> ord_fast_remove_int(h, lo, hi)
+            Op.INSERT -> ord_fast_insert_int(h, lo, hi, value.toInt(), (value ushr 32).toInt())
+        }
+    }
+
+    /** [op] on the key of [len] bytes written at the start of [s] (see [scratch]), of [kind]. */
+    fun keyed(op: Op, h: Int, kind: Int, s: FastPath.Scratch, len: Int, value: Long): Long = when (op) {
+        Op.GET -> ord_fast_get(h, kind, s.addr, len)
+        Op.CONTAINS -> ord_fast_contains(h, kind, s.addr, len)
+        Op.REMOVE -> ord_fast_remove(h, kind, s.addr, len)
+        Op.INSERT -> ord_fast_insert(h, kind, s.addr, len, value.toInt(), (value ushr 32).toInt())
+    }
+
+    /** [op] on a key given as bytes of [kind] (copied into this thread's buffer). */
+    fun keyed(op: Op, h: Int, kind: Int, key: ByteArray, value: Long): Long {
+        val s = scratch(key.size)
+        s.buf.put(key)
+        return keyed(op, h, kind, s, key.size, value)
+    }
+
+    // ------------------------------------------------------------------------------------------ pages
+
+    /** Bytes of this thread's buffer before the keys of a page call: the `out` and `out_len` words. */
+    private const val OUT_WORDS = 16
+
+    /** The longest page copied out of the core (a longer one is taken through the UDL call). */
+    private const val MAX_PAGE = Int.MAX_VALUE - 8L
+
+    private fun flag(b: Boolean): Int = if (b) 1 else 0
+
+    private fun FastPath.Scratch.putAt(at: Int, bytes: ByteArray?) {
+        if (bytes == null) return
+        buf.position(at)
+        buf.put(bytes)
+    }
+
+    /**
+     * `range` as the UDL's, through `ord_fast_range`: the bounds are the key encodings of [r] (null: unbounded). The
+     * entry page, or null on any error (make the UDL call).
+     */
+    fun range(h: Int, r: OrderedRange): ByteArray? {
+        val start = r.start
+        val end = r.end
+        val endAt = OUT_WORDS + (((start?.size ?: 0) + 7) and 7.inv())
+        val s = scratch(endAt + (end?.size ?: 0))
+        s.putAt(OUT_WORDS, start)
+        s.putAt(endAt, end)
+        val rc = ord_fast_range(
+            h, s.addr + OUT_WORDS, start?.size ?: -1, flag(r.startInclusive), s.addr + endAt, end?.size ?: -1,
+            flag(r.endInclusive), r.limit.toInt(), flag(r.reverse), s.addr, s.addr + 8,
+        )
+        return if (rc == 0) pageOf(s) else null
+    }
+
+    /**
+     * `neighbor` as the UDL's, through `ord_fast_neighbor`: [which] of the key encoding [key] (ignored for FIRST and
+     * LAST). The entry page, or null on any error (make the UDL call).
+     */
+    fun neighbor(h: Int, which: Neighbor, key: ByteArray): ByteArray? {
+        val code = when (which) {
+            Neighbor.FIRST -> 0
+            Neighbor.LAST -> 1
+            Neighbor.FLOOR -> 2
+            Neighbor.LOWER -> 3
+            Neighbor.CEILING -> 4
+            Neighbor.HIGHER -> 5
+        }
+        val s = scratch(OUT_WORDS + key.size)
+        s.putAt(OUT_WORDS, key)
+        val rc = ord_fast_neighbor(h, code, s.addr + OUT_WORDS, key.size, s.addr, s.addr + 8)
+        return if (rc == 0) pageOf(s) else null
+    }
+
+    /** A copy of the page the last page call left in this thread's page buffer (its out-words are in [s]). */
+    private fun pageOf(s: FastPath.Scratch): ByteArray? {
+        val p = s.buf.getLong(0)
+        val n = s.buf.getLong(8)
+        if (p == 0L || n !in 16L..MAX_PAGE) return null // a page has at least its two headers
+        return Pointer(p).getByteArray(0, n.toInt())
     }
 }
