@@ -1,6 +1,7 @@
 // Times the batch paths of the Swift facade: putMany of N x 256-byte raw values in one
 // transaction, getMany of the same N keys, and (for scale) single put/get loops.
 // Env: KV_BENCH_N (default 10000), KV_BENCH_VALUE (default 256), KV_BENCH_ROUNDS (default 5).
+// Then CSBTree/SkipList (KV_BENCH_ORD_N), ColumnVault, VectorKVault and TextVault sections below.
 import Foundation
 import KohakuVault
 import KohakuVaultCore
@@ -31,6 +32,206 @@ func report(_ name: String, _ t: (best: Double, median: Double), ops: Int, bytes
     print(label + String(format: " best %8.2f ms  median %8.2f ms  %10.0f ops/s  %7.1f MB/s",
                          t.best * 1e3, t.median * 1e3, opsPerSec, mbPerSec))
 }
+
+// CSBTree and SkipList (in memory): KV_BENCH_ORD_N random keys (default 100_000; Int64, then
+// String keys "k" + 12 hex digits), for both maps and, as the reference, a Swift Dictionary plus
+// a sorted key array (binary search for ranges). Per operation: insert, get, contains, 1000
+// ranges of ~100 entries, full iteration, remove (each single-key call one C fast-path call);
+// in batches: insert(contentsOf:), values(forKeys:), removeValues(forKeys:) (one crossing each).
+// Every map is filled outside the timed part where the operation needs one.
+let ordN = max(200, Int(env["KV_BENCH_ORD_N"] ?? "") ?? 100_000)
+let ordRanges = 1_000
+let ordSpan = 100
+
+/// Best and median of `rounds` timings of `body`, each on a fresh `setup()` (not timed).
+func measureFresh<T>(_ setup: () throws -> T, _ body: (T) throws -> Void) rethrows -> (best: Double, median: Double) {
+    var times: [Double] = []
+    for _ in 0..<rounds {
+        let x = try setup()
+        let t0 = now()
+        try body(x)
+        times.append(now() - t0)
+    }
+    times.sort()
+    return (times[0], times[times.count / 2])
+}
+
+/// One line per operation: like `report`, with the time per operation instead of MB/s.
+func reportOp(_ name: String, _ t: (best: Double, median: Double), ops: Int) {
+    let label = name.padding(toLength: max(34, name.count), withPad: " ", startingAt: 0)
+    print(label + String(format: " best %8.2f ms  median %8.2f ms  %10.0f ops/s  %8.1f ns/op",
+                         t.best * 1e3, t.median * 1e3, Double(ops) / t.best, t.best / Double(ops) * 1e9))
+}
+
+/// The ordered-map benchmark for one key type: `keys` unique and in random order.
+func benchOrdered<K: OrderedMapKey & Hashable & Comparable>(_ label: String, _ keys: [K], less: (K, K) -> Bool) throws {
+    let n = keys.count
+    let sorted = keys.sorted(by: less)
+    var lcgR: UInt64 = 0x9E37_79B9_7F4A_7C15
+    let starts: [Int] = (0..<ordRanges).map { _ in
+        lcgR = lcgR &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int(lcgR >> 33) % max(1, n - ordSpan)
+    }
+    let pairs = keys.enumerated().map { ($1, $0) }
+    let makers: [(String, () throws -> OrderedMap<K, Int>)] = [
+        ("CSBTree", { try CSBTree<K, Int>() }),
+        ("SkipList", { SkipList<K, Int>() }),
+    ]
+    for (name, make) in makers {
+        let p = "\(name)<\(label)>"
+        let filled: () throws -> OrderedMap<K, Int> = {
+            let m = try make()
+            try m.insert(contentsOf: pairs)
+            return m
+        }
+        reportOp("\(p) insert x\(n)", try measureFresh(make) { m in
+            for (i, k) in keys.enumerated() { try m.insert(k, i) }
+        }, ops: n)
+        let m = try filled()
+        var hits = 0
+        reportOp("\(p) value(forKey:) x\(n)", try measure {
+            hits = 0
+            for k in keys { if try m.value(forKey: k) != nil { hits += 1 } }
+        }, ops: n)
+        precondition(hits == n, "\(p): get missed keys")
+        reportOp("\(p) contains x\(n)", try measure {
+            hits = 0
+            for k in keys { if try m.contains(k) { hits += 1 } }
+        }, ops: n)
+        precondition(hits == n, "\(p): contains missed keys")
+        var got = 0
+        reportOp("\(p) range x\(ordRanges) (~\(ordSpan) each)", try measure {
+            got = 0
+            for s in starts { got += try m.range(sorted[s], sorted[s + ordSpan]).count }
+        }, ops: ordRanges)
+        precondition(got == ordRanges * ordSpan, "\(p): ranges returned \(got) entries")
+        reportOp("\(p) iterate \(n)", measure {
+            got = 0
+            for _ in m { got += 1 }
+        }, ops: n)
+        precondition(got == n, "\(p): iteration returned \(got) entries")
+        reportOp("\(p) removeValue x\(n)", try measureFresh(filled) { m in
+            for k in keys { _ = try m.removeValue(forKey: k) }
+        }, ops: n)
+        reportOp("\(p) insert(contentsOf: \(n))", try measureFresh(make) { m in
+            try m.insert(contentsOf: pairs)
+        }, ops: n)
+        var vals: [Int?] = []
+        reportOp("\(p) values(forKeys: \(n))", try measure { vals = try m.values(forKeys: keys) }, ops: n)
+        precondition(vals.count == n && vals[n / 2] == n / 2, "\(p): values(forKeys:) returned wrong values")
+        reportOp("\(p) removeValues(forKeys: \(n))", try measureFresh(filled) { m in
+            _ = try m.removeValues(forKeys: keys)
+        }, ops: n)
+    }
+    // The reference: a Dictionary, and a sorted array of its keys for ranges and iteration.
+    let r = "Dictionary<\(label)>+sorted"
+    reportOp("\(r) insert x\(n)", measure {
+        var d: [K: Int] = [:]
+        for (i, k) in keys.enumerated() { d[k] = i }
+        precondition(d.count == n)
+    }, ops: n)
+    var dict: [K: Int] = [:]
+    for (i, k) in keys.enumerated() { dict[k] = i }
+    var hits = 0
+    reportOp("\(r) get x\(n)", measure {
+        hits = 0
+        for k in keys where dict[k] != nil { hits += 1 }
+    }, ops: n)
+    precondition(hits == n)
+    reportOp("\(r) sort keys \(n)", measure { precondition(dict.keys.sorted(by: less).count == n) }, ops: n)
+    var got = 0
+    reportOp("\(r) range x\(ordRanges) (~\(ordSpan) each)", measure {
+        got = 0
+        for s in starts {
+            let lo = sorted[s], hi = sorted[s + ordSpan]
+            var a = 0, b = sorted.count
+            while a < b { let mid = (a + b) / 2; if less(sorted[mid], lo) { a = mid + 1 } else { b = mid } }
+            var i = a
+            while i < sorted.count, less(sorted[i], hi) { got += dict[sorted[i]] != nil ? 1 : 0; i += 1 }
+        }
+    }, ops: ordRanges)
+    precondition(got == ordRanges * ordSpan)
+    reportOp("\(r) iterate \(n)", measure {
+        got = 0
+        for k in sorted where dict[k] != nil { got += 1 }
+    }, ops: n)
+    reportOp("\(r) remove x\(n)", measureFresh({ dict }) { d in
+        var d = d
+        for k in keys { d[k] = nil }
+        precondition(d.isEmpty)
+    }, ops: n)
+}
+
+print("CSBTree / SkipList: n=\(ordN) random keys, \(ordRanges) ranges of ~\(ordSpan), rounds=\(rounds)")
+var ordSeed: UInt64 = 0x0DDB_1A5E_5BAD_5EED
+func ordNext() -> UInt64 {
+    ordSeed = ordSeed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    return ordSeed
+}
+var intSet = Set<Int64>()
+var intKeys: [Int64] = []
+while intKeys.count < ordN {
+    let k = Int64(bitPattern: ordNext() ^ (ordNext() >> 29))
+    if intSet.insert(k).inserted { intKeys.append(k) }
+}
+try benchOrdered("Int64", intKeys, less: <)
+// The same Int64 ranges and pages as one core call each (the generated layer directly, no
+// facade: keys as §9.1 encodings, values as bare handles), to split the costs.
+func int64Encoding(_ k: Int64) -> Data {
+    var d = Data([3])
+    withUnsafeBytes(of: k.littleEndian) { d.append(contentsOf: $0) }
+    return d
+}
+do {
+    let coreStore = try KohakuVaultCore.OrderedStore(kind: .csbTree, order: 63, hostOrder: nil)
+    var page = Data()
+    withUnsafeBytes(of: UInt32(1).littleEndian) { page.append(contentsOf: $0) }
+    withUnsafeBytes(of: UInt32(intKeys.count).littleEndian) { page.append(contentsOf: $0) }
+    var handles = Data()
+    for (i, k) in intKeys.enumerated() {
+        withUnsafeBytes(of: k.littleEndian) { page.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(i + 1).littleEndian) { handles.append(contentsOf: $0) }
+    }
+    _ = try coreStore.insertMany(keys: page, values: handles, ifAbsent: false)
+    let sortedInts = intKeys.sorted()
+    var lcgC: UInt64 = 0x9E37_79B9_7F4A_7C15
+    let bounds: [(Data, Data)] = (0..<ordRanges).map { _ in
+        lcgC = lcgC &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let s = Int(lcgC >> 33) % max(1, sortedInts.count - ordSpan)
+        return (int64Encoding(sortedInts[s]), int64Encoding(sortedInts[s + ordSpan]))
+    }
+    var bytes = 0
+    reportOp("  core range x\(ordRanges) call only", try measure {
+        bytes = 0
+        for (a, b) in bounds {
+            bytes += try coreStore.range(range: OrderedRange(start: a, startInclusive: true, end: b, endInclusive: false,
+                                                             limit: 0, reverse: false)).count
+        }
+    }, ops: ordRanges)
+    precondition(bytes > ordRanges * ordSpan * 16, "core ranges returned \(bytes) bytes")
+    reportOp("  core pages of 1024 call only", try measure {
+        var start: Data? = nil
+        var k = 0
+        while k < sortedInts.count {
+            let r = try coreStore.range(range: OrderedRange(start: start, startInclusive: false, end: nil, endInclusive: false,
+                                                            limit: 1024, reverse: false))
+            k += 1024
+            start = int64Encoding(sortedInts[min(k, sortedInts.count) - 1])
+            precondition(r.count >= 16)
+        }
+    }, ops: sortedInts.count)
+    let encs = intKeys.map(int64Encoding)
+    reportOp("  core get (UDL) x\(intKeys.count) call only", try measure {
+        for e in encs {
+            let h = try coreStore.get(key: e)
+            precondition(h != 0)
+        }
+    }, ops: intKeys.count)
+}
+let strKeys = intKeys.map { "k" + String(UInt64(bitPattern: $0) >> 16, radix: 16) }
+let strUnique = Array(Set(strKeys)).sorted().shuffledLCG()
+// Code point order is UTF-8 byte order; for these ASCII keys it is also Swift's `<`.
+try benchOrdered("String", strUnique, less: <)
 
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvbench-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -255,3 +456,16 @@ for i in 0..<hybridQueries {
 }
 reportLatency("hybrid k=10 over \(textN) x \(textDim)", latencies)
 try hv.close()
+
+extension Array {
+    /// A shuffle with a fixed seed (the same order every run).
+    func shuffledLCG() -> [Element] {
+        var a = self
+        var x: UInt64 = 0x5851_F42D_4C95_7F2D
+        for i in stride(from: a.count - 1, to: 0, by: -1) {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            a.swapAt(i, Int(x >> 33) % (i + 1))
+        }
+        return a
+    }
+}
