@@ -10,9 +10,9 @@ from importlib import metadata as _metadata
 # _kvault is 1.1.0's native module name.
 from . import _errmap, _kvault  # noqa: F401
 from ._ffi import N as _N
-from ._unimplemented import CSBTree, SkipList
 from .column_proxy import Column, ColumnVault, VarSizeColumn
 from .errors import DatabaseBusy, InvalidArgument, IoError, KohakuVaultError, NotFound
+from .ordered import CSBTree, SkipList
 from .packer import DataPacker
 from .proxy import KVault
 from .text_proxy import TextVault
@@ -25,10 +25,9 @@ try:
 except _metadata.PackageNotFoundError:  # not installed as a distribution
     __version__ = _N.core_version()
 
-# DataPacker is provided by the Rust core. CSBTree and SkipList are importable but not
-# implemented yet (constructing one raises NotImplementedError), hence False.
+# DataPacker, CSBTree and SkipList are provided by the Rust core.
 _DATAPACKER_AVAILABLE = True
-_CSBTREE_AVAILABLE = False
+_CSBTREE_AVAILABLE = True
 
 __all__ = [
     "KVault",

@@ -2,8 +2,8 @@
 (docs/COMPATIBILITY.md §6) so that imports such as ``from kohakuvault._kvault import DataPacker`` work.
 """
 
-from ._unimplemented import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList
 from .column_proxy import ColumnVault as _ColumnVault
+from .ordered import CSBTree, PyCSBTreeIterator, PySkipListIterator, SkipList
 from .packer import DataPacker
 from .proxy import KVault as _KVault
 from .text_proxy import TextVault as _TextVault
