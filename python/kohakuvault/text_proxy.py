@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ctypes
 import operator
-import struct
 from collections.abc import Iterable
 from typing import Any, Optional, Union
 
@@ -250,12 +249,10 @@ class TextVault(SearchVault):
         fh = self._fh
         if fh and type(payload) is bytes and (row is None or type(row) is bytes):
             try:
-                enc = [x.encode() for x in t]
-            except UnicodeEncodeError:
-                enc = None  # lone surrogates: the UDL call gives the error
-            if enc is not None:
-                lens = struct.pack(f"<{len(enc)}I", *map(len, enc))
-                blob = enc[0] if len(enc) == 1 else b"".join(enc)
+                lens, blob = T.text_column(t)
+            except InvalidArgument:
+                lens = None  # lone surrogates: the UDL call gives the error
+            if lens is not None:
                 new_id = _FAST_INSERT(
                     fh,
                     lens,

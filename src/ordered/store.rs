@@ -92,10 +92,46 @@ trait Container: Send + Sync {
     }
 }
 
+/// The operations whose inherent methods have the same names and meaning in both containers.
+macro_rules! shared_ops {
+    () => {
+        fn len(&self) -> usize {
+            Self::len(self)
+        }
+        fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+            Self::get(self, k)
+        }
+        fn contains(&self, k: &HostKey) -> Result<bool, Incomparable> {
+            self.contains_key(k)
+        }
+        fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
+            Self::remove(self, k)
+        }
+        fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+            Self::get_many(self, keys)
+        }
+        fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
+            match which {
+                Neighbor::First => Ok(self.first()),
+                Neighbor::Last => Ok(self.last()),
+                Neighbor::Floor => self.floor(k),
+                Neighbor::Lower => self.lower(k),
+                Neighbor::Ceiling => self.ceiling(k),
+                Neighbor::Higher => self.higher(k),
+            }
+        }
+        fn page(
+            &self,
+            lo: Bound<&HostKey>,
+            hi: Bound<&HostKey>,
+            limit: usize,
+        ) -> Result<Vec<Entry>, Incomparable> {
+            self.range_page(lo, hi, limit)
+        }
+    };
+}
+
 impl Container for SharedCsbTree<u64, HostKey> {
-    fn len(&self) -> usize {
-        SharedCsbTree::len(self)
-    }
     fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
         SharedCsbTree::insert(self, k, v)
     }
@@ -103,15 +139,6 @@ impl Container for SharedCsbTree<u64, HostKey> {
         // Handles are unique, so the stored value is `v` exactly when it was inserted.
         let stored = self.setdefault(k, v)?;
         Ok((stored != v).then_some(stored))
-    }
-    fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
-        SharedCsbTree::get(self, k)
-    }
-    fn contains(&self, k: &HostKey) -> Result<bool, Incomparable> {
-        self.contains_key(k)
-    }
-    fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
-        SharedCsbTree::remove(self, k)
     }
     fn insert_many(
         &self,
@@ -132,9 +159,6 @@ impl Container for SharedCsbTree<u64, HostKey> {
             Ok(())
         })
     }
-    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
-        SharedCsbTree::get_many(self, keys)
-    }
     fn clear(&self) -> Vec<u64> {
         self.write(|t| {
             let handles = t.values().copied().collect();
@@ -142,24 +166,7 @@ impl Container for SharedCsbTree<u64, HostKey> {
             handles
         })
     }
-    fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
-        match which {
-            Neighbor::First => Ok(self.first()),
-            Neighbor::Last => Ok(self.last()),
-            Neighbor::Floor => self.floor(k),
-            Neighbor::Lower => self.lower(k),
-            Neighbor::Ceiling => self.ceiling(k),
-            Neighbor::Higher => self.higher(k),
-        }
-    }
-    fn page(
-        &self,
-        lo: Bound<&HostKey>,
-        hi: Bound<&HostKey>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, Incomparable> {
-        self.range_page(lo, hi, limit)
-    }
+    shared_ops!();
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
     }
@@ -185,23 +192,11 @@ impl Container for SharedCsbTree<u64, HostKey> {
 }
 
 impl Container for SkipList<u64, HostKey> {
-    fn len(&self) -> usize {
-        SkipList::len(self)
-    }
     fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
         SkipList::insert(self, k, v)
     }
     fn insert_if_absent(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
         SkipList::insert(self, k, v)
-    }
-    fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
-        SkipList::get(self, k)
-    }
-    fn contains(&self, k: &HostKey) -> Result<bool, Incomparable> {
-        self.contains_key(k)
-    }
-    fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
-        SkipList::remove(self, k)
     }
     fn insert_many(
         &self,
@@ -210,9 +205,6 @@ impl Container for SkipList<u64, HostKey> {
         prev: &mut Vec<Option<u64>>,
     ) -> Result<(), BatchError> {
         SkipList::insert_many(self, items, prev)
-    }
-    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
-        SkipList::get_many(self, keys)
     }
     fn clear(&self) -> Vec<u64> {
         // Entry by entry, so that exactly the handles removed here go back to the facade even
@@ -225,24 +217,7 @@ impl Container for SkipList<u64, HostKey> {
         }
         handles
     }
-    fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
-        match which {
-            Neighbor::First => Ok(self.first()),
-            Neighbor::Last => Ok(self.last()),
-            Neighbor::Floor => self.floor(k),
-            Neighbor::Lower => self.lower(k),
-            Neighbor::Ceiling => self.ceiling(k),
-            Neighbor::Higher => self.higher(k),
-        }
-    }
-    fn page(
-        &self,
-        lo: Bound<&HostKey>,
-        hi: Bound<&HostKey>,
-        limit: usize,
-    ) -> Result<Vec<Entry>, Incomparable> {
-        self.range_page(lo, hi, limit)
-    }
+    shared_ops!();
 }
 
 /// A CSBTree or a SkipList for a facade (UDL `OrderedStore`).

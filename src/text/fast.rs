@@ -2,6 +2,7 @@
 //! optimisation of `TextStore.insert` with the same meaning.
 
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg};
+use crate::ffi::packed::split_columns;
 
 use super::TextStore;
 
@@ -39,25 +40,16 @@ pub unsafe extern "C" fn text_fast_insert(
         ) else {
             return -1;
         };
-        let Some(cols) = split_utf8(lens, blob) else {
+        let Ok(pieces) = split_columns(lens, blob, lens.len() / 4) else {
+            return -1;
+        };
+        let Ok(cols) = pieces
+            .iter()
+            .map(|p| std::str::from_utf8(p))
+            .collect::<Result<Vec<&str>, _>>()
+        else {
             return -1;
         };
         store.insert_one(cols, kind, payload, vector).unwrap_or(-1)
     })
-}
-
-/// `blob` cut at the u32 LE lengths of `lens` into UTF-8 strings (None if anything is off).
-fn split_utf8<'a>(lens: &[u8], blob: &'a [u8]) -> Option<Vec<&'a str>> {
-    if !lens.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(lens.len() / 4);
-    let mut at = 0usize;
-    for c in lens.chunks_exact(4) {
-        let n = u32::from_le_bytes(c.try_into().ok()?) as usize;
-        let s = blob.get(at..at.checked_add(n)?)?;
-        out.push(std::str::from_utf8(s).ok()?);
-        at += n;
-    }
-    (at == blob.len()).then_some(out)
 }
