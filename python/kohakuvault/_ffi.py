@@ -10,6 +10,7 @@ the typed error (mapped by ``_errmap``).
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import os
 import pickle
@@ -17,7 +18,7 @@ import threading
 
 from . import _native as N
 
-__all__ = ["N", "FastPath", "FAST", "GET_STORED"]
+__all__ = ["N", "FastPath", "FAST", "GET_STORED", "GC_PAUSE", "GC_PAUSE_MIN"]
 
 _gen = importlib.import_module(N.KvStore.__module__)
 
@@ -39,6 +40,42 @@ def _library_path() -> str | None:
         if os.path.exists(path):
             return path
     return None
+
+
+class _GcPause:
+    """``with GC_PAUSE:`` pauses the cyclic garbage collector while a page's objects are built.
+
+    A page (docs/FORMAT.md §4.1) is acyclic data: the collections its thousands of new dicts,
+    lists and tuples would trigger find nothing, yet cost about a quarter of decoding it (they
+    walk every young object the page keeps alive). Nested and concurrent pauses share one; the
+    collector is re-enabled only if it was enabled when the first began.
+    """
+
+    __slots__ = ("_lock", "_depth", "_resume")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._resume:
+                gc.enable()
+
+
+GC_PAUSE = _GcPause()
+
+# Pages smaller than this are decoded without pausing the collector (too few objects to matter).
+GC_PAUSE_MIN = 16 << 10
 
 
 class _ThreadBuffers(threading.local):
@@ -64,8 +101,9 @@ class FastPath:
     threads share a vault. ``get_gil`` is only for file-backed vaults, whose reads take pooled
     reader connections and never wait for a lock that a GIL-holding thread could keep
     (``:memory:`` / URI vaults read through the writer connection, so they use ``get``).
-    ``kv_fast_get`` takes only int-sized arguments and is called without argtypes: ctypes then
-    converts each argument directly (ints as C int, bytes and ctypes arrays as pointers).
+    ``kv_fast_get`` and ``kv_fast_put`` (which releases the GIL: a put commits) take only
+    int-sized arguments and are called without argtypes: ctypes then converts each argument
+    directly (ints as C int, bytes and ctypes arrays as pointers).
     """
 
     def __init__(self) -> None:
@@ -80,6 +118,7 @@ class FastPath:
             held = ctypes.PyDLL(path)
             get = released.kv_fast_get
             get_gil = held.kv_fast_get
+            put = released.kv_fast_put
             get_many = released.kv_fast_get_many
             scan = released.kv_fast_scan
             read = released.kv_fast_stream_read
@@ -88,6 +127,7 @@ class FastPath:
             return
         for fn in (get, get_gil):
             fn.restype = ctypes.c_int64
+        put.restype = ctypes.c_int32
         read.argtypes = (ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t)
         read.restype = ctypes.c_int64
         get_many.argtypes = (
@@ -118,6 +158,7 @@ class FastPath:
         self._libs = (released, held)
         self.get = get
         self.get_gil = get_gil
+        self.put = put
         self._get_many = get_many
         self._scan = scan
         self._read = read
@@ -154,7 +195,12 @@ class FastPath:
         if rc != 0:
             return None
         n = tls.page_len.value
-        page = pickle.loads((ctypes.c_char * n).from_address(tls.page_ptr.value))
+        data = (ctypes.c_char * n).from_address(tls.page_ptr.value)
+        if n >= GC_PAUSE_MIN:
+            with GC_PAUSE:
+                page = pickle.loads(data)
+        else:
+            page = pickle.loads(data)
         if n > _KEEP_BUFFER_MAX:
             self._release()
         return page

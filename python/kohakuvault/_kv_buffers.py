@@ -12,6 +12,7 @@ from array import array
 from typing import Any
 
 from . import _codec
+from ._ffi import GC_PAUSE, GC_PAUSE_MIN
 from .errors import InvalidArgument, KohakuVaultError
 
 __all__ = [
@@ -123,6 +124,9 @@ def unpack_many(packed) -> list:
     if packed is None:
         return []
     try:
-        return _codec.unpack_msgpack(packed)
+        if len(packed) < GC_PAUSE_MIN:
+            return _codec.unpack_msgpack(packed)
+        with GC_PAUSE:  # many new containers, no cycles (see _ffi.GC_PAUSE)
+            return _codec.unpack_msgpack(packed)
     except Exception as exc:
         raise InvalidArgument(f"cannot decode stored value: {exc}") from exc

@@ -58,6 +58,7 @@ PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
 _FAST_TLS = FAST.tls if FAST.available else None
+_FAST_PUT_MAX = (1 << 31) - 1  # kv_fast_put takes C int lengths
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
 _MSGPACK = _codec.MSGPACK
@@ -195,6 +196,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         self._drain_stop: Optional[threading.Event] = None
         self._fh = self._store.fast_handle() if FAST.available else 0
         self._fast_get = None  # kv_fast_get while it applies (see _refresh_fast)
+        self._fast_put = None  # kv_fast_put, likewise
         self._fast_flags = 0  # its flags: GET_STORED with auto-pack off
         self._fast_get_fn = None
         if FAST.available:
@@ -246,6 +248,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         fh = self._fh
         usable = fast_pages() and 0 < fh < (1 << 31) and not self._closed
         self._fast_get = self._fast_get_fn if usable else None
+        self._fast_put = FAST.put if usable else None
         self._fast_flags = 0 if self._auto_pack else GET_STORED
 
     def _drain_locked(self) -> None:
@@ -412,7 +415,17 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
                 return
         if self._wc.items:
             self._drain()
-        self._retry(self._store.put, k, kind, payload)
+        put = self._fast_put
+        # kv_fast_put: the same put without a uniffi call; on an error (-1) nothing is stored
+        # and the UDL call below raises it typed (retrying busy errors).
+        if (
+            put is None
+            or len(k) > KEY_MAX
+            or type(payload) is not bytes
+            or len(payload) > _FAST_PUT_MAX
+            or put(self._fh, k, len(k), kind, payload, len(payload)) != 0
+        ):
+            self._retry(self._store.put, k, kind, payload)
 
     __setitem__ = put
 
@@ -750,6 +763,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
                 self._closed = True
                 self._fh = 0
                 self._fast_get = None
+                self._fast_put = None
                 self._combine = False
         finally:
             self._closing = False

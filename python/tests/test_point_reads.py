@@ -105,6 +105,96 @@ def test_point_reads_take_the_fast_path_in_every_mode(
         kv.close()
 
 
+@pytest.mark.parametrize("where", ["file", "memory"])
+@pytest.mark.parametrize("cache", [False, True], ids=["nocache", "cache"])
+@pytest.mark.parametrize("auto_pack", [True, False], ids=["autopack", "raw"])
+def test_single_puts_take_the_fast_path_with_the_udl_meaning(where, cache, auto_pack, db_path):
+    """``kv[k] = v`` crosses through kv_fast_put (no uniffi call) and stores what the UDL ``put``
+    stores, in every mode; an error makes the UDL call, which raises it typed."""
+    if not _kv_pages._FAST_PAGES:
+        pytest.skip("the C fast path is not available")
+    kv = KVault(db_path if where == "file" else ":memory:")
+    try:
+        if not auto_pack:
+            kv.disable_auto_pack()
+        if cache:
+            kv._store.enable_cache(1 << 20, 1 << 19, None)  # the core cache, no combiner
+        assert kv._fast_put is not None
+        spy = kv._store = Spy(kv._store)
+        values = [b"", b"raw", BIG, b"\x89K looks like a header"]
+        if auto_pack:
+            values += [7, {"a": [1, 2]}, "text", 2.5]
+        for i, value in enumerate(values):
+            kv[f"k{i}"] = value
+            assert "put" not in spy.calls, spy.calls
+            assert _same(kv[f"k{i}"], value), value
+        kv[b"k0"] = b"replaced"
+        assert kv[b"k0"] == b"replaced" and "put" not in spy.calls
+        # A payload the core refuses: -1 from the fast path, nothing stored, and the UDL call
+        # with the same arguments raises the typed error.
+        from kohakuvault._ffi import FAST
+
+        bad = b"\xc1 not MessagePack"
+        assert FAST.put(kv._fh, b"bad", 3, _codec.MSGPACK, bad, len(bad)) == -1
+        with pytest.raises(Exception, match="(?i)msgpack|messagepack"):
+            spy.store.put(b"bad", _codec.MSGPACK, bad)
+        assert b"bad" not in kv
+        spy.store.flush_cache()
+    finally:
+        kv.close()
+    if where == "file":
+        with KVault(db_path) as again:
+            if not auto_pack:
+                again.disable_auto_pack()
+            assert again[b"k0"] == b"replaced" and again[b"k2"] == BIG
+
+
+def test_a_read_only_vault_refuses_single_puts_typed(db_path):
+    with KVault(db_path) as kv:
+        kv[b"a"] = b"1"
+    with KVault(db_path, read_only=True) as ro:
+        with pytest.raises(kohakuvault.IoError, match="read-only"):
+            ro[b"b"] = b"2"
+        assert b"b" not in ro and ro[b"a"] == b"1"
+
+
+@pytest.mark.parametrize("user_gc", [True, False], ids=["gc-on", "gc-off"])
+def test_pages_leave_the_collector_as_they_found_it(db_path, user_gc):
+    """Big pages decode with the cyclic GC paused (GC_PAUSE); afterwards it is as the caller
+    left it, also when threads decode pages at the same time."""
+    import gc
+
+    with KVault(db_path) as kv:
+        kv.put_many([(b"k%05d" % i, {"i": i, "tags": [i, "x"]}) for i in range(6000)])
+        was = gc.isenabled()
+        try:
+            gc.enable() if user_gc else gc.disable()
+            errors = []
+
+            def work():
+                try:
+                    for _ in range(3):
+                        assert sum(1 for _ in kv.items()) == 6000
+                        assert len(kv.get_many([b"k%05d" % i for i in range(6000)])) == 6000
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert not errors, errors
+            assert gc.isenabled() is user_gc
+            assert list(kv.values(limit=2)) == [
+                {"i": 0, "tags": [0, "x"]},
+                {"i": 1, "tags": [1, "x"]},
+            ]
+            assert gc.isenabled() is user_gc
+        finally:
+            gc.enable() if was else gc.disable()
+
+
 def test_raw_mode_reads_see_replaced_and_growing_values(db_path):
     with KVault(db_path) as kv:
         kv.disable_auto_pack()

@@ -20,14 +20,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Weak};
 
+use foldhash::fast::FixedState;
 use parking_lot::RwLock;
 
 use crate::error::Result;
 
 type Handle = Weak<dyn Any + Send + Sync>;
 
-static REGISTRY: LazyLock<RwLock<HashMap<u64, Handle>>> =
-    LazyLock::new(|| RwLock::new(HashMap::new()));
+/// Ids are ours (sequential), so the fast foldhash suits the lookup every entry point makes.
+static REGISTRY: LazyLock<RwLock<HashMap<u64, Handle, FixedState>>> =
+    LazyLock::new(|| RwLock::new(HashMap::with_hasher(FixedState::default())));
 /// Ids start at 1 (0 means "no handle") and stay small, so callers may pass them as C ints.
 static NEXT: AtomicU64 = AtomicU64::new(1);
 

@@ -90,6 +90,44 @@ pub unsafe extern "C" fn kv_fast_get(
     })
 }
 
+/// `KvStore.put(key, kind, payload)` without a uniffi call; int-sized arguments only, like
+/// `kv_fast_get`. 0 when stored (committed, or admitted to the write-back cache exactly as the
+/// UDL call would); -1 on any error, nothing stored (then make the UDL call for the typed
+/// error, retrying as it does).
+///
+/// # Safety
+/// `key` must point to `key_len` readable bytes and `payload` to `payload_len`.
+#[no_mangle]
+pub unsafe extern "C" fn kv_fast_put(
+    handle: u32,
+    key: *const u8,
+    key_len: i32,
+    kind: i32,
+    payload: *const u8,
+    payload_len: i32,
+) -> i32 {
+    entry(-1, || {
+        let Some(kv) = kv(handle as u64) else {
+            return -1;
+        };
+        let (Ok(key_len), Ok(payload_len), Ok(kind)) = (
+            usize::try_from(key_len),
+            usize::try_from(payload_len),
+            u8::try_from(kind),
+        ) else {
+            return -1;
+        };
+        let (Some(key), Some(payload)) = (bytes_arg(key, key_len), bytes_arg(payload, payload_len))
+        else {
+            return -1;
+        };
+        match kv.put_value(key, kind, payload) {
+            Ok(()) => 0,
+            Err(_) => -1,
+        }
+    })
+}
+
 /// `KvStore.get_many` as a page of Python objects (FORMAT.md §4.1) in this thread's page
 /// buffer, with the UDL call's arguments: `key_lens` (u32 LE each) over the concatenated `keys`,
 /// `decoded` 0 for stored bytes. 0 ok (`*out`, `*out_len` = the page, valid until this thread's

@@ -224,6 +224,16 @@ impl KvInner {
     /// `force` (an earlier entry of the same batch failed): admit whatever the size or lock
     /// state, waiting for the gate as long as it takes (its holders finish in bounded time
     /// without waiting for a cached put), so one failure costs one timeout, not one per entry.
+    /// `KvStore.put`: validates, encodes (kind, payload) and stores it, through the cache when
+    /// it is enabled (also the body of the C fast path `kv_fast_put`).
+    pub(crate) fn put_value(&self, key: &[u8], kind: u8, payload: &[u8]) -> Result<()> {
+        Self::check_key(key)?;
+        Self::check_value(payload)?;
+        self.db.check_writable()?;
+        let stored = self.encode(kind, payload)?;
+        self.put_stored(key, Arc::new(stored), false)
+    }
+
     fn put_stored(&self, key: &[u8], stored: Arc<Vec<u8>>, force: bool) -> Result<()> {
         self.db.check_writable()?;
         loop {
@@ -482,13 +492,7 @@ impl KvStore {
     }
 
     pub fn put(&self, key: &[u8], kind: u8, payload: &[u8]) -> VResult<()> {
-        guard(|| {
-            KvInner::check_key(key)?;
-            KvInner::check_value(payload)?;
-            self.inner.db.check_writable()?;
-            let stored = self.inner.encode(kind, payload)?;
-            self.inner.put_stored(key, Arc::new(stored), false)
-        })
+        guard(|| self.inner.put_value(key, kind, payload))
     }
 
     pub fn get(&self, key: &[u8]) -> VResult<Option<TaggedValue>> {

@@ -68,6 +68,7 @@ class KVault @JvmOverloads @Throws(KohakuVaultException::class) constructor(
         core.ensureOpen()
         if (kind !in 0..255) throw KohakuVaultException.InvalidArgument("kind must be 0..255")
         if (core.combiner.offer(kind, key, payload)) return
+        if (FastPath.put(core.fastHandle, key, kind, payload)) return
         core.read { store ->
             val a = Arena.get(key.size + payload.size)
             store.put(a.view(key), kind.toUByte(), a.view(payload))

@@ -27,9 +27,9 @@ internal fun bindFastPath(holder: Class<*>): Boolean {
 }
 
 /**
- * The C fast path of docs/FORMAT.md §5 (`kv_fast_get`, `kv_fast_stream_read`), bound with JNA direct mapping and
+ * The C fast path of docs/FORMAT.md §5 (`kv_fast_get`, `kv_fast_put`, `kv_fast_stream_read`), bound with JNA direct mapping and
  * only primitive arguments (addresses into per-thread direct buffers): one cheap native call instead of a uniffi
- * call (handle clone + call + RustBuffer free). It is an optimisation of `KvStore.get` / `get_stored` /
+ * call (handle clone + call + RustBuffer free). It is an optimisation of `KvStore.get` / `get_stored` / `put` /
  * `GetStream.read` with the same semantics; on -1 the caller repeats the operation through the UDL to get the typed
  * error.
  *
@@ -42,6 +42,9 @@ internal object FastPath {
     /** `int64_t kv_fast_get(uint32_t handle, const uint8_t* key, int32_t key_len, uint8_t* buf, int32_t cap, int32_t flags)` */
     @JvmStatic external fun kv_fast_get(handle: Int, key: Long, keyLen: Int, buf: Long, cap: Int, flags: Int): Long
     @JvmStatic external fun kv_fast_stream_read(handle: Long, buf: Long, cap: Long): Long
+
+    /** `int32_t kv_fast_put(uint32_t handle, const uint8_t* key, int32_t key_len, int32_t kind, const uint8_t* payload, int32_t payload_len)` */
+    @JvmStatic external fun kv_fast_put(handle: Int, key: Long, keyLen: Int, kind: Int, payload: Long, payloadLen: Int): Int
 
     /** `kv_fast_get` flag: the stored bytes as kind 0 (`get_stored`) instead of the decoded value. */
     const val GET_STORED = 1
@@ -111,6 +114,22 @@ internal object FastPath {
             }
         }
         return FALLBACK
+    }
+
+    /**
+     * `KvStore.put` of (kind, payload) under [key] through the fast path (key and payload copied into this thread's
+     * direct buffer). False means nothing was stored: make the UDL call, which raises the typed error.
+     */
+    fun put(handle: Long, key: ByteArray, kind: Int, payload: ByteArray): Boolean {
+        if (!available || handle <= 0L || handle > 0xFFFF_FFFFL) return false
+        val payloadOff = (key.size + 7) and 7.inv()
+        if (payloadOff.toLong() + payload.size > MAX_FAST) return false
+        val s = tls.get()
+        s.ensure(payloadOff + payload.size)
+        val b = s.buf
+        b.position(0); b.put(key)
+        b.position(payloadOff); b.put(payload)
+        return kv_fast_put(handle.toInt(), s.addr, key.size, kind, s.addr + payloadOff, payload.size) == 0
     }
 
     /** Reads up to [max] bytes of a stream; null means "use the UDL call". */
