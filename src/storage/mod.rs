@@ -5,6 +5,7 @@
 //! and quoting, and [`VaultDb`]: one vault's use of a shared database, with its own Closed state
 //! and messages that name the vault type. Nothing here knows any vault.
 
+pub mod checkpoint;
 pub mod maintenance;
 pub mod periodic;
 pub mod schema;
@@ -115,6 +116,8 @@ pub struct Db {
     readers: Mutex<Vec<Connection>>,
     interrupt: Mutex<Option<Arc<InterruptHandle>>>,
     closed: AtomicBool,
+    /// Checkpoints off the commit path (file-backed writable WAL databases).
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 /// A writer connection leased under the writer lock.
@@ -161,7 +164,7 @@ impl Db {
                 | OpenFlags::SQLITE_OPEN_URI
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
-        let conn = Connection::open_with_flags(path, flags)?;
+        let mut conn = Connection::open_with_flags(path, flags)?;
         let busy = Duration::from_millis(opts.busy_timeout_ms as u64);
         conn.busy_timeout(busy)?;
         if opts.read_only {
@@ -171,6 +174,13 @@ impl Db {
         } else {
             apply_writer_pragmas(&conn, &opts, existed, path == ":memory:")?;
         }
+        let checkpointer = if !opts.read_only && !special && opts.enable_wal {
+            let cp = checkpoint::Checkpointer::new(path);
+            cp.install(&mut conn)?;
+            Some(cp)
+        } else {
+            None
+        };
         let interrupt = Arc::new(conn.get_interrupt_handle());
         let db = Db {
             path: path.to_string(),
@@ -182,6 +192,7 @@ impl Db {
             readers: Mutex::new(Vec::new()),
             interrupt: Mutex::new(Some(interrupt)),
             closed: AtomicBool::new(false),
+            checkpointer,
         };
         schema::migrate(&db)?;
         Ok(db)
@@ -376,8 +387,11 @@ impl Db {
             Error::Busy("database is locked: cannot close while the writer is busy".into())
         })?;
         self.closed.store(true, Ordering::Release);
-        // Readers go first so the writer is the last connection: closing it checkpoints and
-        // removes the -wal and -shm files.
+        // Readers and the checkpointer go first so the writer is the last connection: closing
+        // it checkpoints and removes the -wal and -shm files.
+        if let Some(cp) = &self.checkpointer {
+            cp.stop();
+        }
         self.readers.lock().clear();
         if let Some(conn) = w.take() {
             if !self.read_only {
@@ -388,6 +402,12 @@ impl Db {
         self.readers.lock().clear();
         *self.interrupt.lock() = None;
         Ok(())
+    }
+
+    /// Whether the background checkpointer (storage::checkpoint) has started its thread.
+    #[doc(hidden)]
+    pub fn background_checkpoints_started(&self) -> bool {
+        self.checkpointer.as_ref().is_some_and(|c| c.started())
     }
 
     pub fn canonical_path(&self) -> Option<PathBuf> {
@@ -401,8 +421,11 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Readers first, so the writer is the last connection and closing it removes the -wal
-        // and -shm files.
+        // Readers and the checkpointer first, so the writer is the last connection and closing
+        // it removes the -wal and -shm files.
+        if let Some(cp) = &self.checkpointer {
+            cp.stop();
+        }
         self.readers.get_mut().clear();
     }
 }

@@ -126,18 +126,22 @@ pub fn insert(
         "INSERT INTO {} (_rowid_, rowid, data) VALUES (?1, ?1, ?2)",
         q(&s.metadata)
     ))?;
-    // The id an AUTOINCREMENT insert would give the next chunk.
-    let mut next_chunk: i64 = tx
-        .prepare_cached(&format!(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
-             coalesce((SELECT max(rowid) FROM {}), 0)) + 1",
-            q(&s.chunks)
-        ))?
-        .query_row([&s.chunks], |r| r.get(0))?;
+    // The id an AUTOINCREMENT insert would give the next chunk (asked only when one is needed:
+    // most single inserts fit in the latest chunk).
+    let mut next_chunk: Option<i64> = None;
     while done < n {
         let m = CHUNK.min(n - done);
-        let chunk = next_chunk;
-        next_chunk += 1;
+        let chunk = match next_chunk {
+            Some(c) => c,
+            None => tx
+                .prepare_cached(&format!(
+                    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?1), 0), \
+                     coalesce((SELECT max(rowid) FROM {}), 0)) + 1",
+                    q(&s.chunks)
+                ))?
+                .query_row([&s.chunks], |r| r.get(0))?,
+        };
+        next_chunk = Some(chunk + 1);
         let mut validity = vec![0u8; CHUNK / 8];
         let mut rowids = vec![0u8; CHUNK * 8];
         let mut vectors = vec![0u8; CHUNK * rb];

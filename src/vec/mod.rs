@@ -596,13 +596,15 @@ impl VectorStore {
                 ids
             }
         };
-        let mut ins_meta = tx.prepare_cached(&format!(
-            "INSERT OR REPLACE INTO {} (id, metadata) VALUES (?1, ?2)",
-            self.names.meta
-        ))?;
-        for (id, m) in ids.iter().zip(metas) {
-            if let Some(m) = m {
-                ins_meta.execute(params![id, m])?;
+        if metas.iter().any(Option::is_some) {
+            let mut ins_meta = tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {} (id, metadata) VALUES (?1, ?2)",
+                self.names.meta
+            ))?;
+            for (id, m) in ids.iter().zip(metas) {
+                if let Some(m) = m {
+                    ins_meta.execute(params![id, m])?;
+                }
             }
         }
         Ok((ids, refs))

@@ -46,6 +46,26 @@ class KVaultBasicsTest {
     }
 
     @Test
+    fun `single puts cross through kv_fast_put with the UDL put's meaning`() {
+        val path = TestSupport.tempDb()
+        val fp = io.kohakuvault.internal.FastPath
+        KVault(path).use { kv ->
+            assertTrue(fp.available)
+            val key = "k".encodeToByteArray()
+            assertTrue(fp.put(kv.core.fastHandle, key, Kind.UTF8, "v".toByteArray()))
+            assertEquals("v", kv.getString("k"))
+            kv["big"] = ByteArray(200_000) { it.toByte() } // larger than the 64 KiB scratch
+            assertArrayEquals(ByteArray(200_000) { it.toByte() }, kv["big"])
+            // a payload the core refuses: nothing stored, and the UDL call raises it typed
+            val bad = byteArrayOf(0xc1.toByte(), 1, 2)
+            assertFalse(fp.put(kv.core.fastHandle, "bad".encodeToByteArray(), Kind.MSGPACK, bad))
+            assertThrows<KohakuVaultException> { kv.putTagged("bad".encodeToByteArray(), Kind.MSGPACK, bad) }
+            assertFalse(kv.containsKey("bad"))
+        }
+        KVault(path).use { kv -> assertEquals("v", kv.getString("k")) }
+    }
+
+    @Test
     fun `integrity check and tables`() {
         val path = TestSupport.tempDb()
         KVault(path).use { kv ->

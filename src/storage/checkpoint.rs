@@ -1,0 +1,167 @@
+//! Checkpoints off the commit path.
+//!
+//! SQLite's default (`wal_autocheckpoint = 1000`) makes the commit that takes the WAL past
+//! 1000 pages copy every frame back into the database file before it returns: one commit in a
+//! few hundred pays for all of them, and a stream of small committed writes (single puts,
+//! inserts, appends) spends a large share of its time there. Instead, the writer's WAL hook asks
+//! a background thread (one per open file, started at the first request) to run a PASSIVE
+//! checkpoint on its own connection once the WAL holds [`BACKGROUND_PAGES`]; the commit returns
+//! at once. The writer still checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would
+//! (first waiting for a running background checkpoint, which holds SQLite's checkpoint lock), so
+//! the WAL stays as bounded as before when the thread falls behind; it then finds little left to
+//! copy. Durability is unchanged: a commit is in the WAL when it returns either way.
+//!
+//! The thread holds no database lock between checkpoints, never writes a page of its own, and
+//! ends (closing its connection) when the database closes or is dropped.
+
+use std::os::raw::c_int;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use rusqlite::hooks::Wal;
+use rusqlite::wal::CheckpointMode;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::Result;
+
+/// WAL size (pages) at which the background thread is asked for a checkpoint.
+pub const BACKGROUND_PAGES: c_int = 500;
+/// WAL size (pages) at which the writer checkpoints itself (SQLite's default autocheckpoint).
+pub const INLINE_PAGES: c_int = 1000;
+
+#[derive(Default)]
+struct State {
+    wanted: bool,
+    stop: bool,
+    /// A background checkpoint is running.
+    busy: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The background checkpointer of one database file.
+pub struct Checkpointer {
+    path: String,
+    state: Mutex<State>,
+    wake: Condvar,
+    idle: Condvar,
+}
+
+impl Checkpointer {
+    pub fn new(path: &str) -> Arc<Checkpointer> {
+        Arc::new(Checkpointer {
+            path: path.to_string(),
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            idle: Condvar::new(),
+        })
+    }
+
+    /// Replaces the writer's autocheckpoint with the hook described in the module comment.
+    pub fn install(self: &Arc<Self>, writer: &mut Connection) -> Result<()> {
+        let weak = Arc::downgrade(self);
+        writer.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+            if pages >= INLINE_PAGES {
+                // The thread fell behind: wait for its checkpoint (it holds SQLite's checkpoint
+                // lock), then copy the rest here, as SQLite's own autocheckpoint would, so the
+                // next write restarts the WAL from its beginning.
+                if let Some(cp) = weak.upgrade() {
+                    cp.wait_idle();
+                }
+                let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
+            } else if pages >= BACKGROUND_PAGES {
+                if let Some(cp) = weak.upgrade() {
+                    cp.request();
+                }
+            }
+            Ok(())
+        }))?;
+        Ok(())
+    }
+
+    /// Asks for a checkpoint, starting the thread on the first request.
+    fn request(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        if st.stop {
+            return;
+        }
+        st.wanted = true;
+        if st.thread.is_none() {
+            let me = Arc::clone(self);
+            match std::thread::Builder::new()
+                .name("kohakuvault-checkpoint".into())
+                .spawn(move || me.run())
+            {
+                Ok(handle) => st.thread = Some(handle),
+                Err(_) => {
+                    // No thread: the writer's inline checkpoint keeps the WAL bounded.
+                    st.wanted = false;
+                    return;
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    fn run(self: Arc<Self>) {
+        let mut conn: Option<Connection> = None;
+        loop {
+            {
+                let mut st = self.state.lock();
+                while !st.wanted && !st.stop {
+                    self.wake.wait(&mut st);
+                }
+                if st.stop {
+                    return;
+                }
+                st.wanted = false;
+                st.busy = true;
+            }
+            if conn.is_none() {
+                conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .ok();
+                if let Some(c) = &conn {
+                    let _ = c.busy_timeout(Duration::ZERO);
+                }
+            }
+            if let Some(c) = &conn {
+                let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            self.state.lock().busy = false;
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no background checkpoint is running.
+    fn wait_idle(&self) {
+        let mut st = self.state.lock();
+        while st.busy {
+            self.idle.wait(&mut st);
+        }
+    }
+
+    /// Ends the thread (after its current checkpoint) and closes its connection; later requests
+    /// are ignored. Idempotent.
+    pub fn stop(&self) {
+        let handle = {
+            let mut st = self.state.lock();
+            st.stop = true;
+            self.wake.notify_all();
+            st.thread.take()
+        };
+        if let Some(h) = handle {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// Whether the background thread has been started (tests).
+    pub fn started(&self) -> bool {
+        self.state.lock().thread.is_some()
+    }
+}
