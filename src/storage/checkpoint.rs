@@ -31,6 +31,17 @@ pub const BACKGROUND_PAGES: c_int = 500;
 /// WAL size (pages) at which the writer checkpoints itself (SQLite's default autocheckpoint).
 pub const INLINE_PAGES: c_int = 1000;
 
+impl State {
+    /// After a fork the child has no checkpoint thread: forget the parent's (no pthread call
+    /// on it) so the child starts its own, and never waits for a checkpoint nobody runs.
+    fn forget_if_forked(&mut self) {
+        if self.thread.is_some() && self.pid != std::process::id() {
+            std::mem::forget(self.thread.take());
+            self.busy = false;
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     wanted: bool,
@@ -38,6 +49,8 @@ struct State {
     /// A background checkpoint is running.
     busy: bool,
     thread: Option<JoinHandle<()>>,
+    /// The process that started the thread (a forked child has no such thread to join).
+    pid: u32,
 }
 
 /// The background checkpointer of one database file.
@@ -86,6 +99,7 @@ impl Checkpointer {
         if st.stop {
             return;
         }
+        st.forget_if_forked();
         st.wanted = true;
         if st.thread.is_none() {
             let me = Arc::clone(self);
@@ -93,7 +107,10 @@ impl Checkpointer {
                 .name("kohakuvault-checkpoint".into())
                 .spawn(move || me.run())
             {
-                Ok(handle) => st.thread = Some(handle),
+                Ok(handle) => {
+                    st.thread = Some(handle);
+                    st.pid = std::process::id();
+                }
                 Err(_) => {
                     // No thread: the writer's inline checkpoint keeps the WAL bounded.
                     st.wanted = false;
@@ -139,6 +156,7 @@ impl Checkpointer {
     /// Waits until no background checkpoint is running.
     fn wait_idle(&self) {
         let mut st = self.state.lock();
+        st.forget_if_forked();
         while st.busy {
             self.idle.wait(&mut st);
         }
@@ -150,6 +168,7 @@ impl Checkpointer {
         let handle = {
             let mut st = self.state.lock();
             st.stop = true;
+            st.forget_if_forked();
             self.wake.notify_all();
             st.thread.take()
         };
