@@ -8,6 +8,9 @@
 # KV_ROUNDS:    alternating rounds (default 3)
 # KV_BENCH:     the script: kv (default), col (ColumnVault), vec (VectorKVault), or a file name
 #               in this folder such as bench_col.py
+# KV_INTERLEAVE: workload-name substrings separated by ';': each round then runs, for each
+#               substring in turn, 1.1.0 and ours back to back on those rows only (seconds apart
+#               instead of minutes: fairer for noisy rows such as point gets)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${KV_BENCH:-kv}
@@ -21,19 +24,37 @@ rounds=${KV_ROUNDS:-3}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for r in $(seq 1 "$rounds"); do
-  echo "== round $r/$rounds: kohakuvault 1.1.0 ($old)"
-  "$old" "$here/$bench" --json "$tmp/old.$r.json" "$@"
-  echo
-  echo "== round $r/$rounds: this project ($new)"
-  $new "$here/$bench" --json "$tmp/new.$r.json" "$@"
-  echo
-done
+if [[ -n "${KV_INTERLEAVE:-}" ]]; then
+  IFS=';' read -ra parts <<< "$KV_INTERLEAVE"
+  for r in $(seq 1 "$rounds"); do
+    i=0
+    for part in "${parts[@]}"; do
+      i=$((i + 1))
+      echo "== round $r/$rounds, rows \"$part\": 1.1.0, then ours"
+      "$old" "$here/$bench" --json "$tmp/old.$r.$i.json" --only "$part" "$@" > /dev/null
+      $new "$here/$bench" --json "$tmp/new.$r.$i.json" --only "$part" "$@" > /dev/null
+    done
+  done
+else
+  for r in $(seq 1 "$rounds"); do
+    echo "== round $r/$rounds: kohakuvault 1.1.0 ($old)"
+    "$old" "$here/$bench" --json "$tmp/old.$r.1.json" "$@"
+    echo
+    echo "== round $r/$rounds: this project ($new)"
+    $new "$here/$bench" --json "$tmp/new.$r.1.json" "$@"
+    echo
+  done
+fi
 $new - "$tmp" "$rounds" <<'PY'
-import json, statistics, sys
+import glob, json, statistics, sys
 tmp, rounds = sys.argv[1], int(sys.argv[2])
 def load(side):
-    runs = [json.load(open(f"{tmp}/{side}.{r}.json"))["results"] for r in range(1, rounds + 1)]
+    runs = []
+    for r in range(1, rounds + 1):
+        merged = {}
+        for path in sorted(glob.glob(f"{tmp}/{side}.{r}.*.json")):
+            merged.update(json.load(open(path))["results"])
+        runs.append(merged)
     return {name: (statistics.median(run[name]["value"] for run in runs), runs[0][name]["unit"])
             for name in runs[0]}
 old, new = load("old"), load("new")

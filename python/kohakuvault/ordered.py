@@ -33,7 +33,7 @@ from threading import get_ident
 
 from . import _ordered_keys as _k
 from ._errmap import VaultError, map_native_error
-from ._ffi import FAST, N
+from ._ffi import FAST, GC_PAUSE, N
 from ._ordered_keys import GONE, KeyAt, encode, entry_page, host_encoding
 
 __all__ = ["CSBTree", "SkipList", "PyCSBTreeIterator", "PySkipListIterator"]
@@ -128,6 +128,11 @@ def _span(start, start_inclusive, end, end_inclusive, limit, reverse):
         limit=limit,
         reverse=reverse,
     )
+
+
+# Whole-container reads with at least this many entries build their pairs with the cyclic
+# GC paused.
+_GC_PAUSE_ENTRIES = 2048
 
 
 def _values_of(vals: dict, handles: list):
@@ -534,7 +539,10 @@ class _Ordered:
     def items(self) -> list:
         """Every ``(key, value)`` pair in ascending key order (one crossing)."""
         _, handles, keys = entry_page(self._all(), self._hosts)
-        return list(self._pairs(handles, keys))
+        if len(handles) < _GC_PAUSE_ENTRIES:
+            return list(self._pairs(handles, keys))
+        with GC_PAUSE:  # thousands of new tuples, no cycles (see _ffi.GC_PAUSE)
+            return list(self._pairs(handles, keys))
 
     def keys(self) -> list:
         """Every key in ascending order (one crossing)."""

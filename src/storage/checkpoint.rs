@@ -9,7 +9,10 @@
 //! at once. The writer still checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would
 //! (first waiting for a running background checkpoint, which holds SQLite's checkpoint lock), so
 //! the WAL stays as bounded as before when the thread falls behind; it then finds little left to
-//! copy. Durability is unchanged: a commit is in the WAL when it returns either way.
+//! copy. One commit that alone takes the WAL past [`INLINE_PAGES`] (a bulk append, a batch)
+//! hands its copy to an idle thread too; the next commit past the limit waits for it, so the
+//! WAL holds at most that write and one more. Durability is unchanged: a commit is in the WAL
+//! when it returns either way.
 //!
 //! The thread holds no database lock between checkpoints, never writes a page of its own, and
 //! ends (closing its connection) when the database closes or is dropped.
@@ -74,23 +77,44 @@ impl Checkpointer {
     /// Replaces the writer's autocheckpoint with the hook described in the module comment.
     pub fn install(self: &Arc<Self>, writer: &mut Connection) -> Result<()> {
         let weak = Arc::downgrade(self);
+        // The WAL size after the previous commit: a commit that alone takes the WAL from below
+        // the background threshold past the inline one (one big write) hands its copy to the
+        // thread as well; the next commit past the inline threshold waits for it.
+        let mut before: c_int = 0;
         writer.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
+            let big_write = before < BACKGROUND_PAGES;
+            before = pages;
+            let Some(cp) = weak.upgrade() else {
+                return Ok(());
+            };
             if pages >= INLINE_PAGES {
+                if big_write && cp.hand_off() {
+                    return Ok(());
+                }
                 // The thread fell behind: wait for its checkpoint (it holds SQLite's checkpoint
                 // lock), then copy the rest here, as SQLite's own autocheckpoint would, so the
                 // next write restarts the WAL from its beginning.
-                if let Some(cp) = weak.upgrade() {
-                    cp.wait_idle();
-                }
+                cp.wait_idle();
                 let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
             } else if pages >= BACKGROUND_PAGES {
-                if let Some(cp) = weak.upgrade() {
-                    cp.request();
-                }
+                cp.request();
             }
             Ok(())
         }))?;
         Ok(())
+    }
+
+    /// Requests a checkpoint when the thread is idle with nothing pending (true), else false.
+    fn hand_off(self: &Arc<Self>) -> bool {
+        {
+            let mut st = self.state.lock();
+            st.forget_if_forked();
+            if st.busy || st.wanted || st.stop {
+                return false;
+            }
+        }
+        self.request();
+        self.started()
     }
 
     /// Asks for a checkpoint, starting the thread on the first request.

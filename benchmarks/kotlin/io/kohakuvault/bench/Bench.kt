@@ -190,6 +190,15 @@ private fun benchColumns(dir: File) {
         val tc = cv.column("t0") as FloatTensorColumn
         reportBytes("read 100k x 384 f32 (readFlat)", medianNanos(rounds = 5) { sink += tc.readFlat(0, TENSOR_N).size }, bytes)
         reportBytes("read 100k x 384 f32 (rows)", medianNanos(rounds = 5) { sink += tc.read(0, TENSOR_N).size }, bytes)
+        // The Python row's workload: one column in a file of its own (the reads above share a
+        // file of ~1.2 GB with seven other tensor columns).
+        ColumnVault(File(dir, "tensor-read.db").path).use { own ->
+            val e = own.createColumn<FloatTensorColumn>("e", "vec:f32:$TENSOR_DIM")
+            e.appendFlat(flat)
+            reportBytes("read 100k x 384 f32 (readFlat, own file)", medianNanos(rounds = 5) {
+                sink += e.readFlat(0, TENSOR_N).size
+            }, bytes)
+        }
         if (sink == 42L) println()
     }
 }

@@ -317,6 +317,15 @@ var rows: [[Float]] = []
 let vecRead = try measure { rows = try ec.read(0..<vecN) }
 report("vec read(0..<\(vecN)) as [[Float]]", vecRead, ops: vecN, bytes: flat.count * 4)
 precondition(rows.count == vecN && rows[1] == Array(flat[vecDim..<(2 * vecDim)]))
+// The Python row's workload: one tensor column in a file of its own (the reads above share a
+// file with the other columns of this section).
+let ownCols = try ColumnVault(path: dir.appendingPathComponent("tensor-read.db").path)
+let own = try ownCols.createColumn("e", dtype: "vec:f32:\(vecDim)", as: FloatTensorColumn.self)
+try own.appendFlat(flat)
+let ownRead = try measure { flatBack = try own.readFlat(0..<vecN) }
+report("vec readFlat(0..<\(vecN)), own file", ownRead, ops: vecN, bytes: flat.count * 4)
+precondition(flatBack == flat, "readFlat returned wrong data")
+try ownCols.close()
 let strs = (0..<100_000).map { "name-\($0)" }
 let sc = try cols.createColumn("s", dtype: "str", as: StringColumn.self)
 let strAppend = try measure { try sc.append(contentsOf: strs) }
