@@ -647,3 +647,80 @@ fn batch_inserts_write_the_shadow_tables_exactly_as_vec0_does() {
         }
     }
 }
+
+#[test]
+fn get_by_id_from_the_loaded_copy_matches_the_table() {
+    let d = tmp();
+    let p = d.path().join("g.db");
+    let v = open(&p, 16, "cosine", "f32").unwrap();
+    let mut rng = Rng(7);
+    let rows: Vec<Vec<u8>> = (0..300).map(|_| row("f32", 16, &mut rng)).collect();
+    let ids = insert_all(&v, &rows);
+    let meta = rmp_serde::to_vec(&std::collections::BTreeMap::from([("tag", "x")])).unwrap();
+    v.update(ids[5], None, None, Some(meta.clone())).unwrap();
+    // A read-only open is a database of its own, with its own (unloaded) copy: the SQL path.
+    let table = || {
+        VectorStore::new(
+            p.to_str().unwrap().into(),
+            "vecs".into(),
+            16,
+            "cosine".into(),
+            "f32".into(),
+            OpenOptions {
+                read_only: true,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let same = |v: &VectorStore, id: i64| {
+        let (a, b) = (v.get_by_id(id, true), table().get_by_id(id, true));
+        match (a, b) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.vector, b.vector, "vector of {id}");
+                assert_eq!(a.value.payload, b.value.payload, "value of {id}");
+                assert_eq!(a.metadata, b.metadata, "metadata of {id}");
+            }
+            (Err(VaultError::NotFound { .. }), Err(VaultError::NotFound { .. })) => {}
+            other => panic!("{id}: {other:?}"),
+        }
+    };
+    v.search(&rows[0], 3, None, None, true).unwrap(); // loads the copy
+    for id in [ids[0], ids[5], ids[299], 10_000] {
+        same(&v, id);
+    }
+    // Writes through the vault patch the copy.
+    v.update(ids[1], Some(rows[2].clone()), None, None).unwrap();
+    assert!(v.delete(ids[3]).unwrap());
+    for id in [ids[1], ids[3]] {
+        same(&v, id);
+    }
+    assert!(matches!(
+        v.get_by_id(ids[3], true),
+        Err(VaultError::NotFound { .. })
+    ));
+    // Another connection's commit (another program) is seen: the copy is no longer current.
+    let other = rusqlite::Connection::open(&p).unwrap();
+    other
+        .execute(
+            "UPDATE vecs SET vector = ?1 WHERE rowid = ?2",
+            rusqlite::params![rows[9].clone(), ids[4]],
+        )
+        .unwrap();
+    other
+        .execute(
+            "UPDATE vecs_values SET value = ?1 WHERE id = (SELECT value_ref FROM vecs WHERE rowid = ?2)",
+            rusqlite::params![b"changed".to_vec(), ids[4]],
+        )
+        .unwrap();
+    drop(other);
+    let got = v.get_by_id(ids[4], true).unwrap();
+    assert_eq!(got.value.payload, b"changed");
+    same(&v, ids[4]);
+    let top = unpack(&v.search(&rows[9], 1, None, None, true).unwrap());
+    assert!(
+        top.ids.contains(&ids[4]) || top.ids.contains(&ids[9]),
+        "{:?}",
+        top.ids
+    );
+}

@@ -13,12 +13,14 @@ checked on reopen; every write is one transaction; metadata is stored and can fi
 from __future__ import annotations
 
 import ctypes
+import struct
 from typing import Any, Optional
 
 from . import _vector_rows as R
 from ._errmap import map_native_error
 from ._ffi import FAST, N
-from ._kv_buffers import value_columns
+from ._kv_buffers import RAW as _RAW
+from ._kv_buffers import decode_value, value_columns
 from ._search_vault import SearchVault, check_dimensions, check_id, check_k, open_store, path_str
 from .errors import InvalidArgument, KohakuVaultError
 
@@ -31,6 +33,9 @@ EMPTY_MESSAGE = "No vectors found in database"
 
 
 # get_by_id without a uniffi call (docs/FORMAT.md §7.4): (handle, id, decoded, out, out_len) -> 0/-1.
+_U32 = struct.Struct("<I")
+_KIND_LEN = struct.Struct("<BI")
+
 _FAST_GET = FAST.bind(
     "vec_fast_get",
     (ctypes.c_uint64, ctypes.c_int64, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p),
@@ -284,11 +289,14 @@ class VectorKVault(SearchVault):
             FAST.raw_page_call(_FAST_GET, self._fh, i, int(self._auto_pack)) if self._fh else None
         )
         if page is not None:  # [u32 len][row][kind u8][u32 len][payload][metadata...]
-            n = int.from_bytes(page[0:4], "little")
+            (n,) = _U32.unpack_from(page, 0)
             at = 4 + n
-            size = int.from_bytes(page[at + 1 : at + 5], "little")
-            value = N.TaggedValue(kind=page[at], payload=page[at + 5 : at + 5 + size])
-            return self._codec.array(page[4:at]), self._value(value)
+            kind, size = _KIND_LEN.unpack_from(page, at)
+            payload = page[at + 5 : at + 5 + size]
+            row = self._codec.array(page[4:at])
+            if kind == _RAW:
+                return row, payload
+            return row, decode_value(kind, payload, self._allow_pickle)
         # No fast path, or an error: the UDL call raises the typed error.
         rec = self._call(store.get_by_id, i, self._auto_pack, by_id=True, decoding=True)
         return self._codec.array(rec.vector), self._value(rec.value)

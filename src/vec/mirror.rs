@@ -191,6 +191,18 @@ impl Mirror {
         self.words.truncate(last * self.stride);
     }
 
+    /// The stored row (`row_bytes` bytes) and value_ref of `id`, if the copy holds it.
+    pub fn row_of(&self, id: i64, row_bytes: usize) -> Option<(Vec<u8>, i64)> {
+        let &p = self.pos.get(&id)?;
+        let s = self.stride;
+        let mut row: Vec<u8> = self.words[p * s..(p + 1) * s]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        row.truncate(row_bytes);
+        Some((row, self.refs[p]))
+    }
+
     /// Positions of the given ids that are present.
     pub fn positions(&self, ids: &[i64]) -> Vec<usize> {
         let mut p: Vec<usize> = ids

@@ -1196,7 +1196,71 @@ impl VectorStore {
     }
 
     /// The row, value and metadata (JSON) of vector `id`, in one statement (one read).
+    /// `record` from the in-memory copy when a search has loaded it and it is current (no vec0
+    /// lookup, whose blob opens cost most of a point read); None otherwise, or when the copy
+    /// does not hold `id` (the SQL path then answers, NotFound included).
+    fn record_from_mirror(
+        &self,
+        id: i64,
+        decoded: bool,
+    ) -> Result<Option<(Vec<u8>, TaggedValue, Option<String>)>> {
+        // Held to the end: this process's commits (which update the copy under its write lock)
+        // cannot land between the currency check and the reads below.
+        let m = self.mirror.read();
+        if !m.loaded {
+            return Ok(None);
+        }
+        // Another program's commit moves the writer's data_version (as in `with_mirror`).
+        let wdv = match self.db.db().try_writer() {
+            Some(mut w) => Some(data_version(w.conn())?),
+            None => None,
+        };
+        if wdv.is_some() && m.writer_dv != wdv {
+            return Ok(None);
+        }
+        let Some((row, vref)) = m.row_of(id, self.spec.row_bytes()) else {
+            return Ok(None);
+        };
+        let read = |conn: &Connection| -> Result<Option<(TaggedValue, Option<String>)>> {
+            let value = conn
+                .prepare_cached(&format!(
+                    "SELECT value FROM {} WHERE id = ?1",
+                    self.names.values
+                ))?
+                .query_row([vref], |r| {
+                    let stored = r.get_ref(0)?.as_blob_or_null()?.unwrap_or(&[]);
+                    Ok(codec::value_of(stored, decoded))
+                })
+                .optional()?;
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            let json = if self.has_meta_table {
+                conn.prepare_cached(&format!(
+                    "SELECT metadata FROM {} WHERE id = ?1",
+                    self.names.meta
+                ))?
+                .query_row([id], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten()
+            } else {
+                None
+            };
+            Ok(Some((value?, json)))
+        };
+        // One statement is its own snapshot; value and metadata are read in one.
+        let found = if self.has_meta_table {
+            self.snapshot(read)?
+        } else {
+            self.db.read(false, read)?
+        };
+        Ok(found.map(|(value, json)| (row, value, json)))
+    }
+
     fn record(&self, id: i64, decoded: bool) -> Result<(Vec<u8>, TaggedValue, Option<String>)> {
+        if let Some(found) = self.record_from_mirror(id, decoded)? {
+            return Ok(found);
+        }
         let sql = if self.has_meta_table {
             format!(
                 "SELECT v.vector, x.value, m.metadata FROM {} AS v JOIN {} AS x ON x.id = v.value_ref \
