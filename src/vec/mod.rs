@@ -69,6 +69,9 @@ pub struct VectorRecord {
     pub metadata: Option<Vec<u8>>,
 }
 
+/// One row read back: the stored vector, its value, its metadata (JSON text) if any.
+type Record = (Vec<u8>, TaggedValue, Option<String>);
+
 /// SQL names of one vector table's parts (validated, quoted).
 struct Names {
     table: String,
@@ -1199,11 +1202,7 @@ impl VectorStore {
     /// `record` from the in-memory copy when a search has loaded it and it is current (no vec0
     /// lookup, whose blob opens cost most of a point read); None otherwise, or when the copy
     /// does not hold `id` (the SQL path then answers, NotFound included).
-    fn record_from_mirror(
-        &self,
-        id: i64,
-        decoded: bool,
-    ) -> Result<Option<(Vec<u8>, TaggedValue, Option<String>)>> {
+    fn record_from_mirror(&self, id: i64, decoded: bool) -> Result<Option<Record>> {
         // Held to the end: this process's commits (which update the copy under its write lock)
         // cannot land between the currency check and the reads below.
         let m = self.mirror.read();
@@ -1257,7 +1256,7 @@ impl VectorStore {
         Ok(found.map(|(value, json)| (row, value, json)))
     }
 
-    fn record(&self, id: i64, decoded: bool) -> Result<(Vec<u8>, TaggedValue, Option<String>)> {
+    fn record(&self, id: i64, decoded: bool) -> Result<Record> {
         if let Some(found) = self.record_from_mirror(id, decoded)? {
             return Ok(found);
         }
