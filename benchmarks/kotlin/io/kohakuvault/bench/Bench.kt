@@ -21,7 +21,7 @@ import kotlin.random.Random
  * Kotlin/JVM micro-benchmark of the KVault facade (run: scripts/bench-kotlin.sh). Not a test.
  * Each figure is the median of several timed rounds after a warm-up (see medianNanos); one FFI call costs tens of µs
  * under JNA, so batches are one call. The last section (OrderedBench.kt) compares CSBTree and SkipList with the JDK's
- * ordered maps; KV_BENCH_ONLY=ordered (environment) runs only that section.
+ * ordered maps; KV_BENCH_ONLY=ordered (or columns) in the environment runs only that section.
  */
 
 private const val N = 10_000
@@ -68,6 +68,10 @@ fun main() {
         println("KohakuVault Kotlin/JVM benchmark, core ${KVault.coreVersion()}, JVM ${System.getProperty("java.version")}")
         if (System.getenv("KV_BENCH_ONLY") == "ordered") {
             benchOrdered()
+            return
+        }
+        if (System.getenv("KV_BENCH_ONLY") == "columns") {
+            benchColumns(dir)
             return
         }
         KVault(File(dir, "bench.db").path).use { kv ->
