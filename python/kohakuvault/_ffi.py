@@ -18,12 +18,30 @@ import threading
 
 from . import _native as N
 
-__all__ = ["N", "FastPath", "FAST", "GET_STORED", "GC_PAUSE", "GC_PAUSE_MIN"]
+__all__ = [
+    "N",
+    "FastPath",
+    "FAST",
+    "GET_STORED",
+    "RELEASE_GIL",
+    "ALLOW_PICKLE",
+    "MISSING",
+    "FAILED",
+    "GC_PAUSE",
+    "GC_PAUSE_MIN",
+]
 
 _gen = importlib.import_module(N.KvStore.__module__)
 
 # kv_fast_get flag: the value as stored (what get_stored returns, kind 0), for auto-pack off.
 GET_STORED = 1
+# kv_fast_get_py flags: read without the GIL; the vault reads pickled values.
+RELEASE_GIL = 2
+ALLOW_PICKLE = 4
+
+# What kv_fast_get_py returns for a missing key, and on an error (make the UDL call).
+MISSING = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+FAILED = type("Failed", (), {"__repr__": lambda self: "<failed>"})()
 
 # The per-thread point-read buffer grows up to this size; bigger values use a one-off buffer.
 _KEEP_BUFFER_MAX = 4 << 20
@@ -165,6 +183,41 @@ class FastPath:
         self._release = release
         self.tls = _ThreadBuffers()
         self.available = True
+        self._get_py = getattr(held, "kv_fast_get_py", None)
+        self._py_init = getattr(held, "kohakuvault_py_init", None)
+
+    def objects(self, decoder):
+        """``kv_fast_get_py`` (docs/FORMAT.md §5.1), the point read that returns the value itself,
+        or None. The first call hands the core the C-API functions it uses and the objects it
+        returns, with ``decoder(kind, payload, allow_pickle)`` for kinds other than raw bytes
+        and UTF-8 text; all of them live as long as the process."""
+        fn, init = self._get_py, self._py_init
+        if not self.available or fn is None or init is None:
+            return None
+        api = ctypes.pythonapi
+        names = (
+            "PyBytes_FromStringAndSize",
+            "PyUnicode_DecodeUTF8",
+            "PyLong_FromLongLong",
+            "PyObject_CallFunctionObjArgs",
+            "Py_IncRef",
+            "Py_DecRef",
+            "PyEval_SaveThread",
+            "PyEval_RestoreThread",
+        )
+        try:
+            funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]
+        except AttributeError:
+            return None
+        self._decoder = decoder  # kept alive with the process (the core holds its address)
+        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder)]
+        table = (ctypes.c_size_t * 13)(*funcs, *objs)
+        init.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+        init.restype = ctypes.c_int32
+        if init(table, 13) != 0:
+            return None
+        fn.restype = ctypes.py_object
+        return fn
 
     def read(self, fn, handle: int, key: bytes, flags: int, need: int = 0):
         """A point read through ``fn`` (``get`` or ``get_gil``) that grows this thread's buffer

@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 
 from . import _codec
 from ._errmap import CLOSED_MESSAGE, VaultError, closed_error, map_native_error
-from ._ffi import FAST, GET_STORED, N
+from ._ffi import ALLOW_PICKLE, FAILED, FAST, GET_STORED, MISSING, RELEASE_GIL, N
 from ._kv_buffers import (
     KEY_MAX,
     PAIR_TYPES,
@@ -57,7 +57,7 @@ KeyType = Union[bytes, str]
 PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
-_FAST_TLS = FAST.tls if FAST.available else None
+_FAST_GET_PY = FAST.objects(decode_value) if FAST.available else None
 _FAST_PUT_MAX = (1 << 31) - 1  # kv_fast_put takes C int lengths
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
@@ -93,22 +93,19 @@ def _point_read(raise_missing: bool):
         if self._wc.items:
             self._drain()
         get = self._fast_get
-        need = 0  # no fast path: _fetch makes the UDL call
+        need = 0  # no kv_fast_get_py: _fetch tries kv_fast_get, then the UDL call
         if get is not None and len(k) <= KEY_MAX:  # int-sized arguments only
-            # The C fast path in every mode (stored bytes with auto-pack off):
-            # (len << 8) | kind, -2 missing, -3 - len too big for the buffer, -1 error.
-            buf, cap, view = _FAST_TLS.state
-            r = get(self._fh, k, len(k), buf, cap, self._fast_flags)
-            if r >= 0:
-                if r & 0xFF == _RAW:
-                    return view[: r >> 8].tobytes()
-                return decode_value(r & 0xFF, view[: r >> 8].tobytes(), self._allow_pickle)
-            if r == -2:
-                if raise_missing:
-                    raise KeyError(key)
-                return default
-            need = -3 - r if r < -2 else None  # None: an error, for the UDL call to type
-        found = self._fetch(k, need)  # too big for the buffer, an error, or no fast path
+            # The C fast path in every mode: the value itself (the stored bytes with auto-pack
+            # off), MISSING, or FAILED (an error, for the UDL call to type).
+            r = get(self._fh, k, len(k), self._fast_flags)
+            if r is not FAILED:
+                if r is MISSING:
+                    if raise_missing:
+                        raise KeyError(key)
+                    return default
+                return r
+            need = None
+        found = self._fetch(k, need)  # an error, or no fast path
         if found is None:
             if raise_missing:
                 raise KeyError(key)
@@ -195,15 +192,17 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         self._bg_error: Optional[BaseException] = None
         self._drain_stop: Optional[threading.Event] = None
         self._fh = self._store.fast_handle() if FAST.available else 0
-        self._fast_get = None  # kv_fast_get while it applies (see _refresh_fast)
+        self._fast_get = None  # kv_fast_get_py while it applies (see _refresh_fast)
+        self._fast_read = None  # kv_fast_get (into a buffer), likewise
         self._fast_put = None  # kv_fast_put, likewise
-        self._fast_flags = 0  # its flags: GET_STORED with auto-pack off
-        self._fast_get_fn = None
+        self._fast_flags = 0  # kv_fast_get_py's flags (see _refresh_fast)
+        self._read_flags = 0  # kv_fast_get's: GET_STORED with auto-pack off
+        self._fast_read_fn = None
+        # File-backed vaults read through pooled reader connections: with the GIL held (no GIL
+        # hand-off per read, so threads sharing a vault scale); others may wait for the writer.
+        self._pooled = path_str != ":memory:" and not path_str.startswith("file:")
         if FAST.available:
-            # File-backed vaults read through pooled reader connections: the GIL-holding binding
-            # (no GIL hand-off per read, so threads sharing a vault scale).
-            pooled = path_str != ":memory:" and not path_str.startswith("file:")
-            self._fast_get_fn = FAST.get_gil if pooled else FAST.get
+            self._fast_read_fn = FAST.get_gil if self._pooled else FAST.get
         self._closed = False
         self._refresh_fast()
         track(self)
@@ -243,13 +242,19 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
             attempt += 1
 
     def _refresh_fast(self) -> None:
-        """Point reads take kv_fast_get while the vault is open, in every mode: decoded with
+        """Point reads take kv_fast_get_py while the vault is open, in every mode: decoded with
         auto-pack on, the stored bytes (``GET_STORED``) with it off."""
         fh = self._fh
         usable = fast_pages() and 0 < fh < (1 << 31) and not self._closed
-        self._fast_get = self._fast_get_fn if usable else None
+        self._fast_get = _FAST_GET_PY if usable else None
+        self._fast_read = self._fast_read_fn if usable else None
         self._fast_put = FAST.put if usable else None
-        self._fast_flags = 0 if self._auto_pack else GET_STORED
+        self._read_flags = 0 if self._auto_pack else GET_STORED
+        self._fast_flags = (
+            self._read_flags
+            | (0 if self._pooled else RELEASE_GIL)
+            | (ALLOW_PICKLE if self._allow_pickle else 0)
+        )
 
     def _drain_locked(self) -> None:
         items = self._wc.items
@@ -306,9 +311,9 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         thread's buffer; None: it reported an error, skip it), then the UDL call, which raises
         the typed error.
         """
-        get = self._fast_get
+        get = self._fast_read
         if get is not None and need is not None and len(k) <= KEY_MAX:
-            found = FAST.read(get, self._fh, k, self._fast_flags, need)
+            found = FAST.read(get, self._fh, k, self._read_flags, need)
             if found is not False:
                 return found
         if self._auto_pack:
@@ -763,6 +768,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
                 self._closed = True
                 self._fh = 0
                 self._fast_get = None
+                self._fast_read = None
                 self._fast_put = None
                 self._combine = False
         finally:

@@ -1,7 +1,9 @@
 //! FFI buffer formats shared by every vault (docs/FORMAT.md §4): packed little-endian batches
 //! ([`packed`]), result pages written through one [`page::Sink`] either packed or as a
-//! data-only pickle stream for Python ([`page`], [`pickle`]). Nothing here knows any vault.
+//! data-only pickle stream for Python ([`page`], [`pickle`]), and Python objects built by the core
+//! for point reads ([`pyobj`]). Nothing here knows any vault.
 
 pub mod packed;
 pub mod page;
 pub mod pickle;
+pub mod pyobj;

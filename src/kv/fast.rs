@@ -8,6 +8,7 @@ use crate::codec;
 use crate::error::Result;
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 use crate::ffi::page::PyPage;
+use crate::ffi::pyobj::{Py, PyObj};
 
 use super::stream::GetStream;
 use super::{KvInner, KvStore, ScanSpec};
@@ -88,6 +89,57 @@ pub unsafe extern "C" fn kv_fast_get(
         })
         .unwrap_or(-1)
     })
+}
+
+/// `kv_fast_get_py` flag: run the read without the GIL (vaults whose reads may wait for the
+/// writer connection: `:memory:` and URI vaults).
+pub const RELEASE_GIL: i32 = 2;
+/// `kv_fast_get_py` flag: the vault reads pickled values (passed to the facade's decoder).
+pub const ALLOW_PICKLE: i32 = 4;
+
+/// `KvStore.get` (or `get_stored` with `GET_STORED`) for Python, returning the value itself
+/// (FORMAT.md §5.1): called through `ctypes.PyDLL` with `restype = py_object`, the GIL held,
+/// after [`crate::ffi::pyobj::kohakuvault_py_init`]. Returns a new reference: `bytes` (raw
+/// values; stored bytes with `GET_STORED`), `str` (UTF-8 text), the decoder's result for other
+/// kinds, the "missing" sentinel, or the "failed" sentinel on any error (then make the UDL call
+/// for the typed error); null with the Python exception set when decoding raised.
+///
+/// # Safety
+/// `key` must point to `key_len` readable bytes; the calling thread must hold the GIL.
+#[no_mangle]
+pub unsafe extern "C" fn kv_fast_get_py(
+    handle: u32,
+    key: *const u8,
+    key_len: i32,
+    flags: i32,
+) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never bound before the table is registered
+    };
+    let allow_pickle = flags & ALLOW_PICKLE != 0;
+    let found = entry(None, || {
+        let kv = kv(handle as u64)?;
+        let key = bytes_arg(key, usize::try_from(key_len).ok()?)?;
+        let mut gil = (flags & RELEASE_GIL != 0).then(|| py.unlock());
+        let r = kv.with_stored(key, |stored| {
+            if let Some(g) = gil.as_mut() {
+                g.relock();
+            }
+            let Some(stored) = stored else {
+                return Ok(py.missing());
+            };
+            if flags & GET_STORED != 0 {
+                return Ok(py.bytes(codec::stored_view(stored)));
+            }
+            Ok(match codec::decode_span(stored)? {
+                (kind, codec::Span::Slice(a, b)) => py.value(kind, &stored[a..b], allow_pickle),
+                (kind, codec::Span::Owned(t)) => py.value(kind, &t.payload, allow_pickle),
+            })
+        });
+        drop(gil); // the GIL back when the read failed before reaching the value
+        r.ok()
+    });
+    found.unwrap_or_else(|| py.failed())
 }
 
 /// `KvStore.put(key, kind, payload)` without a uniffi call; int-sized arguments only, like

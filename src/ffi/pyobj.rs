@@ -1,0 +1,210 @@
+//! Python objects built by the core, for the C fast path's point reads from Python
+//! (docs/FORMAT.md §5.1).
+//!
+//! The library is not linked against libpython (it is loaded by ctypes, JNA and Swift alike), so a
+//! Python process hands the core the few C-API functions it needs, once, through
+//! [`kohakuvault_py_init`]. After that an entry point called through `ctypes.PyDLL` with
+//! `restype = py_object` (the GIL held on entry) can return the final `bytes` / `str` itself
+//! instead of copying the value into a caller buffer that Python then slices and copies again.
+//! Values of other kinds go to the facade's decoder (a Python callable registered with the
+//! table), so decoding rules stay where they are. Nothing here knows any vault.
+
+use std::ffi::{c_char, c_void};
+use std::sync::OnceLock;
+
+/// A `PyObject*` (opaque here).
+pub type PyObj = *mut c_void;
+
+type BytesFn = unsafe extern "C" fn(*const c_char, isize) -> PyObj;
+type Utf8Fn = unsafe extern "C" fn(*const c_char, isize, *const c_char) -> PyObj;
+type LongFn = unsafe extern "C" fn(i64) -> PyObj;
+type CallFn = unsafe extern "C" fn(PyObj, ...) -> PyObj;
+type RefFn = unsafe extern "C" fn(PyObj);
+type SaveFn = unsafe extern "C" fn() -> *mut c_void;
+type RestoreFn = unsafe extern "C" fn(*mut c_void);
+
+/// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
+struct Api {
+    /// `PyBytes_FromStringAndSize`
+    bytes: BytesFn,
+    /// `PyUnicode_DecodeUTF8`
+    utf8: Utf8Fn,
+    /// `PyLong_FromLongLong`
+    long: LongFn,
+    /// `PyObject_CallFunctionObjArgs`
+    call: CallFn,
+    /// `Py_IncRef`, `Py_DecRef`
+    incref: RefFn,
+    decref: RefFn,
+    /// `PyEval_SaveThread`, `PyEval_RestoreThread`
+    save: SaveFn,
+    restore: RestoreFn,
+    /// The facade's objects, kept alive by it for the life of the process: the "missing"
+    /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
+    /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
+    missing: PyObj,
+    failed: PyObj,
+    true_: PyObj,
+    false_: PyObj,
+    decoder: PyObj,
+}
+
+// The pointers are process-wide C functions and immortal (facade-owned) objects; they are only
+// used with the GIL held.
+unsafe impl Send for Api {}
+unsafe impl Sync for Api {}
+
+const TABLE_LEN: usize = 13;
+
+static API: OnceLock<Api> = OnceLock::new();
+
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 13 and no entry 0).
+/// 0 when registered (or already registered: the first table stays), -1 when refused.
+///
+/// # Safety
+/// `table` must point to `n` words holding the functions and objects described on [`Api`],
+/// valid for the life of the process.
+#[no_mangle]
+pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i32 {
+    crate::fastpath::entry(-1, || {
+        if table.is_null() || n != TABLE_LEN {
+            return -1;
+        }
+        let t = std::slice::from_raw_parts(table, n);
+        if t.contains(&0) {
+            return -1;
+        }
+        if API.get().is_some() {
+            return 0;
+        }
+        let obj = |i: usize| t[i] as PyObj;
+        let api = Api {
+            bytes: std::mem::transmute::<usize, BytesFn>(t[0]),
+            utf8: std::mem::transmute::<usize, Utf8Fn>(t[1]),
+            long: std::mem::transmute::<usize, LongFn>(t[2]),
+            call: std::mem::transmute::<usize, CallFn>(t[3]),
+            incref: std::mem::transmute::<usize, RefFn>(t[4]),
+            decref: std::mem::transmute::<usize, RefFn>(t[5]),
+            save: std::mem::transmute::<usize, SaveFn>(t[6]),
+            restore: std::mem::transmute::<usize, RestoreFn>(t[7]),
+            missing: obj(8),
+            failed: obj(9),
+            true_: obj(10),
+            false_: obj(11),
+            decoder: obj(12),
+        };
+        let _ = API.set(api);
+        0
+    })
+}
+
+/// The registered table: entry points that build objects refuse to run without it.
+#[derive(Clone, Copy)]
+pub struct Py(&'static Api);
+
+impl Py {
+    pub fn get() -> Option<Py> {
+        API.get().map(Py)
+    }
+
+    /// A new reference to `obj`.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    unsafe fn new_ref(self, obj: PyObj) -> PyObj {
+        (self.0.incref)(obj);
+        obj
+    }
+
+    /// The "missing" sentinel (a new reference).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn missing(self) -> PyObj {
+        self.new_ref(self.0.missing)
+    }
+
+    /// The "failed: make the UDL call" sentinel (a new reference).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn failed(self) -> PyObj {
+        self.new_ref(self.0.failed)
+    }
+
+    /// `bytes(b)`, or null with a Python exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn bytes(self, b: &[u8]) -> PyObj {
+        (self.0.bytes)(b.as_ptr().cast(), b.len() as isize)
+    }
+
+    /// The value a point read returns for (kind, payload): `bytes` for raw values, `str` for
+    /// UTF-8 text (validated by the codec), else the decoder's result. Null with a Python
+    /// exception set when building or decoding fails.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn value(self, kind: u8, payload: &[u8], allow_pickle: bool) -> PyObj {
+        match kind {
+            crate::codec::KIND_RAW => self.bytes(payload),
+            crate::codec::KIND_UTF8 => (self.0.utf8)(
+                payload.as_ptr().cast(),
+                payload.len() as isize,
+                c"strict".as_ptr(),
+            ),
+            _ => {
+                let api = self.0;
+                let k = (api.long)(kind as i64);
+                if k.is_null() {
+                    return k;
+                }
+                let p = self.bytes(payload);
+                if p.is_null() {
+                    (api.decref)(k);
+                    return p;
+                }
+                let flag = if allow_pickle { api.true_ } else { api.false_ };
+                let r = (api.call)(api.decoder, k, p, flag, std::ptr::null_mut::<c_void>());
+                (api.decref)(k);
+                (api.decref)(p);
+                r
+            }
+        }
+    }
+
+    /// Releases the GIL until the guard's [`Unlocked::relock`] (or drop, e.g. on a panic).
+    ///
+    /// # Safety
+    /// The GIL must be held by this thread; no Python object may be touched until relocked.
+    pub unsafe fn unlock(self) -> Unlocked {
+        Unlocked {
+            api: self.0,
+            state: (self.0.save)(),
+        }
+    }
+}
+
+/// The GIL released by [`Py::unlock`]; taken back once.
+pub struct Unlocked {
+    api: &'static Api,
+    state: *mut c_void,
+}
+
+impl Unlocked {
+    /// Takes the GIL back (idempotent).
+    pub fn relock(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: `state` came from PyEval_SaveThread on this thread and is restored once.
+            unsafe { (self.api.restore)(self.state) };
+            self.state = std::ptr::null_mut();
+        }
+    }
+}
+
+impl Drop for Unlocked {
+    fn drop(&mut self) {
+        self.relock();
+    }
+}
