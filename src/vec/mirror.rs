@@ -106,6 +106,12 @@ const BLOCK: usize = 256;
 const PARALLEL_BYTES: usize = 4 << 20;
 
 impl Mirror {
+    /// Loaded and current for the writer's data_version `wdv` (None: the writer is busy this
+    /// instant, i.e. this process is writing, and its commits patch the copy).
+    pub fn current(&self, wdv: Option<i64>) -> bool {
+        self.loaded && (wdv.is_none() || self.writer_dv == wdv)
+    }
+
     pub fn reset(&mut self, row_bytes: usize, dims: usize) {
         self.loaded = false;
         self.ids.clear();

@@ -906,23 +906,29 @@ impl VectorStore {
     }
 
     /// Runs `f` over an in-memory copy current for the snapshot `conn` is in.
+    /// The writer's data_version when the writer is free this instant, else None (this
+    /// process is writing; its commits update the copy under the copy's write lock). Another
+    /// program's commit moves it.
+    fn writer_version(&self) -> Result<Option<i64>> {
+        Ok(match self.db.db().try_writer() {
+            Some(mut w) => Some(data_version(w.conn())?),
+            None => None,
+        })
+    }
+
     fn with_mirror<T>(&self, conn: &Connection, f: impl FnOnce(&Mirror) -> Result<T>) -> Result<T> {
         // The copy's lock is held before `conn`'s snapshot starts (its first statement runs
         // under the lock), so this process's commits cannot land between the two. Another
         // program's commit moves the writer's data_version; when the writer is busy this instant
         // (this process is writing) the check waits for the next search.
         let m = self.mirror.read();
-        let wdv = match self.db.db().try_writer() {
-            Some(mut w) => Some(data_version(w.conn())?),
-            None => None,
-        };
-        let current = |m: &Mirror| m.loaded && (wdv.is_none() || m.writer_dv == wdv);
-        if current(&m) {
+        let wdv = self.writer_version()?;
+        if m.current(wdv) {
             return f(&m);
         }
         drop(m);
         let mut m = self.mirror.write();
-        if !current(&m) {
+        if !m.current(wdv) {
             self.load(conn, &mut m)?;
             m.writer_dv = wdv;
         }
@@ -1206,15 +1212,7 @@ impl VectorStore {
         // Held to the end: this process's commits (which update the copy under its write lock)
         // cannot land between the currency check and the reads below.
         let m = self.mirror.read();
-        if !m.loaded {
-            return Ok(None);
-        }
-        // Another program's commit moves the writer's data_version (as in `with_mirror`).
-        let wdv = match self.db.db().try_writer() {
-            Some(mut w) => Some(data_version(w.conn())?),
-            None => None,
-        };
-        if wdv.is_some() && m.writer_dv != wdv {
+        if !m.loaded || !m.current(self.writer_version()?) {
             return Ok(None);
         }
         let Some((row, vref)) = m.row_of(id, self.spec.row_bytes()) else {

@@ -144,3 +144,22 @@ enum Buffers {
         return out
     }
 }
+
+/// The C fast path's entry points (docs/FORMAT.md §5), looked up in the loaded library by name.
+enum FastSymbols {
+    /// The entry point `name` as the C function type `T`, or nil when it is not there (then the
+    /// callers make the UDL calls).
+    static func lookup<T>(_ name: String, as _: T.Type) -> T? {
+        #if os(Windows)
+        return nil
+        #else
+        #if canImport(Darwin)
+        let scope = UnsafeMutableRawPointer(bitPattern: -2) // RTLD_DEFAULT
+        #else
+        let scope: UnsafeMutableRawPointer? = nil // RTLD_DEFAULT (glibc, bionic, musl)
+        #endif
+        guard let p = dlsym(scope, name) else { return nil }
+        return unsafeBitCast(p, to: T.self)
+        #endif
+    }
+}

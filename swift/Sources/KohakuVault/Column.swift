@@ -488,19 +488,7 @@ enum ColumnFastPath {
     /// Reads of at least this many bytes use the fast path.
     static let minBytes = 16 << 10
 
-    static let read: Read? = {
-        #if os(Windows)
-        return nil
-        #else
-        #if canImport(Darwin)
-        let scope = UnsafeMutableRawPointer(bitPattern: -2) // RTLD_DEFAULT
-        #else
-        let scope: UnsafeMutableRawPointer? = nil // RTLD_DEFAULT (glibc, bionic, musl)
-        #endif
-        guard let sym = dlsym(scope, "col_fast_read") else { return nil }
-        return unsafeBitCast(sym, to: Read.self)
-        #endif
-    }()
+    static let read: Read? = FastSymbols.lookup("col_fast_read", as: Read.self)
 
     /// `count` rows of `column` into a new `[T]` of `count * valuesPerRow` elements whose
     /// in-memory bytes are the stored little-endian bytes; nil when the fast path is not taken

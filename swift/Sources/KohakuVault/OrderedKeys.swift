@@ -2,7 +2,7 @@ import Foundation
 
 // The keys of `CSBTree` and `SkipList` (OrderedMaps.swift) and their FFI forms, written and read
 // in one place: one key's encoding (docs/FORMAT.md §9.1), key pages (§9.2), entry pages (§9.3),
-// and the C fast path `ord_fast_*` (§9.4), looked up by dlsym as `ColumnFastPath` does.
+// and the C fast path `ord_fast_*` (§9.4), looked up through `FastSymbols` (Buffers.swift).
 
 /// A key of an ordered map as the core holds it: one of the four native key kinds.
 ///
@@ -381,18 +381,7 @@ struct OrderedFastPath {
 
     /// Every entry point, or nil when one of them is missing from the loaded library.
     static let shared: OrderedFastPath? = {
-        #if os(Windows)
-        return nil
-        #else
-        #if canImport(Darwin)
-        let scope = UnsafeMutableRawPointer(bitPattern: -2) // RTLD_DEFAULT
-        #else
-        let scope: UnsafeMutableRawPointer? = nil // RTLD_DEFAULT (glibc, bionic, musl)
-        #endif
-        func sym<T>(_ name: String, _: T.Type) -> T? {
-            guard let p = dlsym(scope, name) else { return nil }
-            return unsafeBitCast(p, to: T.self)
-        }
+        func sym<T>(_ name: String, _ type: T.Type) -> T? { FastSymbols.lookup(name, as: type) }
         guard let getInt = sym("ord_fast_get_int", IntOp.self),
               let get = sym("ord_fast_get", KeyOp.self),
               let containsInt = sym("ord_fast_contains_int", IntOp.self),
@@ -404,7 +393,6 @@ struct OrderedFastPath {
         else { return nil }
         return OrderedFastPath(getInt: getInt, get: get, containsInt: containsInt, contains: contains,
                                removeInt: removeInt, remove: remove, insertInt: insertInt, insert: insert)
-        #endif
     }()
 
     /// The low and high 32-bit halves of `x`.
