@@ -15,7 +15,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, KohakuVaultError
 
 __all__ = [
     "RAW",
@@ -179,8 +179,8 @@ def _pack_msgpack(value) -> bytes:
 
 
 def _transcode(from_kind: int, to_kind: int, payload: bytes) -> bytes:
+    from . import _native as N
     from ._errmap import map_native_error
-    from ._ffi import N
 
     try:
         return N.transcode(from_kind, to_kind, payload)
@@ -365,6 +365,17 @@ def decode(kind: int, payload, allow_pickle: bool = True) -> Any:
 
 
 # ---- DataPacker inputs ------------------------------------------------------------------------
+
+
+def decode_value(kind: int, payload, allow_pickle: bool) -> Any:
+    """:func:`decode` with any decoding failure as :class:`InvalidArgument` (what every read
+    raises for a stored value it cannot decode)."""
+    try:
+        return decode(kind, payload, allow_pickle)
+    except KohakuVaultError:
+        raise
+    except Exception as exc:
+        raise InvalidArgument(f"cannot decode stored value: {exc}") from exc
 
 
 def encode_for_packer(kind: int, elem_dtype: int | None, value: Any) -> tuple[int, bytes]:

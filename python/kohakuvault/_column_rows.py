@@ -103,6 +103,10 @@ class RowCodec:
         return bytes(value)
 
     def _tensor_rows(self, values, n_expected=None):
+        arr, n = self._tensor_array(values, n_expected)
+        return arr.tobytes(), n
+
+    def _tensor_array(self, values, n_expected=None):
         np = _codec._numpy()
         try:
             arr = np.asarray(values, dtype=self.np_dtype)
@@ -113,7 +117,7 @@ class RowCodec:
                 f"array shape {arr.shape} does not match rows of shape {self.shape} "
                 f"for column dtype {self.dtype!r}"
             )
-        return np.ascontiguousarray(arr).tobytes(), arr.shape[0]
+        return np.ascontiguousarray(arr), arr.shape[0]
 
     def encode_one(self, value):
         """One row: (mode, row) where row is bytes (FIXED, VAR) or (kind, payload) (VALUES)."""
@@ -174,17 +178,23 @@ class RowCodec:
         items = [self._value(v) for v in values]
         return items, len(items)
 
-    def encode_array(self, array):
-        """An ndarray shaped (N, *shape) as rows (one conversion, no per-row loop)."""
+    def array_rows(self, array):
+        """An ndarray shaped (N, *shape) as ``(rows, N)``: one C-contiguous array whose bytes
+        are the rows as stored (one conversion, no per-row loop)."""
         if not self.numeric:
             raise TypeError("append_array() needs a numeric or fixed-vector column")
         np = _codec._numpy()
         arr = np.asarray(array)
         if self._tensor:
-            return self._tensor_rows(arr)
+            return self._tensor_array(arr)
         if arr.ndim != 1:
             raise ValueError(f"expected a 1-D array for column dtype {self.dtype!r}")
-        return np.ascontiguousarray(arr, dtype=self.np_dtype).tobytes(), arr.shape[0]
+        return np.ascontiguousarray(arr, dtype=self.np_dtype), arr.shape[0]
+
+    def encode_array(self, array):
+        """:meth:`array_rows` as bytes."""
+        arr, n = self.array_rows(array)
+        return arr.tobytes(), n
 
     # ---------------------------------------------------------------- decoding
 

@@ -16,6 +16,7 @@ import os
 import pickle
 import threading
 
+from . import _codec
 from . import _native as N
 
 __all__ = [
@@ -35,11 +36,11 @@ _gen = importlib.import_module(N.KvStore.__module__)
 
 # kv_fast_get flag: the value as stored (what get_stored returns, kind 0), for auto-pack off.
 GET_STORED = 1
-# kv_fast_get_py flags: read without the GIL; the vault reads pickled values.
+# kv_get flags: read without the GIL; the vault reads pickled values.
 RELEASE_GIL = 2
 ALLOW_PICKLE = 4
 
-# What kv_fast_get_py returns for a missing key, and on an error (make the UDL call).
+# What the builtins return for a missing key, and on an error (make the UDL call).
 MISSING = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 FAILED = type("Failed", (), {"__repr__": lambda self: "<failed>"})()
 
@@ -126,6 +127,7 @@ class FastPath:
 
     def __init__(self) -> None:
         self.available = False
+        self._py_ready = False
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -183,17 +185,21 @@ class FastPath:
         self._release = release
         self.tls = _ThreadBuffers()
         self.available = True
-        self._get_py = getattr(held, "kv_fast_get_py", None)
+        self._kv_builtins = getattr(held, "kv_fast_builtins", None)
         self._py_init = getattr(held, "kohakuvault_py_init", None)
+        self.get_py = None  # the builtin kv_get once the table is registered
+        self._objects(_codec.decode_value)
 
-    def objects(self, decoder):
-        """``kv_fast_get_py`` (docs/FORMAT.md §5.1), the point read that returns the value itself,
-        or None. The first call hands the core the C-API functions it uses and the objects it
-        returns, with ``decoder(kind, payload, allow_pickle)`` for kinds other than raw bytes
-        and UTF-8 text; all of them live as long as the process."""
-        fn, init = self._get_py, self._py_init
-        if not self.available or fn is None or init is None:
-            return None
+    def _objects(self, decoder) -> bool:
+        """Lets the core build Python objects (docs/FORMAT.md §5.1); True when it can: hands the
+        core the C-API functions it uses and the objects it returns, with ``decoder(kind,
+        payload, allow_pickle)`` for kinds other than raw bytes and UTF-8 text; all of them
+        live as long as the process."""
+        if not self.available:
+            return False
+        kv_builtins, init = self._kv_builtins, self._py_init
+        if kv_builtins is None or init is None:
+            return False
         api = ctypes.pythonapi
         names = (
             "PyBytes_FromStringAndSize",
@@ -204,19 +210,41 @@ class FastPath:
             "Py_DecRef",
             "PyEval_SaveThread",
             "PyEval_RestoreThread",
+            "PyTuple_New",
+            "PyTuple_SetItem",
+            "PyLong_AsLongLong",
+            "PyBytes_AsStringAndSize",
+            "PyErr_Occurred",
+            "PyErr_Clear",
+            "PyCFunction_NewEx",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]
         except AttributeError:
-            return None
+            return False
         self._decoder = decoder  # kept alive with the process (the core holds its address)
         objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder)]
-        table = (ctypes.c_size_t * 13)(*funcs, *objs)
+        n = len(funcs) + len(objs)
+        table = (ctypes.c_size_t * n)(*funcs, *objs)
         init.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
         init.restype = ctypes.c_int32
-        if init(table, 13) != 0:
+        if init(table, n) != 0:
+            return False
+        kv_builtins.argtypes = ()
+        kv_builtins.restype = ctypes.py_object
+        (self.get_py,) = kv_builtins()
+        self._py_ready = True
+        return True
+
+    def bind_py(self, name: str, argtypes: tuple):
+        """An entry point that returns a Python object (§5.1), called with the GIL held
+        (``ctypes.PyDLL``), or None when the core cannot build objects here."""
+        if not self._py_ready:
             return None
-        fn.restype = ctypes.py_object
+        fn = getattr(self._libs[1], name, None)
+        if fn is not None:
+            fn.argtypes = argtypes
+            fn.restype = ctypes.py_object
         return fn
 
     def read(self, fn, handle: int, key: bytes, flags: int, need: int = 0):

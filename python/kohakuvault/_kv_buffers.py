@@ -13,7 +13,7 @@ from typing import Any
 
 from . import _codec
 from ._ffi import GC_PAUSE, GC_PAUSE_MIN
-from .errors import InvalidArgument, KohakuVaultError
+from .errors import InvalidArgument
 
 __all__ = [
     "to_bytes_key",
@@ -34,6 +34,7 @@ RAW = _codec.RAW
 MSGPACK = _codec.MSGPACK
 PAIR_TYPES = frozenset((tuple, list))
 _DECODE = _codec.decode
+decode_value = _codec.decode_value  # the decoder every read uses (kinds to values)
 _U32_NATIVE = array("I").itemsize == 4 and sys.byteorder == "little"
 
 
@@ -107,16 +108,6 @@ def value_columns(values, auto_pack: bool, pack) -> tuple[bytes, bytes, bytes]:
     except OverflowError:
         raise InvalidArgument("value larger than 4 GiB cannot be batched") from None
     return kinds, lens, b"".join(payloads)
-
-
-def decode_value(kind: int, payload, allow_pickle: bool) -> Any:
-    """``_codec.decode`` with any decoding failure as :class:`InvalidArgument`."""
-    try:
-        return _DECODE(kind, payload, allow_pickle)
-    except KohakuVaultError:
-        raise
-    except Exception as exc:
-        raise InvalidArgument(f"cannot decode stored value: {exc}") from exc
 
 
 def unpack_many(packed) -> list:

@@ -25,7 +25,7 @@ from typing import Optional
 
 from . import _codec
 from ._column_rows import FIXED, VAR, RowCodec
-from ._ffi import FAST, N
+from ._ffi import FAILED, FAST, N
 from .errors import NotFound
 
 VaultError = N.VaultError
@@ -101,6 +101,10 @@ _U64, _I64, _PTR = ctypes.c_uint64, ctypes.c_int64, ctypes.c_void_p
 _FAST_READ = _bind("col_fast_read", (_U64, _I64, _U64, _U64, _PTR, ctypes.c_size_t), ctypes.c_int64)
 # Variable-width rows as one page of Python objects: (..., out_ptr, out_len) -> 0 or -1.
 _ROWS_PAGE = _bind("col_fast_rows_page", (_U64, _I64, _U64, _U64, _PTR, _PTR), ctypes.c_int32)
+# Fixed-width rows from a caller buffer: (handle, col_id, data, len) -> 0, 1 (cached) or -1.
+_FAST_APPEND = _bind("col_fast_append", (_U64, _I64, _PTR, ctypes.c_size_t), ctypes.c_int32)
+# Variable-width rows as the core-built pair (data bytes, offsets bytes), or FAILED.
+_VAR_ROWS = FAST.bind_py("col_fast_var_rows_py", (_U64, _I64, _U64, _U64))
 # A column's length (committed plus pending rows), or -1.
 _FAST_LEN = _bind("col_fast_len", (_U64, _I64), ctypes.c_int64)
 _FIRST = operator.itemgetter(0)
@@ -289,6 +293,11 @@ class Column(MutableSequence):
 
     def _read_buffers(self, start: int, count: int):
         np = _codec._numpy()
+        fh = self._vault._fh
+        if _VAR_ROWS is not None and fh:
+            rows = _VAR_ROWS(fh, self._id, start, count)
+            if rows is not FAILED:
+                return rows[0], np.frombuffer(rows[1], dtype="<u8")
         rows = _call(self._store.read_var_rows, self._id, start, count)
         return rows.data, np.frombuffer(rows.offsets, dtype="<u8")
 
@@ -465,9 +474,17 @@ class Column(MutableSequence):
     def append_array(self, array) -> None:
         """Append the rows of an ndarray shaped ``(N, *shape)`` in one crossing."""
         self._check()
-        data, n = self._codec.encode_array(array)
-        if n:
-            self._append(data, None, n)
+        rows, n = self._codec.array_rows(array)
+        if not n:
+            return
+        fh = self._vault._fh
+        if not self._combine and _FAST_APPEND is not None and fh:
+            # Straight from the array's memory (no bytes copy, no uniffi buffer); 1 (the core
+            # caches the column) or -1 (an error, nothing stored): the UDL call below.
+            self._drain()
+            if _FAST_APPEND(fh, self._id, rows.ctypes.data, rows.nbytes) == 0:
+                return
+        self._append(rows.tobytes(), None, n)
 
     def __iadd__(self, values):
         self.extend(values)

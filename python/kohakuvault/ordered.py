@@ -16,8 +16,9 @@ core asks :class:`_HostOrder` to compare it, which uses Python's ``<`` and ``>``
 key is released when its entry leaves (``_hk_of``: value handle -> host key handle).
 
 Single-key operations, ranges, neighbours and whole-container reads use the C fast path
-(``ord_fast_*``, docs/FORMAT.md §9.4, called through ctypes without argtypes; ranges and
-neighbours fill this thread's page buffer); batches and counts, and every failure of the fast
+(docs/FORMAT.md §9.4: single keys through builtin functions of the core, §5.1, which run the
+``ord_fast_*`` entry points without the GIL; ranges and neighbours through ctypes, filling this
+thread's page buffer); batches and counts, and every failure of the fast
 path, make the UDL call, which raises the typed error.
 """
 
@@ -61,25 +62,21 @@ def _no_page(*_args):
     return None
 
 
-def _fast(name: str):
-    fn = FAST.bind(name, None, ctypes.c_int64) if FAST.available else None
-    return fn if fn is not None else _unavailable
-
-
 def _fast_page(name: str):
     """``call(*args) -> entry page bytes, or None`` for a page entry point (§9.4)."""
     fn = FAST.bind(name, None, ctypes.c_int32) if FAST.available else None
     return _no_page if fn is None else functools.partial(FAST.raw_page_call, fn)
 
 
-_get_int = _fast("ord_fast_get_int")
-_get = _fast("ord_fast_get")
-_has_int = _fast("ord_fast_contains_int")
-_has = _fast("ord_fast_contains")
-_rm_int = _fast("ord_fast_remove_int")
-_rm = _fast("ord_fast_remove")
-_ins_int = _fast("ord_fast_insert_int")
-_ins = _fast("ord_fast_insert")
+def _builtins():
+    """The single-key builtins (docs/FORMAT.md §5.1, §9.4), or stand-ins that report -1 (then
+    every call is the UDL call) when the core cannot build Python objects here."""
+    fn = FAST.bind_py("ord_fast_builtins", ()) if FAST.available else None
+    return fn() if fn is not None else (_unavailable,) * 8
+
+
+# (h, key[, value handle]) for an int key; (h, kind, key bytes[, value handle]) for the others.
+_get_int, _has_int, _rm_int, _ins_int, _get, _has, _rm, _ins = _builtins()
 # (h, start, start_len, start_inclusive, end, end_len, end_inclusive, limit, reverse)
 _range_page = _fast_page("ord_fast_range")
 # (h, which, key, key_len)
@@ -92,8 +89,8 @@ _neighbor_page = _fast_page("ord_fast_neighbor")
 
 
 def _by_key(fn, fh: int, key, h: int = 0) -> int:
-    """The fast-path call ``fn`` (ord_fast_get / contains / remove, or with a value handle
-    ``h`` ord_fast_insert) for a key other than an int within 64 bits: its result, or -1
+    """The fast-path call ``fn`` (the builtin ord_get / contains / remove, or with a value
+    handle ``h`` ord_insert) for a key other than an int within 64 bits: its result, or -1
     when the key has no encoding here (a host key) or the call failed (then make the UDL
     call). Keys of other types than str and bytes cross as their encoding, except for an
     insert (-1: the UDL insert keeps the host-key bookkeeping); raises ValueError for NaN."""
@@ -114,8 +111,8 @@ def _by_key(fn, fh: int, key, h: int = 0) -> int:
             return -1
         kind = 0
     if h:
-        return fn(fh, kind, b, len(b), h, h >> 32)
-    return fn(fh, kind, b, len(b))
+        return fn(fh, kind, b, h)
+    return fn(fh, kind, b)
 
 
 def _span(start, start_inclusive, end, end_inclusive, limit, reverse):
@@ -341,7 +338,7 @@ class _Ordered:
         vals = self._vals
         enc = encode(key)
         for _ in range(_RETRIES):
-            r = -1 if enc is None else _get(self._fh, 0, enc, len(enc))
+            r = -1 if enc is None else _get(self._fh, 0, enc)
             if r < 0:
                 r = self._op(self._store.get, key)
             if r == 0:
@@ -378,7 +375,7 @@ class _Ordered:
     def get(self, key, default=None):
         """The value of ``key``, or ``default`` (None) when absent."""
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _get_int(self._fh, key, key >> 32)
+            r = _get_int(self._fh, key)
         else:
             r = _by_key(_get, self._fh, key)
         if r > 0:
@@ -392,7 +389,7 @@ class _Ordered:
 
     def __getitem__(self, key):
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _get_int(self._fh, key, key >> 32)
+            r = _get_int(self._fh, key)
         else:
             r = _by_key(_get, self._fh, key)
         if r > 0:
@@ -408,7 +405,7 @@ class _Ordered:
 
     def __contains__(self, key) -> bool:
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _has_int(self._fh, key, key >> 32)
+            r = _has_int(self._fh, key)
         else:
             r = _by_key(_has, self._fh, key)
         if r >= 0:
@@ -418,7 +415,7 @@ class _Ordered:
     def remove(self, key):
         """Removes ``key``; returns its value, or None when it was absent."""
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _rm_int(self._fh, key, key >> 32)
+            r = _rm_int(self._fh, key)
         else:
             r = _by_key(_rm, self._fh, key)
         if r < 0:
@@ -429,7 +426,7 @@ class _Ordered:
 
     def __delitem__(self, key) -> None:
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _rm_int(self._fh, key, key >> 32)
+            r = _rm_int(self._fh, key)
         else:
             r = _by_key(_rm, self._fh, key)
         if r < 0:
@@ -448,7 +445,7 @@ class _Ordered:
         h = _next()
         self._vals[h] = value
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _ins_int(self._fh, key, key >> 32, h, h >> 32)
+            r = _ins_int(self._fh, key, h)
         else:
             r = _by_key(_ins, self._fh, key, h)
         if r < 0:

@@ -57,7 +57,7 @@ KeyType = Union[bytes, str]
 PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
-_FAST_GET_PY = FAST.objects(decode_value) if FAST.available else None
+_FAST_GET_PY = FAST.get_py
 _FAST_PUT_MAX = (1 << 31) - 1  # kv_fast_put takes C int lengths
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
@@ -93,11 +93,11 @@ def _point_read(raise_missing: bool):
         if self._wc.items:
             self._drain()
         get = self._fast_get
-        need = 0  # no kv_fast_get_py: _fetch tries kv_fast_get, then the UDL call
+        need = 0  # no builtin kv_get: _fetch tries kv_fast_get, then the UDL call
         if get is not None and len(k) <= KEY_MAX:  # int-sized arguments only
             # The C fast path in every mode: the value itself (the stored bytes with auto-pack
             # off), MISSING, or FAILED (an error, for the UDL call to type).
-            r = get(self._fh, k, len(k), self._fast_flags)
+            r = get(self._fh, k, self._fast_flags)
             if r is not FAILED:
                 if r is MISSING:
                     if raise_missing:
@@ -192,10 +192,10 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         self._bg_error: Optional[BaseException] = None
         self._drain_stop: Optional[threading.Event] = None
         self._fh = self._store.fast_handle() if FAST.available else 0
-        self._fast_get = None  # kv_fast_get_py while it applies (see _refresh_fast)
+        self._fast_get = None  # the builtin kv_get while it applies (see _refresh_fast)
         self._fast_read = None  # kv_fast_get (into a buffer), likewise
         self._fast_put = None  # kv_fast_put, likewise
-        self._fast_flags = 0  # kv_fast_get_py's flags (see _refresh_fast)
+        self._fast_flags = 0  # kv_get's flags (see _refresh_fast)
         self._read_flags = 0  # kv_fast_get's: GET_STORED with auto-pack off
         self._fast_read_fn = None
         # File-backed vaults read through pooled reader connections: with the GIL held (no GIL
@@ -242,7 +242,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
             attempt += 1
 
     def _refresh_fast(self) -> None:
-        """Point reads take kv_fast_get_py while the vault is open, in every mode: decoded with
+        """Point reads take the builtin kv_get while the vault is open, in every mode: decoded with
         auto-pack on, the stored bytes (``GET_STORED``) with it off."""
         fh = self._fh
         usable = fast_pages() and 0 < fh < (1 << 31) and not self._closed

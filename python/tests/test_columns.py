@@ -24,6 +24,17 @@ def cv(tmp_path):
     vault.close()
 
 
+class Spy:
+    """Records which core methods a column calls (delegates everything)."""
+
+    def __init__(self, store):
+        self.store, self.calls = store, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.store, name)
+
+
 def _py(v):
     return bytes.fromhex(v["hex"]) if isinstance(v, dict) and set(v) == {"hex"} else v
 
@@ -343,3 +354,88 @@ def test_bad_input_changes_nothing(cv):
         m.extend(["ok", "far too long for four bytes"])
     assert len(m) == 0
     warnings.simplefilter("ignore", ResourceWarning)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["direct", "cached"])
+def test_read_buffers_take_the_fast_path_with_the_udl_result(cv, cached):
+    """``read_buffers`` crosses once through ``col_fast_var_rows_py`` (the core builds the two
+    ``bytes``) and returns exactly what the UDL ``read_var_rows`` returns; a failure of the fast
+    path falls back to the UDL call, which raises the typed error."""
+    from kohakuvault import column_proxy
+    from kohakuvault._ffi import FAILED
+
+    if column_proxy._VAR_ROWS is None:
+        pytest.skip("the core cannot build Python objects here")
+    col = cv.create_column("v", "bytes")
+    if cached:
+        col.enable_cache()
+    rows = [bytes([i % 251]) * (i % 97) for i in range(3000)]
+    col.extend(rows)
+
+    spy = Spy(col._store)
+    col._store = spy
+    for start, count in [(0, 3000), (5, 0), (1000, 1), (2990, 10)]:
+        data, offsets = col.read_buffers(start, count)
+        want = spy.store.read_var_rows(col._id, start, count)
+        assert data == want.data and offsets.tobytes() == want.offsets
+        assert offsets.dtype == np.dtype("<u8") and len(offsets) == count + 1
+        assert data == b"".join(rows[start : start + count])
+    assert "read_var_rows" not in spy.calls
+    # An unknown column id: the fast path reports FAILED, the UDL call raises typed.
+    fh = cv._fh
+    assert column_proxy._VAR_ROWS(fh, 10_000, 0, 1) is FAILED
+    assert column_proxy._VAR_ROWS(fh + 1000, col._id, 0, 1) is FAILED
+    assert col.read_buffers(0, 3000)[0] == b"".join(rows)
+
+
+def test_append_array_takes_the_fast_path_with_the_udl_meaning(tmp_path):
+    """``append_array`` on a column without a cache crosses once through ``col_fast_append``
+    from the array's own memory; a cached column, a read-only vault and bad input take the UDL
+    call (the cache, the typed error), and a refused append stores nothing."""
+    from kohakuvault import column_proxy
+
+    if column_proxy._FAST_APPEND is None:
+        pytest.skip("the C fast path is not available")
+    path = str(tmp_path / "c.db")
+
+    with ColumnVault(path) as cv:
+        n = cv.create_column("n", "i64")
+        t = cv.create_column("t", "vec:f32:3")
+        h = cv.create_column("h", "f16")
+        for col in (n, t, h):
+            col._store = Spy(col._store)
+        big = np.arange(300_000, dtype=np.int64) * -3
+        n.append_array(big)
+        n.append_array(np.array([7, 8], dtype=np.int32))  # converted to i64 first
+        n.append_array(np.arange(10, dtype=np.int64)[::2])  # not contiguous: copied first
+        tens = np.arange(30, dtype=np.float64).reshape(10, 3)
+        t.append_array(tens)
+        h.append_array(np.array([0.5, 1.5], dtype=np.float32))
+        for col in (n, t, h):
+            assert "append_rows" not in col._store.calls, col._store.calls
+        assert n.read_array().tolist() == big.tolist() + [7, 8, 0, 2, 4, 6, 8]
+        assert t.read_array().tolist() == tens.astype(np.float32).tolist()
+        assert h.read() == [0.5, 1.5]
+        with pytest.raises(ValueError):
+            t.append_array(np.zeros((2, 4), dtype=np.float32))  # wrong shape: nothing stored
+        assert len(t) == 10
+        # A cached column: the UDL call (the core's cache), read back the same.
+        with n.cache():
+            n.append_array(np.array([1, 2, 3], dtype=np.int64))
+        assert n.read_array()[-3:].tolist() == [1, 2, 3]
+        # The core refuses (the column is cached in the core): 1, nothing stored.
+        n.enable_cache()
+        fh = cv._fh
+        one = np.array([99], dtype=np.int64)
+        before = len(n)
+        assert column_proxy._FAST_APPEND(fh, n._id, one.ctypes.data, 8) == 1
+        n.disable_cache()
+        assert len(n) == before
+        # Not whole rows, an unknown column: -1, nothing stored.
+        assert column_proxy._FAST_APPEND(fh, n._id, one.ctypes.data, 5) == -1
+        assert column_proxy._FAST_APPEND(fh, 10_000, one.ctypes.data, 8) == -1
+        assert len(n) == before
+    with ColumnVault(path, read_only=True) as ro:
+        with pytest.raises(PermissionError, match="ColumnVault is read-only"):
+            ro["n"].append_array(np.array([1], dtype=np.int64))
+        assert len(ro["n"]) == before

@@ -946,3 +946,37 @@ def test_conformance_vectors():
                     assert same(lower[0], keys[j - 1])
                 if higher is not None:
                     assert same(higher[0], keys[j + 1])
+
+
+@pytest.mark.parametrize("cls", [CSBTree, SkipList])
+def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
+    """The single-key builtins (docs/FORMAT.md §9.4) give the UDL's results for int, str and
+    bytes keys, and -1 (the UDL call then) for arguments they cannot take."""
+    from kohakuvault import ordered
+
+    if ordered._get_int is ordered._unavailable:
+        pytest.skip("the core cannot build Python objects here")
+    t, ts, tb = cls(), cls(), cls()
+    t[5] = "five"
+    ts["s"] = "str"
+    tb[b"b"] = "bytes"
+    fh = t._fh
+    h5 = ordered._get_int(fh, 5)
+    assert h5 > 0 and t._vals[h5] == "five"
+    assert ordered._has_int(fh, 5) == 1 and ordered._has_int(fh, 6) == 0
+    hs, hb = ordered._get(ts._fh, 1, b"s"), ordered._get(tb._fh, 2, b"b")
+    assert ts._vals[hs] == "str" and tb._vals[hb] == "bytes"
+    assert ordered._has(tb._fh, 2, b"zz") == 0 and ordered._get_int(fh, 6) == 0
+    for bad in [
+        (ordered._get_int, (fh, "5")),
+        (ordered._get_int, (fh,)),
+        (ordered._get_int, (-1, 5)),
+        (ordered._get_int, (fh + 10_000, 5)),
+        (ordered._get_int, (fh, 2**64)),
+        (ordered._get, (fh, 1, "s")),
+        (ordered._get, (fh, 9, b"s")),
+        (ordered._ins_int, (fh, 7)),
+        (ordered._ins, (fh, 2, b"x", "h")),
+    ]:
+        assert bad[0](*bad[1]) == -1, bad
+    assert len(t) == 1 and t[5] == "five" and t.get(7) is None

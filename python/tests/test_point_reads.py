@@ -253,7 +253,7 @@ def test_integrity_check_and_tables(db_path):
 @pytest.mark.parametrize("where", ["file", "memory"])
 @pytest.mark.parametrize("auto_pack", [True, False], ids=["autopack", "raw"])
 def test_point_reads_return_objects_the_core_built_without_leaking(where, auto_pack, db_path):
-    """``kv_fast_get_py`` returns the value itself (a new reference): no reference is leaked
+    """The builtin ``kv_get`` returns the value itself (a new reference): no reference is leaked
     or stolen, for found values, the decoder's values, missing keys and errors."""
     import gc
     import sys
@@ -271,15 +271,24 @@ def test_point_reads_return_objects_the_core_built_without_leaking(where, auto_p
         assert get is not None
         want = {k: _expected(kv._store, k, auto_pack) for k in (b"t", b"b", b"d")}
         for key, value in want.items():
-            got = get(kv._fh, key, len(key), kv._fast_flags)
+            got = get(kv._fh, key, kv._fast_flags)
             assert _same(got, value), key
             assert sys.getrefcount(got) == 2  # ours and getrefcount's argument: nothing leaked
         gc.collect()
         before = sys.getrefcount(MISSING), sys.getrefcount(FAILED)
         for _ in range(1000):
-            assert get(kv._fh, b"nope", 4, kv._fast_flags) is MISSING
-            assert get(kv._fh + 1000, b"t", 1, kv._fast_flags) is FAILED  # no such handle
+            assert get(kv._fh, b"nope", kv._fast_flags) is MISSING
+            assert get(kv._fh + 1000, b"t", kv._fast_flags) is FAILED  # no such handle
         assert (sys.getrefcount(MISSING), sys.getrefcount(FAILED)) == before
+        # Arguments it cannot take: FAILED, no exception left behind.
+        for bad in [
+            (kv._fh, "t", 0),
+            (kv._fh, b"t"),
+            ("x", b"t", 0),
+            (-1, b"t", 0),
+            (2**70, b"t", 0),
+        ]:
+            assert get(*bad) is FAILED, bad
         assert kv[b"t"] == want[b"t"] and kv.get(b"nope", 7) == 7
     finally:
         kv.close()

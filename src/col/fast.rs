@@ -2,7 +2,8 @@
 //! numpy array, a JVM direct buffer), so large reads cost one copy out of SQLite's pages and no
 //! per-byte conversion. An optimisation of `ColumnStore.read_rows` with the same meaning.
 
-use crate::fastpath::{entry, lookup, with_page};
+use crate::fastpath::{bytes_arg, entry, lookup, with_page};
+use crate::ffi::pyobj::{Py, PyObj};
 
 use super::{ColInner, ColumnStore};
 
@@ -36,6 +37,36 @@ pub unsafe extern "C" fn col_fast_read(
         let store = ColumnStore { inner };
         match store.read_rows_into(col_id, start, count, out) {
             Ok(()) => cap as i64,
+            Err(_) => -1,
+        }
+    })
+}
+
+/// `ColumnStore.append_rows(col_id, data)` straight from a caller buffer (a numpy array's or a
+/// JVM direct buffer's memory: no copy into a uniffi buffer), for a column without a cache in
+/// the core. 0 when committed; 1 when the column is cached (nothing done: make the UDL call,
+/// which applies the cache); -1 on any error, nothing stored (make the UDL call for the typed
+/// error).
+///
+/// # Safety
+/// `data` must point to `len` readable bytes that stay unchanged during the call.
+#[no_mangle]
+pub unsafe extern "C" fn col_fast_append(
+    handle: u64,
+    col_id: i64,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    entry(-1, || {
+        let Some(inner) = lookup::<ColInner>(handle) else {
+            return -1;
+        };
+        let Some(data) = bytes_arg(data, len) else {
+            return -1;
+        };
+        match (ColumnStore { inner }).append_rows_uncached(col_id, data) {
+            Ok(Some(())) => 0,
+            Ok(None) => 1,
             Err(_) => -1,
         }
     })
@@ -82,4 +113,35 @@ pub extern "C" fn col_fast_len(handle: u64, col_id: i64) -> i64 {
             Err(_) => -1,
         }
     })
+}
+
+/// `ColumnStore.read_var_rows(col_id, start, count)` for Python (docs/FORMAT.md §5.1): called
+/// through `ctypes.PyDLL` with `restype = py_object`, the GIL held; the read runs without it.
+/// Returns a new reference: `(data, offsets)` as two `bytes` (the UDL's `VarRows`), the
+/// "failed" sentinel on any error (then make the UDL call for the typed error), or null with a
+/// Python exception set (out of memory).
+///
+/// # Safety
+/// The calling thread must hold the GIL, after `kohakuvault_py_init`.
+#[no_mangle]
+pub unsafe extern "C" fn col_fast_var_rows_py(
+    handle: u64,
+    col_id: i64,
+    start: u64,
+    count: u64,
+) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never bound before the table is registered
+    };
+    let rows = entry(None, || {
+        let inner = lookup::<ColInner>(handle)?;
+        let _gil = py.unlock();
+        ColumnStore { inner }
+            .read_var_rows(col_id, start, count)
+            .ok()
+    });
+    match rows {
+        Some(r) => py.pair(py.bytes(&r.data), py.bytes(&r.offsets)),
+        None => py.failed(),
+    }
 }

@@ -327,6 +327,23 @@ fn offsets_bytes(ends: &[u64]) -> Vec<u8> {
     ends.iter().flat_map(|e| e.to_le_bytes()).collect()
 }
 
+/// Fixed-width rows as stored must be whole rows of a fixed-width column.
+fn check_fixed_rows(meta: &Meta, data: &[u8]) -> Result<()> {
+    if meta.elem_size == 0 {
+        return Err(Error::invalid(
+            "use append_var_rows for a variable-width column",
+        ));
+    }
+    if !(data.len() as u64).is_multiple_of(meta.elem_size) {
+        return Err(Error::invalid(format!(
+            "{} bytes are not a whole number of {}-byte rows",
+            data.len(),
+            meta.elem_size
+        )));
+    }
+    Ok(())
+}
+
 impl ColumnStore {
     pub fn new(path: String, block_bytes: u64, options: OpenOptions) -> VResult<Self> {
         guard(|| {
@@ -539,20 +556,22 @@ impl ColumnStore {
         guard(|| {
             let col = self.inner.column(id)?;
             let mut c = col.lock();
-            if c.meta.elem_size == 0 {
-                return Err(Error::invalid(
-                    "use append_var_rows for a variable-width column",
-                ));
-            }
-            if !(data.len() as u64).is_multiple_of(c.meta.elem_size) {
-                return Err(Error::invalid(format!(
-                    "{} bytes are not a whole number of {}-byte rows",
-                    data.len(),
-                    c.meta.elem_size
-                )));
-            }
+            check_fixed_rows(&c.meta, data)?;
             self.inner.append_rows(&mut c, Rows::Fixed(data))
         })
+    }
+
+    /// `append_rows` for the C fast path, only while the column has no cache in the core: then
+    /// the rows commit in one transaction, so an error always means nothing was stored. `None`
+    /// (nothing done) when the column is cached: make the UDL call.
+    pub(crate) fn append_rows_uncached(&self, id: i64, data: &[u8]) -> Result<Option<()>> {
+        let col = self.inner.column(id)?;
+        let mut c = col.lock();
+        if c.cache.is_some() {
+            return Ok(None);
+        }
+        check_fixed_rows(&c.meta, data)?;
+        self.inner.append_rows(&mut c, Rows::Fixed(data)).map(Some)
     }
 
     /// Variable-width rows as stored: `lens` (n × u32 LE) over the concatenated `data`.

@@ -22,6 +22,13 @@ type CallFn = unsafe extern "C" fn(PyObj, ...) -> PyObj;
 type RefFn = unsafe extern "C" fn(PyObj);
 type SaveFn = unsafe extern "C" fn() -> *mut c_void;
 type RestoreFn = unsafe extern "C" fn(*mut c_void);
+type TupleNewFn = unsafe extern "C" fn(isize) -> PyObj;
+type TupleSetFn = unsafe extern "C" fn(PyObj, isize, PyObj) -> i32;
+type AsI64Fn = unsafe extern "C" fn(PyObj) -> i64;
+type AsBytesFn = unsafe extern "C" fn(PyObj, *mut *mut c_char, *mut isize) -> i32;
+type ErrOccurredFn = unsafe extern "C" fn() -> PyObj;
+type ErrClearFn = unsafe extern "C" fn();
+type NewFunctionFn = unsafe extern "C" fn(*const MethodDef, PyObj, PyObj) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -39,6 +46,16 @@ struct Api {
     /// `PyEval_SaveThread`, `PyEval_RestoreThread`
     save: SaveFn,
     restore: RestoreFn,
+    /// `PyTuple_New`, `PyTuple_SetItem`
+    tuple_new: TupleNewFn,
+    tuple_set: TupleSetFn,
+    /// `PyLong_AsLongLong`, `PyBytes_AsStringAndSize`, `PyErr_Occurred`, `PyErr_Clear`,
+    /// `PyCFunction_NewEx`
+    as_i64: AsI64Fn,
+    as_bytes: AsBytesFn,
+    err_occurred: ErrOccurredFn,
+    err_clear: ErrClearFn,
+    new_function: NewFunctionFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
     /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
@@ -54,11 +71,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 13;
+const TABLE_LEN: usize = 20;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 13 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 20 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -87,11 +104,18 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             decref: std::mem::transmute::<usize, RefFn>(t[5]),
             save: std::mem::transmute::<usize, SaveFn>(t[6]),
             restore: std::mem::transmute::<usize, RestoreFn>(t[7]),
-            missing: obj(8),
-            failed: obj(9),
-            true_: obj(10),
-            false_: obj(11),
-            decoder: obj(12),
+            tuple_new: std::mem::transmute::<usize, TupleNewFn>(t[8]),
+            tuple_set: std::mem::transmute::<usize, TupleSetFn>(t[9]),
+            as_i64: std::mem::transmute::<usize, AsI64Fn>(t[10]),
+            as_bytes: std::mem::transmute::<usize, AsBytesFn>(t[11]),
+            err_occurred: std::mem::transmute::<usize, ErrOccurredFn>(t[12]),
+            err_clear: std::mem::transmute::<usize, ErrClearFn>(t[13]),
+            new_function: std::mem::transmute::<usize, NewFunctionFn>(t[14]),
+            missing: obj(15),
+            failed: obj(16),
+            true_: obj(17),
+            false_: obj(18),
+            decoder: obj(19),
         };
         let _ = API.set(api);
         0
@@ -140,6 +164,31 @@ impl Py {
         (self.0.bytes)(b.as_ptr().cast(), b.len() as isize)
     }
 
+    /// `(a, b)` from two new references (both consumed, also on failure), or null with a
+    /// Python exception set (also when `a` or `b` is null).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn pair(self, a: PyObj, b: PyObj) -> PyObj {
+        let api = self.0;
+        let t = if a.is_null() || b.is_null() {
+            std::ptr::null_mut()
+        } else {
+            (api.tuple_new)(2)
+        };
+        if t.is_null() {
+            for x in [a, b] {
+                if !x.is_null() {
+                    (api.decref)(x);
+                }
+            }
+            return t;
+        }
+        (api.tuple_set)(t, 0, a); // steals; cannot fail on a new 2-tuple
+        (api.tuple_set)(t, 1, b);
+        t
+    }
+
     /// The value a point read returns for (kind, payload): `bytes` for raw values, `str` for
     /// UTF-8 text (validated by the codec), else the decoder's result. Null with a Python
     /// exception set when building or decoding fails.
@@ -172,6 +221,46 @@ impl Py {
                 r
             }
         }
+    }
+
+    /// The value of a Python `int` that fits in 64 bits, else None (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object.
+    pub unsafe fn as_i64(self, obj: PyObj) -> Option<i64> {
+        let v = (self.0.as_i64)(obj);
+        if v == -1 && !(self.0.err_occurred)().is_null() {
+            (self.0.err_clear)();
+            return None;
+        }
+        Some(v)
+    }
+
+    /// The contents of a Python `bytes` (borrowed from `obj`), else None (no exception left
+    /// set).
+    ///
+    /// # Safety
+    /// The GIL must be held and `obj` kept alive while the slice is used.
+    pub unsafe fn as_bytes<'a>(self, obj: PyObj) -> Option<&'a [u8]> {
+        let mut p: *mut c_char = std::ptr::null_mut();
+        let mut n: isize = 0;
+        if (self.0.as_bytes)(obj, &mut p, &mut n) != 0 {
+            (self.0.err_clear)();
+            return None;
+        }
+        Some(if n == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(p.cast(), n as usize)
+        })
+    }
+
+    /// A new `int` (null with an exception set on failure).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn int(self, v: i64) -> PyObj {
+        (self.0.long)(v)
     }
 
     /// Releases the GIL until the guard's [`Unlocked::relock`] (or drop, e.g. on a panic).
@@ -207,4 +296,70 @@ impl Drop for Unlocked {
     fn drop(&mut self) {
         self.relock();
     }
+}
+
+/// A builtin's body: `(self, args, nargs)` as CPython's `METH_FASTCALL` calls it.
+pub type FastCall = unsafe extern "C" fn(PyObj, *const PyObj, isize) -> PyObj;
+
+const METH_FASTCALL: i32 = 0x0080;
+
+/// CPython's `PyMethodDef` for a `METH_FASTCALL` function: entry points that Python calls as
+/// builtin functions (a vectorcall, a fraction of a ctypes call's cost). Each vault keeps its
+/// own, next to its entry points, and hands them out with [`builtins`].
+#[repr(C)]
+pub struct MethodDef {
+    name: *const c_char,
+    meth: FastCall,
+    flags: i32,
+    doc: *const c_char,
+}
+
+// Immutable statics of C strings and a function.
+unsafe impl Sync for MethodDef {}
+
+impl MethodDef {
+    pub const fn new(name: &'static std::ffi::CStr, meth: FastCall) -> Self {
+        MethodDef {
+            name: name.as_ptr(),
+            meth,
+            flags: METH_FASTCALL,
+            doc: std::ptr::null(),
+        }
+    }
+}
+
+/// The positional arguments of a builtin call when there are exactly `N`.
+///
+/// # Safety
+/// `args` must point to `nargs` objects (CPython's vectorcall convention).
+pub unsafe fn args<'a, const N: usize>(args: *const PyObj, nargs: isize) -> Option<&'a [PyObj; N]> {
+    if nargs != N as isize || args.is_null() {
+        return None;
+    }
+    Some(&*(args as *const [PyObj; N]))
+}
+
+/// A tuple of builtin functions for `defs` (a new reference), or null with an exception set.
+/// Each vault's `*_fast_builtins` entry point returns it.
+///
+/// # Safety
+/// The GIL must be held, after [`kohakuvault_py_init`].
+pub unsafe fn builtins(defs: &'static [MethodDef]) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut();
+    };
+    let api = py.0;
+    let t = (api.tuple_new)(defs.len() as isize);
+    if t.is_null() {
+        return t;
+    }
+    for (i, d) in defs.iter().enumerate() {
+        let f = (api.new_function)(d, std::ptr::null_mut(), std::ptr::null_mut());
+        if f.is_null() {
+            (api.decref)(t);
+            return f;
+        }
+        (api.tuple_set)(t, i as isize, f);
+    }
+    t
 }

@@ -8,7 +8,7 @@ use crate::codec;
 use crate::error::Result;
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 use crate::ffi::page::PyPage;
-use crate::ffi::pyobj::{Py, PyObj};
+use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
 
 use super::stream::GetStream;
 use super::{KvInner, KvStore, ScanSpec};
@@ -91,36 +91,28 @@ pub unsafe extern "C" fn kv_fast_get(
     })
 }
 
-/// `kv_fast_get_py` flag: run the read without the GIL (vaults whose reads may wait for the
+/// `kv_get` flag: run the read without the GIL (vaults whose reads may wait for the
 /// writer connection: `:memory:` and URI vaults).
 pub const RELEASE_GIL: i32 = 2;
-/// `kv_fast_get_py` flag: the vault reads pickled values (passed to the facade's decoder).
+/// `kv_get` flag: the vault reads pickled values (passed to the facade's decoder).
 pub const ALLOW_PICKLE: i32 = 4;
 
 /// `KvStore.get` (or `get_stored` with `GET_STORED`) for Python, returning the value itself
-/// (FORMAT.md §5.1): called through `ctypes.PyDLL` with `restype = py_object`, the GIL held,
-/// after [`crate::ffi::pyobj::kohakuvault_py_init`]. Returns a new reference: `bytes` (raw
-/// values; stored bytes with `GET_STORED`), `str` (UTF-8 text), the decoder's result for other
-/// kinds, the "missing" sentinel, or the "failed" sentinel on any error (then make the UDL call
-/// for the typed error); null with the Python exception set when decoding raised.
-///
-/// # Safety
-/// `key` must point to `key_len` readable bytes; the calling thread must hold the GIL.
-#[no_mangle]
-pub unsafe extern "C" fn kv_fast_get_py(
-    handle: u32,
-    key: *const u8,
-    key_len: i32,
-    flags: i32,
-) -> PyObj {
+/// (FORMAT.md §5.1): the builtin `kv_get(handle, key, flags)` that [`kv_fast_builtins`] hands
+/// out, called with the GIL held. Returns a new reference: `bytes` (raw values; stored bytes
+/// with `GET_STORED`), `str` (UTF-8 text), the decoder's result for other kinds, the
+/// "missing" sentinel, or the "failed" sentinel on any error (then make the UDL call for the
+/// typed error); null with the Python exception set when decoding raised.
+unsafe extern "C" fn kv_get(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     let Some(py) = Py::get() else {
-        return std::ptr::null_mut(); // never bound before the table is registered
+        return std::ptr::null_mut(); // never called before the table is registered
     };
-    let allow_pickle = flags & ALLOW_PICKLE != 0;
     let found = entry(None, || {
-        let kv = kv(handle as u64)?;
-        let key = bytes_arg(key, usize::try_from(key_len).ok()?)?;
-        let mut gil = (flags & RELEASE_GIL != 0).then(|| py.unlock());
+        let [h, key, flags] = *pyobj::args::<3>(args, nargs)?;
+        let (h, key, flags) = (py.as_i64(h)?, py.as_bytes(key)?, py.as_i64(flags)?);
+        let kv = kv(u64::try_from(h).ok()?)?;
+        let allow_pickle = flags & ALLOW_PICKLE as i64 != 0;
+        let mut gil = (flags & RELEASE_GIL as i64 != 0).then(|| py.unlock());
         let r = kv.with_stored(key, |stored| {
             if let Some(g) = gil.as_mut() {
                 g.relock();
@@ -128,7 +120,7 @@ pub unsafe extern "C" fn kv_fast_get_py(
             let Some(stored) = stored else {
                 return Ok(py.missing());
             };
-            if flags & GET_STORED != 0 {
+            if flags & GET_STORED as i64 != 0 {
                 return Ok(py.bytes(codec::stored_view(stored)));
             }
             Ok(match codec::decode_span(stored)? {
@@ -140,6 +132,18 @@ pub unsafe extern "C" fn kv_fast_get_py(
         r.ok()
     });
     found.unwrap_or_else(|| py.failed())
+}
+
+static BUILTINS: [MethodDef; 1] = [MethodDef::new(c"kv_get", kv_get)];
+
+/// KVault's builtins for Python (FORMAT.md §5.1): the tuple `(kv_get,)`, a new reference;
+/// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
+///
+/// # Safety
+/// The calling thread must hold the GIL.
+#[no_mangle]
+pub unsafe extern "C" fn kv_fast_builtins() -> PyObj {
+    pyobj::builtins(&BUILTINS)
 }
 
 /// `KvStore.put(key, kind, payload)` without a uniffi call; int-sized arguments only, like

@@ -3,6 +3,7 @@
 //! names. -1 on any error; the caller then makes the UDL call for the typed error.
 
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
+use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
 
 use super::key::Key;
 use super::store::{Neighbor, OrderedRange, OrderedStore};
@@ -206,4 +207,136 @@ pub unsafe extern "C" fn ord_fast_neighbor(
             Ok(())
         })
     })
+}
+
+// ---- builtins for Python (FORMAT.md §5.1, §9.4) -------------------------------------------
+// The single-key entry points above as Python builtin functions taking Python ints and bytes:
+// `(handle, key[, value handle])` for int keys, `(handle, kind, key bytes[, value handle])`
+// for the others. They run without the GIL (a host key's comparison calls back into Python)
+// and return the entry point's result as an int; -1 also for arguments they cannot take.
+
+/// Parses the handle and (with `parse`) the key's arguments, then runs `run` without the GIL.
+unsafe fn builtin_call<const N: usize, A>(
+    args: *const PyObj,
+    nargs: isize,
+    parse: impl FnOnce(Py, &[PyObj; N]) -> Option<A>,
+    run: impl FnOnce(u32, A) -> i64,
+) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never called before the table is registered
+    };
+    let r = pyobj::args::<N>(args, nargs)
+        .and_then(|a| {
+            let h = u32::try_from(py.as_i64(a[0])?).ok()?;
+            let parsed = parse(py, a)?;
+            let _gil = py.unlock();
+            Some(run(h, parsed))
+        })
+        .unwrap_or(-1);
+    py.int(r)
+}
+
+/// The int key (and value handle) of an int-keyed builtin's arguments.
+unsafe fn int_args(py: Py, a: &[PyObj]) -> Option<(i32, i32, i64)> {
+    let k = py.as_i64(a[1])?;
+    let v = match a.get(2) {
+        Some(&v) => py.as_i64(v)?,
+        None => 0,
+    };
+    Some((k as i32, (k >> 32) as i32, v))
+}
+
+/// The (kind, key bytes) (and value handle) of a keyed builtin's arguments; the bytes are
+/// borrowed from the caller's argument, alive for the call.
+unsafe fn key_args<'a>(py: Py, a: &[PyObj]) -> Option<(i32, &'a [u8], i64)> {
+    let kind = i32::try_from(py.as_i64(a[1])?).ok()?;
+    let b = py.as_bytes(a[2])?;
+    i32::try_from(b.len()).ok()?;
+    let v = match a.get(3) {
+        Some(&v) => py.as_i64(v)?,
+        None => 0,
+    };
+    Some((kind, b, v))
+}
+
+macro_rules! int_builtin {
+    ($name:ident, $fast:ident) => {
+        unsafe extern "C" fn $name(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+            builtin_call::<2, _>(
+                args,
+                nargs,
+                |py, a| int_args(py, a),
+                |h, (lo, hi, _)| $fast(h, lo, hi),
+            )
+        }
+    };
+}
+
+macro_rules! key_builtin {
+    ($name:ident, $fast:ident) => {
+        unsafe extern "C" fn $name(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+            builtin_call::<3, _>(
+                args,
+                nargs,
+                |py, a| key_args(py, a),
+                |h, (kind, b, _)| $fast(h, kind, b.as_ptr(), b.len() as i32),
+            )
+        }
+    };
+}
+
+int_builtin!(get_int, ord_fast_get_int);
+int_builtin!(contains_int, ord_fast_contains_int);
+int_builtin!(remove_int, ord_fast_remove_int);
+key_builtin!(get, ord_fast_get);
+key_builtin!(contains, ord_fast_contains);
+key_builtin!(remove, ord_fast_remove);
+
+unsafe extern "C" fn insert_int(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin_call::<3, _>(
+        args,
+        nargs,
+        |py, a| int_args(py, a),
+        |h, (lo, hi, v)| ord_fast_insert_int(h, lo, hi, v as i32, (v >> 32) as i32),
+    )
+}
+
+unsafe extern "C" fn insert(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin_call::<4, _>(
+        args,
+        nargs,
+        |py, a| key_args(py, a),
+        |h, (kind, b, v)| {
+            ord_fast_insert(
+                h,
+                kind,
+                b.as_ptr(),
+                b.len() as i32,
+                v as i32,
+                (v >> 32) as i32,
+            )
+        },
+    )
+}
+
+static BUILTINS: [MethodDef; 8] = [
+    MethodDef::new(c"ord_get_int", get_int),
+    MethodDef::new(c"ord_contains_int", contains_int),
+    MethodDef::new(c"ord_remove_int", remove_int),
+    MethodDef::new(c"ord_insert_int", insert_int),
+    MethodDef::new(c"ord_get", get),
+    MethodDef::new(c"ord_contains", contains),
+    MethodDef::new(c"ord_remove", remove),
+    MethodDef::new(c"ord_insert", insert),
+];
+
+/// The ordered containers' builtins for Python (FORMAT.md §5.1): the tuple `(get_int,
+/// contains_int, remove_int, insert_int, get, contains, remove, insert)`, a new reference;
+/// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
+///
+/// # Safety
+/// The calling thread must hold the GIL.
+#[no_mangle]
+pub unsafe extern "C" fn ord_fast_builtins() -> PyObj {
+    pyobj::builtins(&BUILTINS)
 }
