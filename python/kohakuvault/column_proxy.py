@@ -209,17 +209,28 @@ class Column(MutableSequence):
             self._drain()
             self._send(fixed, rows)
             return
+        if self._codec.mode == FIXED:
+            self._combine_fixed(fixed, n)
+            return
         wc = self._wc
         with self._lock:
-            if self._codec.mode == FIXED:
-                wc.fixed += fixed
-                wc.size += len(fixed)
-            elif self._codec.mode == VAR:
+            if self._codec.mode == VAR:
                 wc.rows.extend(rows)
                 wc.size += 8 * n + sum(map(len, rows))
             else:
                 wc.rows.extend(rows)
                 wc.size += 8 * n + sum(map(len, map(_SECOND, rows)))
+            wc.count += n
+            full = wc.count >= _COMBINE_ROWS or wc.size >= _COMBINE_BYTES
+        if full or not self._combine:
+            self._drain()
+
+    def _combine_fixed(self, fixed: bytes, n: int) -> None:
+        """Fixed rows into the combiner of a cached column (handed on once it is full)."""
+        wc = self._wc
+        with self._lock:
+            wc.fixed += fixed
+            wc.size += len(fixed)
             wc.count += n
             full = wc.count >= _COMBINE_ROWS or wc.size >= _COMBINE_BYTES
         if full or not self._combine:
@@ -455,8 +466,14 @@ class Column(MutableSequence):
     # ---------------------------------------------------------------- writes
 
     def append(self, value) -> None:
-        self._check()
-        row = self._codec.encode_one(value)
+        vault = self._vault
+        if vault._closed:
+            vault._check()
+        c = self._codec
+        if self._combine and c._pack is not None:  # the hot case: a cached scalar column
+            self._combine_fixed(c._pack(value), 1)
+            return
+        row = c.encode_one(value)
         if self._codec.mode == FIXED:
             self._append(row, None, 1)
         else:
