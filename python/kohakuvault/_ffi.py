@@ -217,6 +217,7 @@ class FastPath:
             "PyErr_Occurred",
             "PyErr_Clear",
             "PyCFunction_NewEx",
+            "PyUnicode_AsUTF8AndSize",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]

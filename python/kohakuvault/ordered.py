@@ -83,9 +83,9 @@ _range_page = _fast_page("ord_fast_range")
 _neighbor_page = _fast_page("ord_fast_neighbor")
 
 
-# The hot methods test ``type(key) is int and -2**63 <= key < 2**63`` inline and call the
-# ``*_int`` entry point directly (a helper's frame measured 3-6% of a call); every other key
-# goes through :func:`_by_key`.
+# The hot methods test ``type(key) is int and -2**63 <= key < 2**63``, ``str`` and ``bytes``
+# inline and call the builtin directly (a helper's frame measured 3-6% of a call); every other
+# key goes through :func:`_by_key`.
 
 
 def _by_key(fn, fh: int, key, h: int = 0) -> int:
@@ -94,11 +94,8 @@ def _by_key(fn, fh: int, key, h: int = 0) -> int:
     when the key has no encoding here (a host key) or the call failed (then make the UDL
     call). Keys of other types than str and bytes cross as their encoding, except for an
     insert (-1: the UDL insert keeps the host-key bookkeeping); raises ValueError for NaN."""
-    if type(key) is str:
-        try:
-            b = key.encode()
-        except UnicodeEncodeError:  # lone surrogates: a host key
-            return -1
+    if type(key) is str:  # the builtin takes the str itself (lone surrogates: -1, a host key)
+        b = key
         kind = 1
     elif type(key) is bytes:
         b = key
@@ -374,8 +371,13 @@ class _Ordered:
 
     def get(self, key, default=None):
         """The value of ``key``, or ``default`` (None) when absent."""
-        if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _get_int(self._fh, key)
+        elif t is str:
+            r = _get(self._fh, 1, key)
+        elif t is bytes:
+            r = _get(self._fh, 2, key)
         else:
             r = _by_key(_get, self._fh, key)
         if r > 0:
@@ -388,8 +390,13 @@ class _Ordered:
         return self._lookup(key, default)
 
     def __getitem__(self, key):
-        if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _get_int(self._fh, key)
+        elif t is str:
+            r = _get(self._fh, 1, key)
+        elif t is bytes:
+            r = _get(self._fh, 2, key)
         else:
             r = _by_key(_get, self._fh, key)
         if r > 0:
@@ -414,8 +421,13 @@ class _Ordered:
 
     def remove(self, key):
         """Removes ``key``; returns its value, or None when it was absent."""
-        if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _rm_int(self._fh, key)
+        elif t is str:
+            r = _rm(self._fh, 1, key)
+        elif t is bytes:
+            r = _rm(self._fh, 2, key)
         else:
             r = _by_key(_rm, self._fh, key)
         if r < 0:
@@ -425,8 +437,13 @@ class _Ordered:
         return self._removed(r) if self._hk_of else self._vals.pop(r)
 
     def __delitem__(self, key) -> None:
-        if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _rm_int(self._fh, key)
+        elif t is str:
+            r = _rm(self._fh, 1, key)
+        elif t is bytes:
+            r = _rm(self._fh, 2, key)
         else:
             r = _by_key(_rm, self._fh, key)
         if r < 0:
@@ -444,8 +461,13 @@ class _Ordered:
         changes nothing and returns the existing value."""
         h = _next()
         self._vals[h] = value
-        if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _ins_int(self._fh, key, h)
+        elif t is str:
+            r = _ins(self._fh, 1, key, h)
+        elif t is bytes:
+            r = _ins(self._fh, 2, key, h)
         else:
             r = _by_key(_ins, self._fh, key, h)
         if r < 0:

@@ -964,7 +964,7 @@ def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
     h5 = ordered._get_int(fh, 5)
     assert h5 > 0 and t._vals[h5] == "five"
     assert ordered._has_int(fh, 5) == 1 and ordered._has_int(fh, 6) == 0
-    hs, hb = ordered._get(ts._fh, 1, b"s"), ordered._get(tb._fh, 2, b"b")
+    hs, hb = ordered._get(ts._fh, 1, "s"), ordered._get(tb._fh, 2, b"b")
     assert ts._vals[hs] == "str" and tb._vals[hb] == "bytes"
     assert ordered._has(tb._fh, 2, b"zz") == 0 and ordered._get_int(fh, 6) == 0
     for bad in [
@@ -973,7 +973,9 @@ def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
         (ordered._get_int, (-1, 5)),
         (ordered._get_int, (fh + 10_000, 5)),
         (ordered._get_int, (fh, 2**64)),
-        (ordered._get, (fh, 1, "s")),
+        (ordered._get, (ts._fh, 1, b"s")),  # kind 1 takes a str
+        (ordered._get, (tb._fh, 2, "b")),  # kind 2 takes bytes
+        (ordered._get, (ts._fh, 1, "\ud800")),  # lone surrogate: a host key, the UDL's
         (ordered._get, (fh, 9, b"s")),
         (ordered._ins_int, (fh, 7)),
         (ordered._ins, (fh, 2, b"x", "h")),

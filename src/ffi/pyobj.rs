@@ -29,6 +29,7 @@ type AsBytesFn = unsafe extern "C" fn(PyObj, *mut *mut c_char, *mut isize) -> i3
 type ErrOccurredFn = unsafe extern "C" fn() -> PyObj;
 type ErrClearFn = unsafe extern "C" fn();
 type NewFunctionFn = unsafe extern "C" fn(*const MethodDef, PyObj, PyObj) -> PyObj;
+type AsUtf8Fn = unsafe extern "C" fn(PyObj, *mut isize) -> *const c_char;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -56,6 +57,8 @@ struct Api {
     err_occurred: ErrOccurredFn,
     err_clear: ErrClearFn,
     new_function: NewFunctionFn,
+    /// `PyUnicode_AsUTF8AndSize`
+    as_utf8: AsUtf8Fn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
     /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
@@ -71,11 +74,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 20;
+const TABLE_LEN: usize = 21;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 20 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 21 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -111,11 +114,12 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             err_occurred: std::mem::transmute::<usize, ErrOccurredFn>(t[12]),
             err_clear: std::mem::transmute::<usize, ErrClearFn>(t[13]),
             new_function: std::mem::transmute::<usize, NewFunctionFn>(t[14]),
-            missing: obj(15),
-            failed: obj(16),
-            true_: obj(17),
-            false_: obj(18),
-            decoder: obj(19),
+            as_utf8: std::mem::transmute::<usize, AsUtf8Fn>(t[15]),
+            missing: obj(16),
+            failed: obj(17),
+            true_: obj(18),
+            false_: obj(19),
+            decoder: obj(20),
         };
         let _ = API.set(api);
         0
@@ -248,11 +252,22 @@ impl Py {
             (self.0.err_clear)();
             return None;
         }
-        Some(if n == 0 {
-            &[]
-        } else {
-            std::slice::from_raw_parts(p.cast(), n as usize)
-        })
+        Some(borrowed(p, n))
+    }
+
+    /// The UTF-8 of a Python `str` (cached in and borrowed from `obj`), else None (not a str,
+    /// or one with lone surrogates; no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held and `obj` kept alive while the slice is used.
+    pub unsafe fn as_utf8<'a>(self, obj: PyObj) -> Option<&'a [u8]> {
+        let mut n: isize = 0;
+        let p = (self.0.as_utf8)(obj, &mut n);
+        if p.is_null() {
+            (self.0.err_clear)();
+            return None;
+        }
+        Some(borrowed(p, n))
     }
 
     /// A new `int` (null with an exception set on failure).
@@ -272,6 +287,18 @@ impl Py {
             api: self.0,
             state: (self.0.save)(),
         }
+    }
+}
+
+/// `n` bytes at `p` (CPython's buffer of an object the caller keeps alive).
+///
+/// # Safety
+/// `p` must point to `n` readable bytes for `'a` (or `n` be 0).
+unsafe fn borrowed<'a>(p: *const c_char, n: isize) -> &'a [u8] {
+    if n <= 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(p.cast(), n as usize)
     }
 }
 

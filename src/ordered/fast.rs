@@ -211,8 +211,8 @@ pub unsafe extern "C" fn ord_fast_neighbor(
 
 // ---- builtins for Python (FORMAT.md §5.1, §9.4) -------------------------------------------
 // The single-key entry points above as Python builtin functions taking Python ints and bytes:
-// `(handle, key[, value handle])` for int keys, `(handle, kind, key bytes[, value handle])`
-// for the others. They run without the GIL (a host key's comparison calls back into Python)
+// `(handle, key[, value handle])` for int keys, `(handle, kind, key[, value handle])` for the
+// others (kind 1: a str key; 0 and 2: bytes of an encoding or a bytes key). They run without the GIL (a host key's comparison calls back into Python)
 // and return the entry point's result as an int; -1 also for arguments they cannot take.
 
 /// Parses the handle and (with `parse`) the key's arguments, then runs `run` without the GIL.
@@ -246,11 +246,16 @@ unsafe fn int_args(py: Py, a: &[PyObj]) -> Option<(i32, i32, i64)> {
     Some((k as i32, (k >> 32) as i32, v))
 }
 
-/// The (kind, key bytes) (and value handle) of a keyed builtin's arguments; the bytes are
-/// borrowed from the caller's argument, alive for the call.
+/// The (kind, key bytes) (and value handle) of a keyed builtin's arguments: with kind 1 the key
+/// is a `str` (its UTF-8), else `bytes`; borrowed from the caller's argument, alive for the
+/// call.
 unsafe fn key_args<'a>(py: Py, a: &[PyObj]) -> Option<(i32, &'a [u8], i64)> {
     let kind = i32::try_from(py.as_i64(a[1])?).ok()?;
-    let b = py.as_bytes(a[2])?;
+    let b = if kind == KIND_STR {
+        py.as_utf8(a[2])? // the str itself
+    } else {
+        py.as_bytes(a[2])?
+    };
     i32::try_from(b.len()).ok()?;
     let v = match a.get(3) {
         Some(&v) => py.as_i64(v)?,
