@@ -33,7 +33,6 @@ MISSING_STATUS = 0xFF
 RAW = _codec.RAW
 MSGPACK = _codec.MSGPACK
 PAIR_TYPES = frozenset((tuple, list))
-_DECODE = _codec.decode
 decode_value = _codec.decode_value  # the decoder every read uses (kinds to values)
 _U32_NATIVE = array("I").itemsize == 4 and sys.byteorder == "little"
 

@@ -94,7 +94,7 @@ def _point_read(raise_missing: bool):
             self._drain()
         get = self._fast_get
         need = 0  # no builtin kv_get: _fetch tries kv_fast_get, then the UDL call
-        if get is not None and len(k) <= KEY_MAX:  # int-sized arguments only
+        if get is not None and len(k) <= KEY_MAX:  # longer keys: the UDL call refuses them
             # The C fast path in every mode: the value itself (the stored bytes with auto-pack
             # off), MISSING, or FAILED (an error, for the UDL call to type).
             r = get(self._fh, k, self._fast_flags)
