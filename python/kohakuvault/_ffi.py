@@ -128,6 +128,7 @@ class FastPath:
     def __init__(self) -> None:
         self.available = False
         self._py_ready = False
+        self.get_py = None  # the builtin kv_get once the table is registered (§5.1)
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -187,7 +188,6 @@ class FastPath:
         self.available = True
         self._kv_builtins = getattr(held, "kv_fast_builtins", None)
         self._py_init = getattr(held, "kohakuvault_py_init", None)
-        self.get_py = None  # the builtin kv_get once the table is registered
         self._objects(_codec.decode_value)
 
     def _objects(self, decoder) -> bool:
@@ -218,6 +218,10 @@ class FastPath:
             "PyErr_Clear",
             "PyCFunction_NewEx",
             "PyUnicode_AsUTF8AndSize",
+            "PyList_New",
+            "PyList_SetItem",
+            "PyLong_FromUnsignedLongLong",
+            "PyFloat_FromDouble",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]

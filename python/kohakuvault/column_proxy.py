@@ -107,6 +107,21 @@ _FAST_APPEND = _bind("col_fast_append", (_U64, _I64, _PTR, ctypes.c_size_t), cty
 _VAR_ROWS = FAST.bind_py("col_fast_var_rows_py", (_U64, _I64, _U64, _U64))
 # A column's length (committed plus pending rows), or -1.
 _FAST_LEN = _bind("col_fast_len", (_U64, _I64), ctypes.c_int64)
+
+
+def _COL_LIST_UNAVAILABLE(*_args):
+    return FAILED
+
+
+def _list_builtin():
+    """The builtin ``col_list(handle, col_id, start, count)`` (docs/FORMAT.md §5.1): a scalar
+    column's rows as a list built by the core, or FAILED (then the numpy path); a stand-in
+    that always gives FAILED when the core cannot build Python objects here."""
+    fn = FAST.bind_py("col_fast_builtins", ()) if FAST.available else None
+    return fn()[0] if fn is not None else _COL_LIST_UNAVAILABLE
+
+
+_COL_LIST = _list_builtin()
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 
@@ -273,9 +288,13 @@ class Column(MutableSequence):
         if count == 0:
             return []
         c = self._codec
-        if c.numeric:
-            return c.to_list(self._read_array(start, count))
         fh = self._vault._fh
+        if c.numeric:
+            if fh and not c.shape:  # scalars (tensors: read-only rows of the array)
+                rows = _COL_LIST(fh, self._id, start, count)
+                if rows is not FAILED:
+                    return rows
+            return c.to_list(self._read_array(start, count))
         if not self._elem and _ROWS_PAGE is not None and fh:
             page = FAST.page_call(_ROWS_PAGE, fh, self._id, start, count)
             if page is not None:

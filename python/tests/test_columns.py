@@ -439,3 +439,70 @@ def test_append_array_takes_the_fast_path_with_the_udl_meaning(tmp_path):
         with pytest.raises(PermissionError, match="ColumnVault is read-only"):
             ro["n"].append_array(np.array([1], dtype=np.int64))
         assert len(ro["n"]) == before
+
+
+SCALARS = {
+    "bool": [True, False, True],
+    "i8": [-128, 0, 127],
+    "i16": [-32768, 1, 32767],
+    "i32": [-(2**31), 2, 2**31 - 1],
+    "i64": [-(2**63), 3, 2**63 - 1],
+    "u8": [0, 1, 255],
+    "u16": [0, 2, 65535],
+    "u32": [0, 3, 2**32 - 1],
+    "u64": [0, 4, 2**64 - 1],
+    "f32": [0.1, -2.5, float("inf")],
+    "f64": [0.1, -2.5, float("-inf")],
+    "f16": [0.5, -1.0, 2.0],
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(SCALARS))
+def test_scalar_lists_built_by_the_core_match_the_arrays(cv, dtype):
+    """``col[:]`` / ``read`` / slices of a scalar column are the builtin ``col_list`` (a list
+    the core builds, docs/FORMAT.md §5.1): the same values and Python types as
+    ``read_array().tolist()`` for every scalar dtype (f16 takes the numpy path); bad arguments
+    and unknown columns give FAILED, and the facade then raises the typed error."""
+    from kohakuvault import column_proxy
+    from kohakuvault._ffi import FAILED
+
+    col = cv.create_column("c", dtype)
+    want = SCALARS[dtype] * 700
+    col.extend(want)
+    arr = col.read_array().tolist()
+    assert col[:] == arr and col.read() == arr
+    assert col[5:1500] == arr[5:1500] and col.read(2099, 1) == arr[2099:] and col[3:3] == []
+    assert [type(v) for v in col[:3]] == [type(v) for v in arr[:3]]
+    if dtype in ("i64", "u64", "bool", "i8"):
+        assert col[:3] == want[:3]
+    fh = cv._fh
+    if fh and column_proxy._COL_LIST is not column_proxy._COL_LIST_UNAVAILABLE:
+        builtin = column_proxy._COL_LIST
+        if dtype == "f16":
+            assert builtin(fh, col._id, 0, 3) is FAILED
+        else:
+            assert builtin(fh, col._id, 0, 3) == arr[:3]
+            assert builtin(fh, col._id, 0, 0) == []
+        assert builtin(fh, col._id, 2000, 101) is FAILED  # past the end
+        assert builtin(fh, 10_000, 0, 1) is FAILED  # unknown column
+        assert builtin(fh + 1000, col._id, 0, 1) is FAILED  # unknown handle
+        assert builtin(fh, col._id, -1, 1) is FAILED
+        assert builtin(fh, col._id, "0", 1) is FAILED
+        assert builtin(fh, col._id, 0) is FAILED
+    with pytest.raises(IndexError):
+        col.read(2000, 101)
+
+
+def test_tensor_rows_and_f16_take_the_array_path(cv):
+    from kohakuvault import column_proxy
+    from kohakuvault._ffi import FAILED
+
+    t = cv.create_column("t", "vec:i64:2")
+    t.extend([[1, 2], [3, 4]])
+    h = cv.create_column("h", "f16")
+    h.extend([0.5, 1.5])
+    assert [r.tolist() for r in t[:]] == [[1, 2], [3, 4]]
+    assert h[:] == [0.5, 1.5]
+    if cv._fh:
+        assert column_proxy._COL_LIST(cv._fh, t._id, 0, 2) is FAILED
+        assert column_proxy._COL_LIST(cv._fh, h._id, 0, 2) is FAILED

@@ -3,6 +3,7 @@
 operations return (``get`` decoded, or ``get_stored`` with auto-pack off), and grow past the
 per-thread buffer for big values."""
 
+import os
 import threading
 
 import numpy as np
@@ -292,3 +293,26 @@ def test_point_reads_return_objects_the_core_built_without_leaking(where, auto_p
         assert kv[b"t"] == want[b"t"] and kv.get(b"nope", 7) == 7
     finally:
         kv.close()
+
+
+def test_every_vault_works_with_the_fast_path_switched_off(tmp_path):
+    """``KOHAKUVAULT_NO_FAST_PATH=1`` (every call through the UDL): the package imports and
+    each vault reads and writes (a child process, so the switch is seen at import)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import kohakuvault as k
+from kohakuvault._ffi import FAST
+assert not FAST.available and FAST.get_py is None
+kv = k.KVault({str(tmp_path / "a.db")!r}); kv["x"] = b"1"; kv["y"] = 5
+assert kv["x"] == b"1" and kv.get("y") == 5 and kv.get("z") is None
+cv = k.ColumnVault(kv); c = cv.create_column("c", "i64"); c.extend([1, 2, 3])
+assert c[:] == [1, 2, 3] and c.read_array().tolist() == [1, 2, 3]
+t = k.CSBTree(); t[3] = "c"; t[1] = "a"
+assert t.items() == [(1, "a"), (3, "c")] and t.get(1) == "a"
+print("ok")
+"""
+    env = dict(os.environ, KOHAKUVAULT_NO_FAST_PATH="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -2,8 +2,8 @@
 //! numpy array, a JVM direct buffer), so large reads cost one copy out of SQLite's pages and no
 //! per-byte conversion. An optimisation of `ColumnStore.read_rows` with the same meaning.
 
-use crate::fastpath::{bytes_arg, entry, lookup, with_page};
-use crate::ffi::pyobj::{Py, PyObj};
+use crate::fastpath::{bytes_arg, entry, lookup, with_page, with_scratch};
+use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
 
 use super::{ColInner, ColumnStore};
 
@@ -144,4 +144,71 @@ pub unsafe extern "C" fn col_fast_var_rows_py(
         Some(r) => py.pair(py.bytes(&r.data), py.bytes(&r.offsets)),
         None => py.failed(),
     }
+}
+
+/// The builtin `col_list(handle, col_id, start, count)` (docs/FORMAT.md §5.1): rows
+/// `[start, start + count)` of a scalar column as a new list of Python `int` / `float` / `bool`
+/// (what `ndarray.tolist()` of `read_array` gives), built by the core from one read into this
+/// thread's scratch buffer (run without the GIL). The "failed" sentinel on any error and for
+/// layouts it does not build (tensors, `f16`): then the facade takes its other path.
+unsafe extern "C" fn col_list(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never called before the table is registered
+    };
+    let built = entry(None, || {
+        let [h, col, start, count] = *pyobj::args::<4>(args, nargs)?;
+        let h = u64::try_from(py.as_i64(h)?).ok()?;
+        let col = py.as_i64(col)?;
+        let start = u64::try_from(py.as_i64(start)?).ok()?;
+        let count = u64::try_from(py.as_i64(count)?).ok()?;
+        let inner = lookup::<ColInner>(h)?;
+        with_scratch(|buf| {
+            let mut gil = py.unlock();
+            let elem = (ColumnStore { inner })
+                .read_scalars_into(col, start, count, buf)
+                .ok()?;
+            gil.relock();
+            scalars_list(py, elem, buf)
+        })
+    });
+    built.unwrap_or_else(|| py.failed())
+}
+
+/// The little-endian scalars of dtype `elem` in `b` as a Python list (None for dtypes built
+/// elsewhere: f16).
+///
+/// # Safety
+/// The GIL must be held.
+unsafe fn scalars_list(py: Py, elem: u8, b: &[u8]) -> Option<PyObj> {
+    fn each<const W: usize>(b: &[u8], i: usize) -> [u8; W] {
+        b[i * W..(i + 1) * W].try_into().expect("whole rows")
+    }
+    let n = |w: usize| b.len() / w;
+    Some(match elem {
+        0x0B => py.list(n(1), |i| py.boolean(b[i] != 0)),
+        0x09 => py.list(n(1), |i| py.int(b[i] as i8 as i64)),
+        0x0A => py.list(n(2), |i| py.int(i16::from_le_bytes(each(b, i)) as i64)),
+        0x03 => py.list(n(4), |i| py.int(i32::from_le_bytes(each(b, i)) as i64)),
+        0x04 => py.list(n(8), |i| py.int(i64::from_le_bytes(each(b, i)))),
+        0x05 => py.list(n(1), |i| py.int(b[i] as i64)),
+        0x06 => py.list(n(2), |i| py.int(u16::from_le_bytes(each(b, i)) as i64)),
+        0x07 => py.list(n(4), |i| py.int(u32::from_le_bytes(each(b, i)) as i64)),
+        0x08 => py.list(n(8), |i| py.uint(u64::from_le_bytes(each(b, i)))),
+        0x01 => py.list(n(4), |i| py.float(f32::from_le_bytes(each(b, i)) as f64)),
+        0x02 => py.list(n(8), |i| py.float(f64::from_le_bytes(each(b, i)))),
+        _ => return None,
+    })
+}
+
+static BUILTINS: [MethodDef; 1] = [MethodDef::new(c"col_list", col_list)];
+
+/// ColumnVault's builtins for Python (FORMAT.md §5.1): the tuple `(col_list,)`, a new
+/// reference; called through `ctypes.PyDLL` with `restype = py_object` after
+/// `kohakuvault_py_init`.
+///
+/// # Safety
+/// The calling thread must hold the GIL.
+#[no_mangle]
+pub unsafe extern "C" fn col_fast_builtins() -> PyObj {
+    pyobj::builtins(&BUILTINS)
 }

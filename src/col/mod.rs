@@ -657,6 +657,31 @@ impl ColumnStore {
         })
     }
 
+    /// The rows of a scalar column into `out` (resized to `count * elem_size`; its old bytes
+    /// are overwritten) and the element dtype code (docs/FORMAT.md §2); InvalidArgument for
+    /// other layouts. The body of the Python list builtin (`col_list`).
+    pub(crate) fn read_scalars_into(
+        &self,
+        id: i64,
+        start: u64,
+        count: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<u8> {
+        let (col, meta) = self.inner.for_read(id)?;
+        let ColumnType::Scalar { elem } = col.lock().ty else {
+            return Err(Error::invalid("not a scalar column"));
+        };
+        let size = count
+            .checked_mul(meta.elem_size)
+            .filter(|n| *n <= isize::MAX as u64)
+            .ok_or_else(|| Error::invalid("column index out of range"))?;
+        out.resize(size as usize, 0);
+        self.inner.db.read(true, |c| {
+            blocks::read_fixed_into(c, &meta, start, count, out)
+        })?;
+        Ok(elem)
+    }
+
     pub fn read_var_rows(&self, id: i64, start: u64, count: u64) -> VResult<VarRows> {
         guard(|| {
             let (_col, meta) = self.inner.for_read(id)?;

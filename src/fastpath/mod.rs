@@ -141,6 +141,23 @@ pub unsafe fn with_page(
     })
 }
 
+thread_local! {
+    /// This thread's scratch buffer for entry points that read into memory of their own.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's scratch buffer (its previous contents; kept for the next call
+/// unless larger than the page limit). The buffer is taken out for the call, so a nested call
+/// on the same thread gets an empty one of its own.
+pub fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut buf = SCRATCH.try_with(|s| s.take()).unwrap_or_default();
+    let r = f(&mut buf);
+    if buf.capacity() <= PAGE_KEEP {
+        let _ = SCRATCH.try_with(|s| s.set(buf));
+    }
+    r
+}
+
 /// Frees this thread's page buffer if it is large (any vault's pages).
 #[no_mangle]
 pub extern "C" fn kohakuvault_fast_release() {

@@ -30,6 +30,8 @@ type ErrOccurredFn = unsafe extern "C" fn() -> PyObj;
 type ErrClearFn = unsafe extern "C" fn();
 type NewFunctionFn = unsafe extern "C" fn(*const MethodDef, PyObj, PyObj) -> PyObj;
 type AsUtf8Fn = unsafe extern "C" fn(PyObj, *mut isize) -> *const c_char;
+type ULongFn = unsafe extern "C" fn(u64) -> PyObj;
+type FloatFn = unsafe extern "C" fn(f64) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -59,6 +61,11 @@ struct Api {
     new_function: NewFunctionFn,
     /// `PyUnicode_AsUTF8AndSize`
     as_utf8: AsUtf8Fn,
+    /// `PyList_New`, `PyList_SetItem`, `PyLong_FromUnsignedLongLong`, `PyFloat_FromDouble`
+    list_new: TupleNewFn,
+    list_set: TupleSetFn,
+    ulong: ULongFn,
+    float: FloatFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
     /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
@@ -74,11 +81,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 21;
+const TABLE_LEN: usize = 25;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 21 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 25 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -115,11 +122,15 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             err_clear: std::mem::transmute::<usize, ErrClearFn>(t[13]),
             new_function: std::mem::transmute::<usize, NewFunctionFn>(t[14]),
             as_utf8: std::mem::transmute::<usize, AsUtf8Fn>(t[15]),
-            missing: obj(16),
-            failed: obj(17),
-            true_: obj(18),
-            false_: obj(19),
-            decoder: obj(20),
+            list_new: std::mem::transmute::<usize, TupleNewFn>(t[16]),
+            list_set: std::mem::transmute::<usize, TupleSetFn>(t[17]),
+            ulong: std::mem::transmute::<usize, ULongFn>(t[18]),
+            float: std::mem::transmute::<usize, FloatFn>(t[19]),
+            missing: obj(20),
+            failed: obj(21),
+            true_: obj(22),
+            false_: obj(23),
+            decoder: obj(24),
         };
         let _ = API.set(api);
         0
@@ -276,6 +287,52 @@ impl Py {
     /// The GIL must be held.
     pub unsafe fn int(self, v: i64) -> PyObj {
         (self.0.long)(v)
+    }
+
+    /// A new list of `n` items made by `item(i)` (each a new reference, stolen; null stops
+    /// the build), or null with a Python exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held; `item` must not touch the list.
+    pub unsafe fn list(self, n: usize, mut item: impl FnMut(usize) -> PyObj) -> PyObj {
+        let api = self.0;
+        let l = (api.list_new)(n as isize);
+        if l.is_null() {
+            return l;
+        }
+        for i in 0..n {
+            let x = item(i);
+            if x.is_null() {
+                (api.decref)(l);
+                return x;
+            }
+            (api.list_set)(l, i as isize, x); // steals; cannot fail on a new list in range
+        }
+        l
+    }
+
+    /// A new `int` from an unsigned value (null with an exception set on failure).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn uint(self, v: u64) -> PyObj {
+        (self.0.ulong)(v)
+    }
+
+    /// A new `float` (null with an exception set on failure).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn float(self, v: f64) -> PyObj {
+        (self.0.float)(v)
+    }
+
+    /// `True` or `False` (a new reference).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn boolean(self, v: bool) -> PyObj {
+        self.new_ref(if v { self.0.true_ } else { self.0.false_ })
     }
 
     /// Releases the GIL until the guard's [`Unlocked::relock`] (or drop, e.g. on a panic).
