@@ -2,7 +2,7 @@
 //! numpy array, a JVM direct buffer), so large reads cost one copy out of SQLite's pages and no
 //! per-byte conversion. An optimisation of `ColumnStore.read_rows` with the same meaning.
 
-use crate::fastpath::{bytes_arg, entry, lookup, with_page, with_scratch};
+use crate::fastpath::{advise_huge, bytes_arg, entry, lookup, with_page, with_scratch};
 use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
 
 use super::{ColInner, ColumnStore};
@@ -34,6 +34,7 @@ pub unsafe extern "C" fn col_fast_read(
         } else {
             std::slice::from_raw_parts_mut(buf, cap)
         };
+        advise_huge(out);
         let store = ColumnStore { inner };
         match store.read_rows_into(col_id, start, count, out) {
             Ok(()) => cap as i64,

@@ -221,6 +221,7 @@ public class Column: @unchecked Sendable, CustomStringConvertible {
     // MARK: - Internals shared by the typed handles
 
     func appendFixed(_ data: Data) throws {
+        if data.withUnsafeBytes({ ColumnFastPath.append(self, $0) }) { return }
         try core { try store.appendRows(id: id, data: data) }
     }
 
@@ -489,6 +490,22 @@ enum ColumnFastPath {
     static let minBytes = 16 << 10
 
     static let read: Read? = FastSymbols.lookup("col_fast_read", as: Read.self)
+
+    typealias Append = @convention(c) (UInt64, Int64, UnsafeRawPointer?, Int) -> Int32
+
+    static let appendRows: Append? = FastSymbols.lookup("col_fast_append", as: Append.self)
+
+    /// `col_fast_append`: fixed rows (as stored) straight from `bytes`, with no copy into a
+    /// uniffi buffer. True when committed; false, with nothing stored, when the fast path is not
+    /// taken (small or empty input, no symbol), the column is cached in the core, or on any
+    /// error: then the caller makes the UDL call, which applies the cache or throws the typed
+    /// error.
+    static func append(_ column: Column, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let appendRows, bytes.count >= minBytes else { return false }
+        let handle = column.store.fastHandle()
+        guard handle != 0 else { return false }
+        return appendRows(handle, column.id, bytes.baseAddress, bytes.count) == 0
+    }
 
     /// `count` rows of `column` into a new `[T]` of `count * valuesPerRow` elements whose
     /// in-memory bytes are the stored little-endian bytes; nil when the fast path is not taken

@@ -358,6 +358,10 @@ public final class TensorColumn<S: ColumnScalar>: TypedColumn<[S.Value]>, @unche
                 "\(values.count) values are not a whole number of rows of \(elementsPerRow) (shape \(shape))")
         }
         if values.isEmpty { return }
+        #if _endian(little)
+        // Bit-copyable values are the stored bytes already: straight from the array.
+        if S.isBitCopyable, values.withUnsafeBytes({ ColumnFastPath.append(self, $0) }) { return }
+        #endif
         var d = Data(capacity: values.count / elementsPerRow * elementSize)
         values.withUnsafeBufferPointer { S.encode($0, into: &d) }
         try appendFixed(d)

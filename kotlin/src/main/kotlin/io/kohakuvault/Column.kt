@@ -243,7 +243,9 @@ sealed class Column<T> constructor(internal val vault: ColumnVault, info: FfiCol
         core.ensureOpen()
         withArgs(data.size.toLong()) { a ->
             a.buf.put(data)
-            core.call { it.appendRows(id, a.view(0, data.size)) }
+            if (!ColumnFastPath.append(core.fastHandle, id, a.buf, data.size)) {
+                core.call { it.appendRows(id, a.view(0, data.size)) }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 package io.kohakuvault
 
 import io.kohakuvault.internal.Arena
+import io.kohakuvault.internal.ColumnFastPath
 import io.kohakuvault.internal.KEEP_LIMIT
 import io.kohakuvault.internal.MAX_BATCH_BYTES
 import java.nio.ByteBuffer
@@ -44,6 +45,7 @@ internal class ColumnArgs private constructor(val buf: ByteBuffer, private val m
                 return ColumnArgs(d.slice().order(ByteOrder.LITTLE_ENDIAN), null)
             }
             val mem = com.sun.jna.Memory(size)
+            ColumnFastPath.advise(mem)
             return ColumnArgs(mem.getByteBuffer(0, size).order(ByteOrder.LITTLE_ENDIAN), mem)
         }
     }

@@ -92,7 +92,9 @@ sealed class FixedColumn<T>(vault: ColumnVault, info: FfiColumnInfo) : Column<T>
         val size = n.toLong() * elemSize
         withArgs(size) { a ->
             fill(a.buf)
-            core.call { it.appendRows(id, a.view(0, size.toInt())) }
+            if (!ColumnFastPath.append(core.fastHandle, id, a.buf, size.toInt())) {
+                core.call { it.appendRows(id, a.view(0, size.toInt())) }
+            }
         }
     }
 

@@ -158,6 +158,12 @@ internal object ColumnFastPath {
     /** `int64_t col_fast_read(uint64_t h, int64_t col_id, uint64_t start, uint64_t count, uint8_t* buf, size_t cap)` */
     @JvmStatic external fun col_fast_read(handle: Long, colId: Long, start: Long, count: Long, buf: Long, cap: Long): Long
 
+    /** `int32_t col_fast_append(uint64_t h, int64_t col_id, const uint8_t* data, size_t len)`: 0 committed, 1 cached, -1 error */
+    @JvmStatic external fun col_fast_append(handle: Long, colId: Long, data: Long, len: Long): Int
+
+    /** `void kohakuvault_fast_advise(uint8_t* p, size_t len)`: huge pages for a large buffer about to be filled */
+    @JvmStatic external fun kohakuvault_fast_advise(p: Long, len: Long)
+
     @JvmField val available: Boolean
 
     /** Whether reads use the fast path (tests turn it off to exercise the UDL path). */
@@ -203,6 +209,7 @@ internal object ColumnFastPath {
         }
         val mem = com.sun.jna.Memory(size.toLong())
         try {
+            kohakuvault_fast_advise(Pointer.nativeValue(mem), size.toLong())
             if (col_fast_read(handle, colId, start, count, Pointer.nativeValue(mem), size.toLong()) != size.toLong()) {
                 return false
             }
@@ -211,6 +218,23 @@ internal object ColumnFastPath {
         } finally {
             mem.close()
         }
+    }
+
+    /**
+     * Appends the fixed-width rows in the direct buffer [buf] (position 0, [size] bytes) straight from its memory
+     * (`col_fast_append`: no uniffi buffer). True when committed; false (nothing stored) when the fast path is off,
+     * the column is cached in the core or the core reported an error: then make the UDL call, which applies the
+     * cache or raises the typed error.
+     */
+    fun append(handle: Long, colId: Long, buf: ByteBuffer, size: Int): Boolean {
+        if (!enabled || handle == 0L || size == 0) return false
+        val addr = Pointer.nativeValue(Native.getDirectBufferPointer(buf))
+        return col_fast_append(handle, colId, addr, size.toLong()) == 0
+    }
+
+    /** Huge-page advice for a large one-off native block about to be filled (no-op when the fast path is off). */
+    fun advise(mem: com.sun.jna.Memory) {
+        if (enabled) kohakuvault_fast_advise(Pointer.nativeValue(mem), mem.size())
     }
 
     /** This thread's read buffer, at least [size] bytes: (address, buffer). */
