@@ -26,6 +26,7 @@ __all__ = [
     "GET_STORED",
     "RELEASE_GIL",
     "ALLOW_PICKLE",
+    "KEY_STR",
     "MISSING",
     "FAILED",
     "GC_PAUSE",
@@ -39,6 +40,8 @@ GET_STORED = 1
 # kv_get flags: read without the GIL; the vault reads pickled values.
 RELEASE_GIL = 2
 ALLOW_PICKLE = 4
+# kv_get flag: the key is a str, passed as it is (the core reads its UTF-8).
+KEY_STR = 8
 
 # What the builtins return for a missing key, and on an error (make the UDL call).
 MISSING = type("Missing", (), {"__repr__": lambda self: "<missing>"})()

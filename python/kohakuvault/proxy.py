@@ -33,7 +33,7 @@ from typing import Any, Optional, Union
 
 from . import _codec
 from ._errmap import CLOSED_MESSAGE, VaultError, closed_error, map_native_error
-from ._ffi import ALLOW_PICKLE, FAILED, FAST, GET_STORED, MISSING, RELEASE_GIL, N
+from ._ffi import ALLOW_PICKLE, FAILED, FAST, GET_STORED, KEY_STR, MISSING, RELEASE_GIL, N
 from ._kv_buffers import (
     KEY_MAX,
     PAIR_TYPES,
@@ -80,24 +80,20 @@ def _point_read(raise_missing: bool):
     def read(self, key: KeyType, default: Any = None) -> Any:
         if self._closed or self._streams:
             self._check()
-        t = type(key)
-        if t is bytes:
-            k = key
-        elif t is str:  # the common str key, without a call to the converter
-            try:
-                k = key.encode()
-            except UnicodeEncodeError:
-                k = to_bytes_key(key)  # raises InvalidArgument
-        else:
-            k = to_bytes_key(key)
         if self._wc.items:
             self._drain()
         get = self._fast_get
-        need = 0  # no builtin kv_get: _fetch tries kv_fast_get, then the UDL call
-        if get is not None and len(k) <= KEY_MAX:  # longer keys: the UDL call refuses them
+        t = type(key)
+        if get is not None:
             # The C fast path in every mode: the value itself (the stored bytes with auto-pack
-            # off), MISSING, or FAILED (an error, for the UDL call to type).
-            r = get(self._fh, k, self._fast_flags)
+            # off), MISSING, or FAILED (an error, for the UDL call to type). A str key crosses
+            # as it is (KEY_STR: the core reads its UTF-8, the bytes key made below).
+            if t is str:
+                r = get(self._fh, key, self._fast_flags | KEY_STR)
+            else:
+                k = key if t is bytes else to_bytes_key(key)
+                # Longer keys: the UDL call refuses them.
+                r = get(self._fh, k, self._fast_flags) if len(k) <= KEY_MAX else FAILED
             if r is not FAILED:
                 if r is MISSING:
                     if raise_missing:
@@ -105,6 +101,15 @@ def _point_read(raise_missing: bool):
                     return default
                 return r
             need = None
+        else:
+            need = 0  # no builtin kv_get: _fetch tries kv_fast_get, then the UDL call
+        if t is str:
+            try:
+                k = key.encode()
+            except UnicodeEncodeError:
+                k = to_bytes_key(key)  # raises InvalidArgument
+        elif get is None:
+            k = key if t is bytes else to_bytes_key(key)
         found = self._fetch(k, need)  # an error, or no fast path
         if found is None:
             if raise_missing:

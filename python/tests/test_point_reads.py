@@ -316,3 +316,28 @@ print("ok")
     env = dict(os.environ, KOHAKUVAULT_NO_FAST_PATH="1")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_str_keys_cross_as_str_with_the_bytes_key_meaning(tmp_path):
+    """A str key reaches the builtin as it is (KEY_STR, the core reads its UTF-8): the same
+    value as its UTF-8 bytes key, in both modes; a long key gives what the UDL gives (missing),
+    a key with a lone surrogate the typed error."""
+    from kohakuvault import InvalidArgument
+
+    kv = KVault(str(tmp_path / "s.db"))
+    try:
+        for auto in (True, False):
+            if not auto:
+                kv.disable_auto_pack()
+            for key in ("plain", "ünïcødé ключ 鍵", "", "x" * 5000):
+                kv[key.encode()] = b"v:" + key.encode()
+                assert kv[key] == kv[key.encode()] == b"v:" + key.encode()
+                assert kv.get(key + "?", 7) == 7
+            long_key = "k" * ((1 << 20) + 1)
+            assert kv.get(long_key, "d") == "d"
+            with pytest.raises(KeyError):
+                kv[long_key]
+            with pytest.raises(InvalidArgument):
+                kv.get("bad\ud800")
+    finally:
+        kv.close()

@@ -2,7 +2,11 @@
 //! batch being committed, capacity and threshold accounting. Pure data; `KvInner` does the I/O.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 pub type Entries = BTreeMap<Vec<u8>, Arc<Vec<u8>>>;
 
@@ -16,6 +20,61 @@ pub struct CacheState {
     pub pending_bytes: u64,
     pub inflight: Option<Arc<Entries>>,
     pub inflight_bytes: u64,
+}
+
+/// The cache state behind its lock, plus a flag that says, without the lock, whether it holds
+/// any entry: point reads of a vault whose cache is empty (off, or just flushed) skip the lock.
+/// Every change goes through [`CacheCell::lock`], whose guard sets the flag before unlocking,
+/// so a read that starts after a write returned sees the flag that write left.
+#[derive(Default)]
+pub struct CacheCell {
+    state: Mutex<CacheState>,
+    occupied: AtomicBool,
+}
+
+impl CacheCell {
+    pub fn lock(&self) -> CacheGuard<'_> {
+        CacheGuard {
+            guard: self.state.lock(),
+            occupied: &self.occupied,
+        }
+    }
+
+    /// The newest cached stored value for `key`, without taking the lock when the cache holds
+    /// nothing.
+    pub fn lookup(&self, key: &[u8]) -> Option<Arc<Vec<u8>>> {
+        if !self.occupied.load(Ordering::Acquire) {
+            return None;
+        }
+        self.state.lock().lookup(key)
+    }
+}
+
+/// The locked cache state (see [`CacheCell`]).
+pub struct CacheGuard<'a> {
+    guard: MutexGuard<'a, CacheState>,
+    occupied: &'a AtomicBool,
+}
+
+impl Drop for CacheGuard<'_> {
+    fn drop(&mut self) {
+        let s = &*self.guard;
+        let any = !s.pending.is_empty() || s.inflight.as_ref().is_some_and(|b| !b.is_empty());
+        self.occupied.store(any, Ordering::Release);
+    }
+}
+
+impl Deref for CacheGuard<'_> {
+    type Target = CacheState;
+    fn deref(&self) -> &CacheState {
+        &self.guard
+    }
+}
+
+impl DerefMut for CacheGuard<'_> {
+    fn deref_mut(&mut self) -> &mut CacheState {
+        &mut self.guard
+    }
 }
 
 /// Outcome of trying to admit one entry.

@@ -96,6 +96,12 @@ pub unsafe extern "C" fn kv_fast_get(
 pub const RELEASE_GIL: i32 = 2;
 /// `kv_get` flag: the vault reads pickled values (passed to the facade's decoder).
 pub const ALLOW_PICKLE: i32 = 4;
+/// `kv_get` flag: the key is a `str`, read as its UTF-8 (the bytes key the facade would make);
+/// one with lone surrogates, or longer than the fast path takes, gives "failed".
+pub const KEY_STR: i32 = 8;
+
+/// Keys longer than this are left to the UDL call (as the facade does for bytes keys).
+const KEY_MAX: usize = 1 << 20;
 
 /// `KvStore.get` (or `get_stored` with `GET_STORED`) for Python, returning the value itself
 /// (FORMAT.md §5.1): the builtin `kv_get(handle, key, flags)` that [`kv_fast_builtins`] hands
@@ -109,7 +115,12 @@ unsafe extern "C" fn kv_get(_self: PyObj, args: *const PyObj, nargs: isize) -> P
     };
     let found = entry(None, || {
         let [h, key, flags] = *pyobj::args::<3>(args, nargs)?;
-        let (h, key, flags) = (py.as_i64(h)?, py.as_bytes(key)?, py.as_i64(flags)?);
+        let (h, flags) = (py.as_i64(h)?, py.as_i64(flags)?);
+        let key = if flags & KEY_STR as i64 != 0 {
+            py.as_utf8(key).filter(|k| k.len() <= KEY_MAX)?
+        } else {
+            py.as_bytes(key)?
+        };
         let kv = kv(u64::try_from(h).ok()?)?;
         let allow_pickle = flags & ALLOW_PICKLE as i64 != 0;
         let mut gil = (flags & RELEASE_GIL as i64 != 0).then(|| py.unlock());

@@ -20,7 +20,7 @@ use crate::ffi::packed::{parse_item_columns, parse_items, split_columns, Item};
 use crate::ffi::page::{Packed, Sink};
 use crate::storage::periodic::Periodic;
 use crate::storage::{maintenance, quote_ident, schema, OpenOptions, TableSpec, VaultDb};
-use cache::{Admit, CacheState};
+use cache::{Admit, CacheCell};
 
 /// Rows per multi-row upsert statement in batch writes. Inside a transaction SQLite gives such
 /// a statement its own statement journal (it copies each page the statement first touches), so
@@ -75,7 +75,7 @@ pub struct KvInner {
     pub(crate) table: String,
     pub(crate) quoted: String,
     sql: Sql,
-    pub(crate) cache: Mutex<CacheState>,
+    pub(crate) cache: CacheCell,
     /// Cached puts take it shared; direct mutations take it exclusively, so a direct mutation
     /// and its removal of superseded pending entries are atomic with respect to puts.
     gate: RwLock<()>,
@@ -107,8 +107,7 @@ impl KvInner {
         f: impl FnOnce(Option<&[u8]>) -> Result<T>,
     ) -> Result<T> {
         self.db.check_open()?;
-        let hit = self.cache.lock().lookup(key);
-        if let Some(v) = hit {
+        if let Some(v) = self.cache.lookup(key) {
             return f(Some(&v));
         }
         self.db.read(false, |conn| {
@@ -467,7 +466,7 @@ impl KvStore {
                 db,
                 table,
                 quoted,
-                cache: Mutex::new(CacheState::default()),
+                cache: CacheCell::default(),
                 gate: RwLock::new(()),
                 headers: AtomicBool::new(true),
                 flusher: Periodic::default(),
@@ -526,7 +525,7 @@ impl KvStore {
         guard(|| {
             let inner = &self.inner;
             inner.db.check_open()?;
-            if inner.cache.lock().lookup(key).is_some() {
+            if inner.cache.lookup(key).is_some() {
                 return Ok(true);
             }
             inner.db.read(false, |c| {
@@ -566,7 +565,7 @@ impl KvStore {
             let inner = &self.inner;
             inner.db.check_writable()?;
             let _g = inner.gate_write()?;
-            let cached = inner.cache.lock().lookup(key);
+            let cached = inner.cache.lookup(key);
             // Decoded inside the transaction: an undecodable value is a typed error and stays.
             let value = inner.db.write_tx(|tx| {
                 let db_val = inner.read_stored(tx, key)?;
@@ -605,7 +604,7 @@ impl KvStore {
                 ));
             }
             let _g = inner.gate_write()?;
-            let cached = inner.cache.lock().lookup(key);
+            let cached = inner.cache.lookup(key);
             if let Some(v) = cached {
                 return Ok(Some(value_of(&v, decoded)?));
             }

@@ -295,7 +295,7 @@ impl GetStream {
         inner.db.check_open()?;
         let not_found =
             || Error::NotFound(format!("Key not found: {}", String::from_utf8_lossy(key)));
-        let hit = inner.cache.lock().lookup(key);
+        let hit = inner.cache.lookup(key);
         let (source, start, total) = if let Some(v) = hit {
             let view_start = (v.len() - codec::stored_view(&v).len()) as u64;
             let n = v.len() as u64;
