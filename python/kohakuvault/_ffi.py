@@ -225,6 +225,8 @@ class FastPath:
             "PyList_SetItem",
             "PyLong_FromUnsignedLongLong",
             "PyFloat_FromDouble",
+            "PyList_Size",
+            "PyList_GetItem",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]

@@ -113,15 +113,17 @@ def _COL_LIST_UNAVAILABLE(*_args):
     return FAILED
 
 
-def _list_builtin():
-    """The builtin ``col_list(handle, col_id, start, count)`` (docs/FORMAT.md §5.1): a scalar
-    column's rows as a list built by the core, or FAILED (then the numpy path); a stand-in
-    that always gives FAILED when the core cannot build Python objects here."""
+def _builtins():
+    """The builtins of docs/FORMAT.md §5.1, or stand-ins that always give FAILED when the core
+    cannot build Python objects here: ``col_list(handle, col_id, start, count)``, a scalar
+    column's rows as a list built by the core (FAILED: take the numpy path), and
+    ``col_append_text(handle, col_id, list of str)``, 0 when committed (else nothing stored:
+    make the usual call)."""
     fn = FAST.bind_py("col_fast_builtins", ()) if FAST.available else None
-    return fn()[0] if fn is not None else _COL_LIST_UNAVAILABLE
+    return fn() if fn is not None else (_COL_LIST_UNAVAILABLE,) * 2
 
 
-_COL_LIST = _list_builtin()
+_COL_LIST, _COL_APPEND_TEXT = _builtins()
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 
@@ -500,6 +502,13 @@ class Column(MutableSequence):
 
     def extend(self, values) -> None:
         self._check()
+        if self._codec.text and not self._combine and type(values) is list and values:
+            fh = self._vault._fh
+            if fh:
+                # A list of str straight to the core (no (kind, UTF-8) items built here).
+                self._drain()
+                if _COL_APPEND_TEXT(fh, self._id, values) == 0:
+                    return
         rows, n = self._rows_of(values)
         if n:
             if self._codec.mode == FIXED:

@@ -506,3 +506,39 @@ def test_tensor_rows_and_f16_take_the_array_path(cv):
     if cv._fh:
         assert column_proxy._COL_LIST(cv._fh, t._id, 0, 2) is FAILED
         assert column_proxy._COL_LIST(cv._fh, h._id, 0, 2) is FAILED
+
+
+@pytest.mark.parametrize("dtype", ["str", "str:utf16le", "str:latin1", "str:utf16"])
+def test_text_extend_takes_the_builtin_with_the_udl_meaning(cv, dtype):
+    """``extend`` of a list of str on a text column without a cache is one builtin call
+    (``col_append_text``: no (kind, UTF-8) items built in Python), stored exactly as the UDL
+    ``append_values`` stores them; any other input takes the usual path, and a value the
+    codec cannot hold raises with nothing stored."""
+    from kohakuvault import column_proxy
+    from kohakuvault._ffi import FAILED
+
+    col = cv.create_column("s", dtype)
+    ref = cv.create_column("r", dtype)
+    texts = [f"record {i} é" for i in range(3000)] + ["", "x" * 70_000]
+    spy = Spy(col._store)
+    col._store = spy
+    col.extend(texts)
+    ref.extend(tuple(texts))  # not a list: the (kind, payload) path
+    if column_proxy._COL_APPEND_TEXT is not column_proxy._COL_LIST_UNAVAILABLE and cv._fh:
+        assert "append_values" not in spy.calls
+        fh = cv._fh
+        assert column_proxy._COL_APPEND_TEXT(fh, col._id, ["a", 1]) is FAILED
+        assert column_proxy._COL_APPEND_TEXT(fh, col._id, ("a",)) is FAILED
+        assert column_proxy._COL_APPEND_TEXT(fh, 10_000, ["a"]) == -1
+    assert col[:] == ref[:] == texts
+    assert col.read_buffers()[0] == ref.read_buffers()[0]
+    n = len(col)
+    with pytest.raises(TypeError):
+        col.extend(["fine", 3])
+    if dtype == "str:latin1":
+        with pytest.raises(Exception):
+            col.extend(["fine", "not latin-1: 鍵"])
+    assert len(col) == n and col[-1] == texts[-1]
+    with col.cache():
+        col.extend(["cached"])
+    assert col[-1] == "cached" and len(col) == n + 1

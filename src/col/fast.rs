@@ -201,9 +201,58 @@ unsafe fn scalars_list(py: Py, elem: u8, b: &[u8]) -> Option<PyObj> {
     })
 }
 
-static BUILTINS: [MethodDef; 1] = [MethodDef::new(c"col_list", col_list)];
+/// The builtin `col_append_text(handle, col_id, values)` (docs/FORMAT.md §5.1): appends a
+/// `list` of `str` to a text column without a cache in the core, in one transaction (the
+/// texts' UTF-8 is copied out with the GIL held; the append runs without it). `0` committed,
+/// `1` the column is cached (nothing done: take the UDL path, which applies the cache), `-1`
+/// any error with nothing stored; "failed" when an item is not a `str` (or has lone
+/// surrogates) or the arguments are wrong (nothing done). Either way the facade then makes
+/// its usual call, which raises the typed error.
+unsafe extern "C" fn col_append_text(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never called before the table is registered
+    };
+    let code = entry(None, || {
+        let [h, col, values] = *pyobj::args::<3>(args, nargs)?;
+        let h = u64::try_from(py.as_i64(h)?).ok()?;
+        let col = py.as_i64(col)?;
+        let mut data = Vec::new();
+        let mut ends = Vec::new();
+        for item in py.list_items(values)? {
+            data.extend_from_slice(py.as_utf8(item)?);
+            ends.push(data.len());
+        }
+        let inner = lookup::<ColInner>(h)?;
+        let _gil = py.unlock();
+        let mut start = 0;
+        let texts: Vec<&[u8]> = ends
+            .iter()
+            .map(|&end| {
+                let t = &data[start..end];
+                start = end;
+                t
+            })
+            .collect();
+        Some(
+            match (ColumnStore { inner }).append_text_uncached(col, &texts) {
+                Ok(Some(())) => 0,
+                Ok(None) => 1,
+                Err(_) => -1,
+            },
+        )
+    });
+    match code {
+        Some(c) => py.int(c),
+        None => py.failed(),
+    }
+}
 
-/// ColumnVault's builtins for Python (FORMAT.md §5.1): the tuple `(col_list,)`, a new
+static BUILTINS: [MethodDef; 2] = [
+    MethodDef::new(c"col_list", col_list),
+    MethodDef::new(c"col_append_text", col_append_text),
+];
+
+/// ColumnVault's builtins for Python (FORMAT.md §5.1): the tuple `(col_list, col_append_text)`, a new
 /// reference; called through `ctypes.PyDLL` with `restype = py_object` after
 /// `kohakuvault_py_init`.
 ///

@@ -592,6 +592,32 @@ impl ColumnStore {
         })
     }
 
+    /// UTF-8 texts appended to a text column (converted to its codec first: one bad value
+    /// changes nothing), for the Python builtin `col_append_text`; like
+    /// [`append_rows_uncached`](Self::append_rows_uncached), `None` (nothing done) when the
+    /// column is cached in the core.
+    pub(crate) fn append_text_uncached(&self, id: i64, texts: &[&[u8]]) -> Result<Option<()>> {
+        let col = self.inner.column(id)?;
+        let mut c = col.lock();
+        if c.cache.is_some() {
+            return Ok(None);
+        }
+        if !matches!(c.ty, ColumnType::Text { .. }) {
+            return Err(Error::invalid("not a text column"));
+        }
+        let encoded: Vec<std::borrow::Cow<'_, [u8]>> = texts
+            .iter()
+            .map(|t| c.ty.encode(crate::codec::KIND_UTF8, t))
+            .collect::<Result<_>>()?;
+        let rows: Vec<&[u8]> = encoded.iter().map(|r| r.as_ref()).collect();
+        if rows.iter().any(|r| r.len() as u64 > MAX_RECORD) {
+            return Err(Error::invalid(
+                "a variable-width record cannot exceed 512 MiB",
+            ));
+        }
+        self.inner.append_rows(&mut c, Rows::Var(rows)).map(Some)
+    }
+
     /// Values as (kind, payload) columns, encoded by the column's dtype (text codecs, DataPacker)
     /// before anything is written: one bad value changes nothing.
     pub fn append_values(

@@ -32,6 +32,8 @@ type NewFunctionFn = unsafe extern "C" fn(*const MethodDef, PyObj, PyObj) -> PyO
 type AsUtf8Fn = unsafe extern "C" fn(PyObj, *mut isize) -> *const c_char;
 type ULongFn = unsafe extern "C" fn(u64) -> PyObj;
 type FloatFn = unsafe extern "C" fn(f64) -> PyObj;
+type SizeFn = unsafe extern "C" fn(PyObj) -> isize;
+type ItemFn = unsafe extern "C" fn(PyObj, isize) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -66,6 +68,9 @@ struct Api {
     list_set: TupleSetFn,
     ulong: ULongFn,
     float: FloatFn,
+    /// `PyList_Size`, `PyList_GetItem`
+    list_size: SizeFn,
+    list_get: ItemFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
     /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
@@ -81,11 +86,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 25;
+const TABLE_LEN: usize = 27;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 25 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 27 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -126,11 +131,13 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             list_set: std::mem::transmute::<usize, TupleSetFn>(t[17]),
             ulong: std::mem::transmute::<usize, ULongFn>(t[18]),
             float: std::mem::transmute::<usize, FloatFn>(t[19]),
-            missing: obj(20),
-            failed: obj(21),
-            true_: obj(22),
-            false_: obj(23),
-            decoder: obj(24),
+            list_size: std::mem::transmute::<usize, SizeFn>(t[20]),
+            list_get: std::mem::transmute::<usize, ItemFn>(t[21]),
+            missing: obj(22),
+            failed: obj(23),
+            true_: obj(24),
+            false_: obj(25),
+            decoder: obj(26),
         };
         let _ = API.set(api);
         0
@@ -309,6 +316,20 @@ impl Py {
             (api.list_set)(l, i as isize, x); // steals; cannot fail on a new list in range
         }
         l
+    }
+
+    /// The items of a Python `list` (borrowed from it), else None (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held and `list` kept alive, unchanged, while the items are used.
+    pub unsafe fn list_items(self, list: PyObj) -> Option<impl Iterator<Item = PyObj>> {
+        let api = self.0;
+        let n = (api.list_size)(list);
+        if n < 0 {
+            (api.err_clear)();
+            return None;
+        }
+        Some((0..n).map(move |i| (api.list_get)(list, i)))
     }
 
     /// A new `int` from an unsigned value (null with an exception set on failure).
