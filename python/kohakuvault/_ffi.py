@@ -132,6 +132,7 @@ class FastPath:
         self.available = False
         self._py_ready = False
         self.get_py = None  # the builtin kv_get once the table is registered (§5.1)
+        self.stream_read_py = None  # the builtin kv_stream_read, likewise
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -242,7 +243,7 @@ class FastPath:
             return False
         kv_builtins.argtypes = ()
         kv_builtins.restype = ctypes.py_object
-        (self.get_py,) = kv_builtins()
+        self.get_py, self.stream_read_py = kv_builtins()
         self._py_ready = True
         return True
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import BinaryIO, Optional, Union
 
 from ._errmap import VaultError, map_native_error
-from ._ffi import FAST
+from ._ffi import FAILED, FAST
 from ._kv_buffers import BLOB_MAX, to_bytes_key
 from ._kv_options import check_chunk_size
 from .errors import InvalidArgument, KohakuVaultError, NotFound
@@ -203,9 +203,21 @@ class StreamsMixin:
             if handle:
                 carrier = (ctypes.c_char * cap).from_buffer(buf)
                 address = ctypes.addressof(carrier)
+            # Other writers get a new bytes per chunk, which the core fills in place (one copy).
+            fresh = None if zero_copy or not handle else FAST.stream_read_py
             done = 0
             with self._callback_scope():
                 while True:
+                    if fresh is not None:
+                        part = fresh(handle, cap)
+                        if part is FAILED:
+                            fresh = handle = None  # the UDL read gives the typed error
+                            continue
+                        if not part:
+                            break
+                        _write_all(writer, part)
+                        done += len(part)
+                        continue
                     if handle:
                         n = FAST.stream_read(handle, address, cap)
                         if n < 0:

@@ -257,3 +257,30 @@ def test_stream_64mib_bounded_memory(db_path):
     fields = dict(part.split("=") for part in proc.stdout.split())
     base, peak = float(fields["base"]), float(fields["peak"])
     assert peak - base < 48, proc.stdout  # far below the 64 MiB value (x2 if buffered)
+
+
+def test_get_to_file_hands_other_writers_their_own_bytes(tmp_path):
+    """A writer that is not an io object gets a new ``bytes`` per chunk (the builtin
+    ``kv_stream_read`` fills each in place); the chunks it keeps stay intact and join to the
+    stored value; the builtin refuses an unknown stream handle with FAILED."""
+    from kohakuvault import KVault
+    from kohakuvault._ffi import FAILED, FAST
+
+    class Keeper:
+        def __init__(self):
+            self.parts = []
+
+        def write(self, b):
+            self.parts.append(b)
+            return len(b)
+
+    data = os.urandom(3 * 65536 + 123)
+    with KVault(str(tmp_path / "s.db"), chunk_size=65536) as kv:
+        kv.put_file("blob", io.BytesIO(data), size=len(data))
+        keeper = Keeper()
+        assert kv.get_to_file("blob", keeper) == len(data)
+        assert all(type(p) is bytes for p in keeper.parts)
+        assert b"".join(keeper.parts) == data and len(keeper.parts) == 4
+        if FAST.stream_read_py is not None:
+            assert FAST.stream_read_py(123456789, 10) is FAILED
+            assert FAST.stream_read_py(1, "x") is FAILED

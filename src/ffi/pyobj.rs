@@ -186,6 +186,49 @@ impl Py {
         (self.0.bytes)(b.as_ptr().cast(), b.len() as isize)
     }
 
+    /// A new `bytes` of `n` bytes that `fill` writes in place (the object is not visible to
+    /// anyone else yet, so `fill` may release the GIL) and returns how many it wrote; a short
+    /// fill gives a `bytes` of that many. None (nothing left allocated, no exception set) when
+    /// `fill` fails; null with an exception set when allocating fails.
+    ///
+    /// # Safety
+    /// The GIL must be held on entry and on return of `fill`.
+    pub unsafe fn bytes_filled(
+        self,
+        n: usize,
+        fill: impl FnOnce(&mut [u8]) -> Option<usize>,
+    ) -> Option<PyObj> {
+        let api = self.0;
+        let b = (api.bytes)(std::ptr::null(), n as isize);
+        if b.is_null() {
+            return Some(b);
+        }
+        let mut p: *mut c_char = std::ptr::null_mut();
+        let mut len: isize = 0;
+        if (api.as_bytes)(b, &mut p, &mut len) != 0 || len as usize != n {
+            (api.err_clear)();
+            (api.decref)(b);
+            return None;
+        }
+        let buf = if n == 0 {
+            &mut [][..]
+        } else {
+            std::slice::from_raw_parts_mut(p.cast::<u8>(), n)
+        };
+        match fill(buf) {
+            Some(got) if got == n => Some(b),
+            Some(got) if got < n => {
+                let short = self.bytes(&buf[..got]);
+                (api.decref)(b);
+                Some(short)
+            }
+            _ => {
+                (api.decref)(b);
+                None
+            }
+        }
+    }
+
     /// `(a, b)` from two new references (both consumed, also on failure), or null with a
     /// Python exception set (also when `a` or `b` is null).
     ///

@@ -145,9 +145,35 @@ unsafe extern "C" fn kv_get(_self: PyObj, args: *const PyObj, nargs: isize) -> P
     found.unwrap_or_else(|| py.failed())
 }
 
-static BUILTINS: [MethodDef; 1] = [MethodDef::new(c"kv_get", kv_get)];
+/// `GetStream.read(cap)` for Python (FORMAT.md §5.1): the builtin `kv_stream_read(handle,
+/// cap)` returns the next chunk as a new `bytes` (at most `cap` bytes; `b""` at the end) that
+/// the core fills in place without the GIL: one copy out of SQLite, where reading into a
+/// reused buffer and handing a writer its own `bytes` takes two. "failed" on any error (then
+/// make the UDL call for the typed error).
+unsafe extern "C" fn kv_stream_read(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never called before the table is registered
+    };
+    let chunk = entry(None, || {
+        let [h, cap] = *pyobj::args::<2>(args, nargs)?;
+        let (h, cap) = (py.as_i64(h)?, py.as_i64(cap)?);
+        let s = lookup::<GetStream>(u64::try_from(h).ok()?)?;
+        let n = s.remaining().min(u64::try_from(cap).ok()?) as usize;
+        py.bytes_filled(n, |buf| {
+            let _gil = py.unlock();
+            s.read_into(buf).ok()
+        })
+    });
+    chunk.unwrap_or_else(|| py.failed())
+}
 
-/// KVault's builtins for Python (FORMAT.md §5.1): the tuple `(kv_get,)`, a new reference;
+static BUILTINS: [MethodDef; 2] = [
+    MethodDef::new(c"kv_get", kv_get),
+    MethodDef::new(c"kv_stream_read", kv_stream_read),
+];
+
+/// KVault's builtins for Python (FORMAT.md §5.1): the tuple `(kv_get, kv_stream_read)`, a new
+/// reference;
 /// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
 ///
 /// # Safety

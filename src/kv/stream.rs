@@ -392,6 +392,12 @@ impl GetStream {
         self.state.lock().size
     }
 
+    /// Bytes left to read.
+    pub fn remaining(&self) -> u64 {
+        let st = self.state.lock();
+        st.size - st.pos
+    }
+
     pub fn position(&self) -> u64 {
         self.state.lock().pos
     }
