@@ -210,24 +210,14 @@ def bench_stream_write(tmp, mode):
         return STREAM_BYTES / (time.perf_counter() - t0) / 1e6
 
 
-def bench_stream_read(tmp, mode):
+def bench_stream_read(tmp, mode, checkpoint=False):
+    """``get_to_file`` of the blob written just before; with ``checkpoint``, once it is in the
+    database file (``checkpoint()`` first): without, our package (checkpoints off the commit
+    path) still finds it in the WAL and reads it page by page."""
     with _vault(tmp, mode) as kv:
         kv.put_file("blob", _Source(STREAM_BYTES), size=STREAM_BYTES)
-        sink = _Sink()
-        t0 = time.perf_counter()
-        kv.get_to_file("blob", sink)
-        dt = time.perf_counter() - t0
-        assert sink.n == STREAM_BYTES
-        return STREAM_BYTES / dt / 1e6
-
-
-def bench_stream_read_checkpointed(tmp, mode):
-    """The same read once the blob is in the database file (``checkpoint()`` first): the row
-    above reads a blob written a moment ago, which our package (checkpoints off the commit
-    path) still finds in the WAL, page by page."""
-    with _vault(tmp, mode) as kv:
-        kv.put_file("blob", _Source(STREAM_BYTES), size=STREAM_BYTES)
-        kv.checkpoint()
+        if checkpoint:
+            kv.checkpoint()
         sink = _Sink()
         t0 = time.perf_counter()
         kv.get_to_file("blob", sink)
@@ -277,7 +267,7 @@ def _workloads():
             "256 MiB streamed read, checkpointed",
             "MB/s",
             0,
-            lambda t: bench_stream_read_checkpointed(t, DEFAULT),
+            lambda t: bench_stream_read(t, DEFAULT, checkpoint=True),
         )
     )
     return rows
