@@ -278,3 +278,160 @@ fn checkpoints_run_off_the_commit_path_and_the_wal_stays_bounded() {
         .unwrap();
     drop(again);
 }
+
+/// A file with one table and one row, plus `n` point reads of it.
+fn pinned_db(dir: &std::path::Path, reads: usize) -> Db {
+    let p = dir.join("pin.db");
+    let opts = OpenOptions {
+        page_size: 4096,
+        ..OpenOptions::default()
+    };
+    let db = Db::open(p.to_str().unwrap(), opts).unwrap();
+    db.write_one(|c| {
+        Ok(c.execute_batch(
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); INSERT INTO t VALUES (1, x'00');",
+        )?)
+    })
+    .unwrap();
+    for _ in 0..reads {
+        point_read(&db);
+    }
+    db
+}
+
+fn point_read(db: &Db) -> i64 {
+    db.read(false, |c| {
+        Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+    })
+    .unwrap()
+}
+
+fn sleep_ms(ms: u64) {
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
+
+#[test]
+fn the_read_pin_is_taken_by_reads_and_dropped_by_writes_idleness_and_close() {
+    use kohakuvault::storage::pin::{PIN_AFTER, TICK};
+    let d = tempfile::tempdir().unwrap();
+    let db = pinned_db(d.path(), PIN_AFTER as usize - 1);
+    assert!(!db.read_pin_held(), "not before {PIN_AFTER} reads");
+    point_read(&db);
+    assert!(db.read_pin_held(), "taken by the {PIN_AFTER}th read");
+    // A write lease drops it; reads take it again only after PIN_AFTER more.
+    db.write_one(|c| Ok(c.execute("INSERT INTO t VALUES (2, x'01')", [])?))
+        .unwrap();
+    assert!(!db.read_pin_held(), "dropped by the write");
+    assert_eq!(point_read(&db), 2, "reads see the write");
+    for _ in 0..PIN_AFTER {
+        point_read(&db);
+    }
+    assert!(db.read_pin_held());
+    // Reads keep it (renewed on the newest snapshot); a pause drops it.
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < TICK * 5 {
+        point_read(&db);
+        assert!(db.read_pin_held(), "held while reads use it");
+        sleep_ms(1);
+    }
+    let t0 = std::time::Instant::now();
+    while db.read_pin_held() {
+        assert!(t0.elapsed() < TICK * 50, "an unused pin was not dropped");
+        sleep_ms(2);
+    }
+    for _ in 0..PIN_AFTER {
+        point_read(&db);
+    }
+    assert!(db.read_pin_held());
+    db.close().unwrap();
+    assert!(!db.read_pin_held(), "closing drops it");
+    assert!(
+        !d.path().join("pin.db-wal").exists(),
+        "the writer closed last and removed the WAL"
+    );
+}
+
+#[test]
+fn with_the_read_pin_the_wal_restarts_and_other_connections_checkpoint() {
+    let d = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(pinned_db(d.path(), 50));
+    let wal = d.path().join("pin.db-wal");
+    // Writes between runs of reads: the WAL keeps restarting from its beginning.
+    let blob = vec![9u8; 3000];
+    let mut most = 0u64;
+    for n in 0..4000i64 {
+        db.write_one(|c| {
+            Ok(c.execute(
+                "INSERT OR REPLACE INTO t VALUES (?1, ?2)",
+                rusqlite::params![n % 50 + 10, blob],
+            )?)
+        })
+        .unwrap();
+        for _ in 0..20 {
+            point_read(&db);
+        }
+        most = most.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    let limit = (4096 + 24) * (kohakuvault::storage::checkpoint::INLINE_PAGES as u64 + 8) + 32;
+    assert!(most <= limit, "WAL reached {most} bytes (limit {limit})");
+    // Another connection's TRUNCATE checkpoint completes while a thread reads without pause.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                point_read(&db);
+                n += 1;
+            }
+            n
+        })
+    };
+    sleep_ms(50);
+    let other = rusqlite::Connection::open(d.path().join("pin.db")).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_secs(4))
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let (busy, _, _): (i64, i64, i64) = other
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    let took = t0.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert_eq!(busy, 0, "TRUNCATE was blocked (after {took:?})");
+    assert!(took.as_secs() < 3, "TRUNCATE took {took:?}");
+    assert!(reads > 100, "the reader ran ({reads} reads)");
+    assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+    drop(other);
+    db.close().unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_forked_child_never_inherits_a_held_read_pin() {
+    use kohakuvault::storage::pin::PIN_AFTER;
+    let d = tempfile::tempdir().unwrap();
+    let db = pinned_db(d.path(), PIN_AFTER as usize);
+    assert!(db.read_pin_held());
+    // SAFETY: the child only reads an atomic flag and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = if db.read_pin_held() { 3 } else { 0 };
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status), "child status {status}");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "the child saw a held pin");
+    // The parent takes it again with its next reads.
+    for _ in 0..PIN_AFTER {
+        point_read(&db);
+    }
+    assert!(db.read_pin_held());
+    db.close().unwrap();
+}

@@ -4,6 +4,8 @@ operations return (``get`` decoded, or ``get_stored`` with auto-pack off), and g
 per-thread buffer for big values."""
 
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -341,3 +343,47 @@ def test_str_keys_cross_as_str_with_the_bytes_key_meaning(tmp_path):
                 kv.get("bad\ud800")
     finally:
         kv.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_point_reads_stay_right_across_fork_and_other_processes(db_path):
+    """Point reads keep a read pin (docs/ARCHITECTURE.md): a forked child must not inherit it,
+    and writes from other processes are seen by the next read."""
+    kv = KVault(db_path)
+    for i in range(64):
+        kv[f"k{i}"] = f"v{i}".encode()
+    for _ in range(3):
+        for i in range(64):
+            assert kv[f"k{i}"] == f"v{i}".encode()
+    pid = os.fork()
+    if pid == 0:  # the child: reads, writes and reads again on the inherited handle
+        code = 0
+        try:
+            for i in range(64):
+                code |= kv[f"k{i}"] != f"v{i}".encode()
+            kv["child"] = b"from the child"
+            code |= kv["child"] != b"from the child"
+        except BaseException:
+            code = 2
+        os._exit(int(code))
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert kv["child"] == b"from the child"
+    # Another process writes while this one reads in a loop: every read after its commit sees it.
+    writer = (
+        "import sys, kohakuvault\n"
+        "kv = kohakuvault.KVault(sys.argv[1])\n"
+        "for r in range(50):\n"
+        "    kv['round'] = str(r).encode()\n"
+        "kv.close()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", writer, db_path])
+    seen = set()
+    while proc.poll() is None:
+        seen.add(kv.get("round"))
+        assert kv["k1"] == b"v1"
+    assert proc.wait() == 0
+    assert kv["round"] == b"49"
+    assert len(seen) > 1, seen  # reads ran while the other process wrote
+    assert kv.integrity_check() == ["ok"]
+    kv.close()

@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod maintenance;
 pub mod periodic;
+pub mod pin;
 pub mod schema;
 pub mod shared;
 
@@ -118,6 +119,9 @@ pub struct Db {
     closed: AtomicBool,
     /// Checkpoints off the commit path (file-backed writable WAL databases).
     checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    /// Point reads without the WAL read lock's system calls (file-backed writable WAL
+    /// databases; [`pin`]).
+    pin: Option<Arc<pin::ReadPin>>,
 }
 
 /// A writer connection leased under the writer lock.
@@ -181,6 +185,7 @@ impl Db {
         } else {
             None
         };
+        let pin = checkpointer.as_ref().and_then(|_| pin::ReadPin::new(path));
         let interrupt = Arc::new(conn.get_interrupt_handle());
         let db = Db {
             path: path.to_string(),
@@ -193,6 +198,7 @@ impl Db {
             interrupt: Mutex::new(Some(interrupt)),
             closed: AtomicBool::new(false),
             checkpointer,
+            pin,
         };
         schema::migrate(&db)?;
         Ok(db)
@@ -236,6 +242,7 @@ impl Db {
     /// re-entering from inside a stream gets `Busy` instead of a deadlock).
     pub fn writer(&self) -> Result<WriterGuard<'_>> {
         self.check_open()?;
+        self.unpin();
         let guard = self.writer.try_lock_for(self.busy).ok_or_else(|| {
             Error::Busy("database is locked: the writer connection is busy".into())
         })?;
@@ -254,7 +261,10 @@ impl Db {
         }
         let mut guard = self.writer.try_lock()?;
         match guard.as_mut() {
-            Some(c) if c.is_autocommit() => Some(WriterGuard { guard }),
+            Some(c) if c.is_autocommit() => {
+                self.unpin();
+                Some(WriterGuard { guard })
+            }
             _ => None,
         }
     }
@@ -262,6 +272,7 @@ impl Db {
     /// Leases the writer connection with an owned guard that may outlive this call (streams).
     pub fn writer_owned(&self) -> Result<ArcMutexGuard<RawMutex, Option<Connection>>> {
         self.check_open()?;
+        self.unpin();
         let guard = self.writer.try_lock_arc_for(self.busy).ok_or_else(|| {
             Error::Busy("database is locked: the writer connection is busy".into())
         })?;
@@ -311,6 +322,28 @@ impl Db {
     /// inside `BEGIN … ROLLBACK` so several statements see one consistent snapshot.
     pub fn read<T>(&self, snapshot: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.check_open()?;
+        let out = self.read_inner(snapshot, f);
+        if let Some(p) = &self.pin {
+            p.after_read(self.writer.is_locked());
+        }
+        out
+    }
+
+    /// Drops the read pin before a write lease (so the write can restart the WAL).
+    #[inline]
+    fn unpin(&self) {
+        if let Some(p) = &self.pin {
+            p.before_write();
+        }
+    }
+
+    /// Whether the read pin holds its read transaction (tests).
+    #[doc(hidden)]
+    pub fn read_pin_held(&self) -> bool {
+        self.pin.as_ref().is_some_and(|p| p.is_held())
+    }
+
+    fn read_inner<T>(&self, snapshot: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         if self.pooled {
             if let Some(mut g) = self.writer.try_lock() {
                 if let Some(conn) = g.as_mut() {
@@ -387,7 +420,10 @@ impl Db {
             Error::Busy("database is locked: cannot close while the writer is busy".into())
         })?;
         self.closed.store(true, Ordering::Release);
-        // Readers and the checkpointer go first so the writer is the last connection: closing
+        if let Some(p) = &self.pin {
+            p.close();
+        }
+        // The pin, readers and the checkpointer go first so the writer is the last connection: closing
         // it checkpoints and removes the -wal and -shm files.
         if let Some(cp) = &self.checkpointer {
             cp.stop();
@@ -421,8 +457,11 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Readers and the checkpointer first, so the writer is the last connection and closing
-        // it removes the -wal and -shm files.
+        // The pin, readers and the checkpointer first, so the writer is the last connection and
+        // closing it removes the -wal and -shm files.
+        if let Some(p) = &self.pin {
+            p.close();
+        }
         if let Some(cp) = &self.checkpointer {
             cp.stop();
         }
