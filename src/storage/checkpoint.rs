@@ -5,8 +5,8 @@
 //! few hundred pays for all of them, and a stream of small committed writes (single puts,
 //! inserts, appends) spends a large share of its time there. Instead, the writer's WAL hook asks
 //! a background thread (one per open file, started at the first request) to run a PASSIVE
-//! checkpoint on its own connection once the WAL holds [`BACKGROUND_PAGES`]; the commit returns
-//! at once. The writer still checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would
+//! checkpoint on its own connection once the WAL holds [`BACKGROUND_PAGES`], and once more every
+//! [`BACKGROUND_STEP`] pages after that; the commit returns at once. The writer still checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would
 //! (first waiting for a running background checkpoint, which holds SQLite's checkpoint lock), so
 //! the WAL stays as bounded as before when the thread falls behind; it then finds little left to
 //! copy. One commit that alone takes the WAL past [`INLINE_PAGES`] (a bulk append, a batch)
@@ -31,6 +31,8 @@ use crate::error::Result;
 
 /// WAL size (pages) at which the background thread is asked for a checkpoint.
 pub const BACKGROUND_PAGES: c_int = 500;
+/// WAL growth (pages) after a background request before the next one.
+pub const BACKGROUND_STEP: c_int = 250;
 /// WAL size (pages) at which the writer checkpoints itself (SQLite's default autocheckpoint).
 pub const INLINE_PAGES: c_int = 1000;
 
@@ -81,8 +83,18 @@ impl Checkpointer {
         // the background threshold past the inline one (one big write) hands its copy to the
         // thread as well; the next commit past the inline threshold waits for it.
         let mut before: c_int = 0;
+        // The WAL size at which the next background checkpoint is asked for: a checkpoint
+        // cannot let the WAL restart while commits keep coming (it never catches up with the
+        // newest frame), so asking again on every commit past the threshold kept the thread
+        // checkpointing a few frames at a time, two fsyncs each (measured: 2,246 fsyncs for 20k
+        // single puts against 128 for SQLite's inline autocheckpoint). One more request per
+        // BACKGROUND_STEP frames instead; the inline checkpoint at INLINE_PAGES lets it restart.
+        let mut next_at: c_int = BACKGROUND_PAGES;
         writer.wal_hook(Some(move |wal: &mut Wal, pages: c_int| {
             let big_write = before < BACKGROUND_PAGES;
+            if pages < before {
+                next_at = BACKGROUND_PAGES; // the WAL restarted from its beginning
+            }
             before = pages;
             let Some(cp) = weak.upgrade() else {
                 return Ok(());
@@ -96,8 +108,9 @@ impl Checkpointer {
                 // next write restarts the WAL from its beginning.
                 cp.wait_idle();
                 let _ = wal.checkpoint_v2(CheckpointMode::PASSIVE);
-            } else if pages >= BACKGROUND_PAGES {
+            } else if pages >= next_at {
                 cp.request();
+                next_at = pages + BACKGROUND_STEP;
             }
             Ok(())
         }))?;
