@@ -133,6 +133,7 @@ class FastPath:
         self._py_ready = False
         self.get_py = None  # the builtin kv_get once the table is registered (§5.1)
         self.stream_read_py = None  # the builtin kv_stream_read, likewise
+        self.put_many_py = None  # the builtin kv_put_many, likewise
         if os.environ.get("KOHAKUVAULT_NO_FAST_PATH"):
             return
         path = _library_path()
@@ -228,13 +229,16 @@ class FastPath:
             "PyFloat_FromDouble",
             "PyList_Size",
             "PyList_GetItem",
+            "PyTuple_Size",
+            "PyTuple_GetItem",
+            "PyObject_Type",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]
         except AttributeError:
             return False
         self._decoder = decoder  # kept alive with the process (the core holds its address)
-        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder)]
+        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder), id(bytes)]
         n = len(funcs) + len(objs)
         table = (ctypes.c_size_t * n)(*funcs, *objs)
         init.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
@@ -243,7 +247,7 @@ class FastPath:
             return False
         kv_builtins.argtypes = ()
         kv_builtins.restype = ctypes.py_object
-        self.get_py, self.stream_read_py = kv_builtins()
+        self.get_py, self.stream_read_py, self.put_many_py = kv_builtins()
         self._py_ready = True
         return True
 

@@ -58,6 +58,7 @@ PathLike = Union[str, Path, os.PathLike]
 
 _MISSING = object()
 _FAST_GET_PY = FAST.get_py
+_FAST_PUT_MANY_PY = FAST.put_many_py
 _FAST_PUT_MAX = (1 << 31) - 1  # kv_fast_put takes C int lengths
 _ENCODE = _codec.encode
 _RAW = _codec.RAW
@@ -254,6 +255,7 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         self._fast_get = _FAST_GET_PY if usable else None
         self._fast_read = self._fast_read_fn if usable else None
         self._fast_put = FAST.put if usable else None
+        self._fast_put_many = _FAST_PUT_MANY_PY if usable else None
         self._read_flags = 0 if self._auto_pack else GET_STORED
         self._fast_flags = (
             self._read_flags
@@ -526,6 +528,13 @@ class KVault(PagesMixin, StreamsMixin, Mapping):
         if not isinstance(items, (list, tuple)):
             raise InvalidArgument("put_many requires a list or tuple of key/value pairs")
         self._check()
+        put = self._fast_put_many
+        if put is not None and type(items) is list and items:
+            # One builtin call (docs/FORMAT.md §5.1) when every pair is (str or bytes, bytes);
+            # anything else, or an error, takes the general path below with nothing stored.
+            self._drain()
+            if put(self._fh, items) is True:
+                return
         if items and set(map(type, items)) <= PAIR_TYPES and set(map(len, items)) == {2}:
             keys, values = zip(*items)
         else:

@@ -364,3 +364,61 @@ def test_msgpack_pages_match_msgpack_decoding(vault):
     wants = [expected(k)[1] for k in good]
     assert repr(vault.get_many(good)) == repr(wants)
     assert repr(list(vault.values())) == repr(wants)
+
+
+class Bytes(bytes):
+    def __bytes__(self):  # never what a raw value stores
+        return b"other"
+
+
+@pytest.mark.parametrize("mode", ["autopack", "raw", "no-headers"])
+def test_put_many_of_bytes_stores_what_the_general_path_stores(path_kind, tmp_path, mode):
+    """All-bytes lists go to the builtin kv_put_many (FORMAT.md §5.1) on the fast path; the
+    rows it writes equal the general path's byte for byte, in every mode."""
+    pairs = [
+        ("a", b"plain"),
+        ("b", b"\x89\x4b\x00header-looking"),
+        ("c", b""),
+        (b"\xff", bytes(range(256)) * 50),
+        ["d", b"list pair"],
+        (Str("e"), b"str subclass key"),
+    ]
+    stored = []
+    for which in ("builtin", "general"):
+        with KVault(str(tmp_path / f"{which}.db")) as kv:
+            if mode == "raw":
+                kv.disable_auto_pack()
+            if mode == "no-headers":
+                kv.disable_headers()
+            if which == "general":
+                kv._fast_put_many = None
+            kv.put_many(pairs)
+            kv.put_many([("f", Bytes(b"subclass value")), ("g", b"x")])
+            kv.disable_auto_pack()
+            stored.append(dict(kv.items()))
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == 8
+
+
+def test_put_many_errors_store_nothing_on_either_path(vault):
+    vault.put_many([("keep", b"1")])
+    for bad in (
+        [("ok", b"1"), ("x" * (2 << 20), b"key too long")],
+        [("ok", b"1"), (None, b"bad key")],
+        [("ok", b"1"), ("y", b"2", b"3")],
+    ):
+        with pytest.raises(InvalidArgument):
+            vault.put_many(bad)
+    assert list(vault.keys()) == [b"keep"]
+    # A batch while the cache is locked is refused (the core's error), nothing stored.
+    vault.enable_cache()
+    vault["pending"] = b"p"
+    with vault.lock_cache():
+        with pytest.raises(Exception, match="prohibited while cache is locked"):
+            vault.put_many([("k2", b"2")])
+    assert "k2" not in vault and vault["pending"] == b"p"
+    # A batch replaces pending cache entries of its keys.
+    vault["k3"] = b"old"
+    vault.put_many([("k3", b"new")])
+    vault.flush_cache()
+    assert vault["k3"] == b"new"

@@ -34,6 +34,7 @@ type ULongFn = unsafe extern "C" fn(u64) -> PyObj;
 type FloatFn = unsafe extern "C" fn(f64) -> PyObj;
 type SizeFn = unsafe extern "C" fn(PyObj) -> isize;
 type ItemFn = unsafe extern "C" fn(PyObj, isize) -> PyObj;
+type TypeFn = unsafe extern "C" fn(PyObj) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -71,14 +72,19 @@ struct Api {
     /// `PyList_Size`, `PyList_GetItem`
     list_size: SizeFn,
     list_get: ItemFn,
+    /// `PyTuple_Size`, `PyTuple_GetItem`, `PyObject_Type`
+    tuple_size: SizeFn,
+    tuple_get: ItemFn,
+    type_of: TypeFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
-    /// allow_pickle)` for kinds other than raw bytes and UTF-8 text.
+    /// allow_pickle)` for kinds other than raw bytes and UTF-8 text; the type `bytes`.
     missing: PyObj,
     failed: PyObj,
     true_: PyObj,
     false_: PyObj,
     decoder: PyObj,
+    bytes_type: PyObj,
 }
 
 // The pointers are process-wide C functions and immortal (facade-owned) objects; they are only
@@ -86,11 +92,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 27;
+const TABLE_LEN: usize = 31;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 27 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 31 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -133,11 +139,15 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             float: std::mem::transmute::<usize, FloatFn>(t[19]),
             list_size: std::mem::transmute::<usize, SizeFn>(t[20]),
             list_get: std::mem::transmute::<usize, ItemFn>(t[21]),
-            missing: obj(22),
-            failed: obj(23),
-            true_: obj(24),
-            false_: obj(25),
-            decoder: obj(26),
+            tuple_size: std::mem::transmute::<usize, SizeFn>(t[22]),
+            tuple_get: std::mem::transmute::<usize, ItemFn>(t[23]),
+            type_of: std::mem::transmute::<usize, TypeFn>(t[24]),
+            missing: obj(25),
+            failed: obj(26),
+            true_: obj(27),
+            false_: obj(28),
+            decoder: obj(29),
+            bytes_type: obj(30),
         };
         let _ = API.set(api);
         0
@@ -373,6 +383,58 @@ impl Py {
             return None;
         }
         Some((0..n).map(move |i| (api.list_get)(list, i)))
+    }
+
+    /// The two items of a pair: a tuple (or list) of exactly two (borrowed from it), else None
+    /// (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held and `pair` kept alive, unchanged, while the items are used.
+    pub unsafe fn pair_items(self, pair: PyObj) -> Option<(PyObj, PyObj)> {
+        let api = self.0;
+        let (size, get): (SizeFn, ItemFn) = match (api.tuple_size)(pair) {
+            2 => (api.tuple_size, api.tuple_get),
+            n if n >= 0 => return None,
+            _ => {
+                (api.err_clear)();
+                (api.list_size, api.list_get)
+            }
+        };
+        if size(pair) != 2 {
+            (api.err_clear)();
+            return None;
+        }
+        Some((get(pair, 0), get(pair, 1)))
+    }
+
+    /// Whether `obj` is a `bytes` itself (not a subclass).
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object.
+    pub unsafe fn is_exact_bytes(self, obj: PyObj) -> bool {
+        let t = (self.0.type_of)(obj);
+        if t.is_null() {
+            (self.0.err_clear)();
+            return false;
+        }
+        (self.0.decref)(t);
+        t == self.0.bytes_type
+    }
+
+    /// Takes a reference to `obj` (undo with [`Py::release`]).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn keep(self, obj: PyObj) {
+        (self.0.incref)(obj);
+    }
+
+    /// Drops a reference taken with [`Py::keep`].
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn release(self, obj: PyObj) {
+        (self.0.decref)(obj);
     }
 
     /// A new `int` from an unsigned value (null with an exception set on failure).

@@ -167,13 +167,67 @@ unsafe extern "C" fn kv_stream_read(_self: PyObj, args: *const PyObj, nargs: isi
     chunk.unwrap_or_else(|| py.failed())
 }
 
-static BUILTINS: [MethodDef; 2] = [
+/// `KvStore.put_many` for Python (FORMAT.md §5.1): the builtin `kv_put_many(handle, items)`
+/// takes the caller's list of `(key, value)` pairs (tuples or lists of two) itself: keys `str`
+/// (their UTF-8) or `bytes` (a subclass: its own data), values `bytes` itself (kind 0: raw in
+/// every mode; subclasses and other values are the facade's to pack). Returns `True` when every pair was stored in one
+/// transaction; the "failed" sentinel when the list holds anything else, or on any error, with
+/// nothing stored (then take the general path, which packs other values or raises the typed
+/// error). The write runs without the GIL, every key and value kept alive meanwhile.
+unsafe extern "C" fn kv_put_many(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut(); // never called before the table is registered
+    };
+    let mut kept: Vec<PyObj> = Vec::new();
+    let stored = entry(None, || {
+        let [h, list] = *pyobj::args::<2>(args, nargs)?;
+        let kv = kv(u64::try_from(py.as_i64(h)?).ok()?)?;
+        let pairs = py.list_items(list)?;
+        let mut items = Vec::with_capacity(pairs.size_hint().0);
+        for pair in pairs {
+            let (k, v) = py.pair_items(pair)?;
+            let key = if py.is_exact_bytes(k) {
+                py.as_bytes(k)?
+            } else {
+                match py.as_utf8(k) {
+                    Some(utf8) => utf8,
+                    None => py.as_bytes(k)?, // a bytes subclass: its own data
+                }
+            };
+            if !py.is_exact_bytes(v) {
+                return None;
+            }
+            let payload = py.as_bytes(v)?;
+            for obj in [k, v] {
+                py.keep(obj);
+                kept.push(obj);
+            }
+            items.push(crate::ffi::packed::Item {
+                kind: codec::KIND_RAW,
+                key,
+                payload,
+            });
+        }
+        let _gil = py.unlock();
+        kv.put_many_items(&items).ok()
+    });
+    for obj in kept {
+        py.release(obj);
+    }
+    match stored {
+        Some(()) => py.boolean(true),
+        None => py.failed(),
+    }
+}
+
+static BUILTINS: [MethodDef; 3] = [
     MethodDef::new(c"kv_get", kv_get),
     MethodDef::new(c"kv_stream_read", kv_stream_read),
+    MethodDef::new(c"kv_put_many", kv_put_many),
 ];
 
-/// KVault's builtins for Python (FORMAT.md §5.1): the tuple `(kv_get, kv_stream_read)`, a new
-/// reference;
+/// KVault's builtins for Python (FORMAT.md §5.1): the tuple `(kv_get, kv_stream_read,
+/// kv_put_many)`, a new reference;
 /// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
 ///
 /// # Safety

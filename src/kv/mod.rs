@@ -126,6 +126,32 @@ impl KvInner {
 
     /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
     /// Raw payloads that need no escaping stay borrowed.
+    /// `put_many`: one transaction for every item (the cache bypassed; pending cache entries
+    /// of the same keys dropped after the commit).
+    pub(crate) fn put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
+        let inner = self;
+        let encoded = inner.encode_items(items)?;
+        {
+            let c = inner.cache.lock();
+            if c.enabled && c.locked {
+                return Err(Error::Busy(
+                    "Cache error: batch write prohibited while cache is locked".into(),
+                ));
+            }
+        }
+        let _g = inner.gate_write()?;
+        inner
+            .db
+            .write_tx(|tx| inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_ref()))))?;
+        let mut c = inner.cache.lock();
+        if !c.pending.is_empty() {
+            for (k, _) in &encoded {
+                c.remove(k);
+            }
+        }
+        Ok(())
+    }
+
     fn encode_items<'a>(&self, items: &[Item<'a>]) -> Result<Vec<Encoded<'a>>> {
         self.db.check_writable()?;
         items
@@ -654,27 +680,7 @@ impl KvStore {
     }
 
     fn put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
-        let inner = &self.inner;
-        let encoded = inner.encode_items(items)?;
-        {
-            let c = inner.cache.lock();
-            if c.enabled && c.locked {
-                return Err(Error::Busy(
-                    "Cache error: batch write prohibited while cache is locked".into(),
-                ));
-            }
-        }
-        let _g = inner.gate_write()?;
-        inner
-            .db
-            .write_tx(|tx| inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_ref()))))?;
-        let mut c = inner.cache.lock();
-        if !c.pending.is_empty() {
-            for (k, _) in &encoded {
-                c.remove(k);
-            }
-        }
-        Ok(())
+        self.inner.put_many_items(items)
     }
 
     pub fn cache_put_many(&self, items: &[u8]) -> VResult<()> {
