@@ -435,3 +435,48 @@ fn a_forked_child_never_inherits_a_held_read_pin() {
     assert!(db.read_pin_held());
     db.close().unwrap();
 }
+
+#[test]
+fn reads_with_the_read_pin_see_every_commit_in_order_from_many_threads() {
+    let d = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(pinned_db(d.path(), 0));
+    db.write_one(|c| Ok(c.execute("INSERT INTO t VALUES (100, 0)", [])?))
+        .unwrap();
+    let value = |db: &Db| -> i64 {
+        db.read(false, |c| {
+            Ok(c.query_row("SELECT v FROM t WHERE id = 100", [], |r| r.get(0))?)
+        })
+        .unwrap()
+    };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (db, done) = (db.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut last = 0;
+                let mut reads = 0u64;
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    let v = value(&db);
+                    assert!(v >= last, "a read went back from {last} to {v}");
+                    last = v;
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    for n in 1..=500i64 {
+        db.write_one(|c| Ok(c.execute("UPDATE t SET v = ?1 WHERE id = 100", [n])?))
+            .unwrap();
+        // A commit is seen by the next read of any thread.
+        assert_eq!(value(&db), n);
+        if n % 50 == 0 {
+            sleep_ms(5);
+        }
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    for r in readers {
+        assert!(r.join().unwrap() > 0);
+    }
+    db.close().unwrap();
+}

@@ -41,12 +41,15 @@ public final class KVault: Sendable {
 
     let store: KvStore
     public let options: OpenOptions
+    /// The store's C fast-path handle (docs/FORMAT.md §5), taken once.
+    let fastHandle: UInt64
 
     /// Opens (creating if needed) the vault at `path`, table `table`.
     public init(path: String, table: String = "kv", options: OpenOptions = OpenOptions()) throws {
         guard options.chunkSize > 0 else { throw KohakuVaultError.invalidArgument("chunk_size must be positive") }
         self.options = options
         self.store = try core { try KvStore(path: path, table: table, options: options.core) }
+        self.fastHandle = store.fastHandle()
     }
 
     /// Opens the vault at a file URL.
@@ -115,13 +118,21 @@ public final class KVault: Sendable {
     /// The decoded (kind, payload) of `key`, or nil when missing.
     public func value<K: VaultKey>(forKey key: K) throws -> TaggedValue? {
         let k = key.vaultKeyBytes
-        return try core { try store.get(key: k) }.map(TaggedValue.init)
+        switch KVFastPath.read(fastHandle, k, flags: 0) {
+        case .found(let kind, let payload)?: return TaggedValue(kindCode: kind, payload: payload)
+        case .missing?: return nil
+        case nil: return try core { try store.get(key: k) }.map(TaggedValue.init)
+        }
     }
 
     /// The stored bytes of `key` (header included), as 1.1.0 returns them with auto-pack off.
     public func storedBytes<K: VaultKey>(forKey key: K) throws -> Data? {
         let k = key.vaultKeyBytes
-        return try core { try store.getStored(key: k) }
+        switch KVFastPath.read(fastHandle, k, flags: KVFastPath.getStored) {
+        case .found(_, let stored)?: return stored
+        case .missing?: return nil
+        case nil: return try core { try store.getStored(key: k) }
+        }
     }
 
     /// The bytes of a raw value; a typed value throws `.invalidArgument` (a pickle value
@@ -310,5 +321,58 @@ func coreValue(_ value: (any VaultValueConvertible)?) throws -> KohakuVaultCore.
     try value.map { (x) -> KohakuVaultCore.TaggedValue in
         let tv = try x.vaultValue()
         return KohakuVaultCore.TaggedValue(kind: tv.kindCode, payload: tv.payload)
+    }
+}
+
+// MARK: - The C fast path for point reads (docs/FORMAT.md §5)
+
+/// `kv_fast_get`: a point read straight into a caller buffer, without a uniffi call (a handle
+/// clone, a RustBuffer and two more copies of the value). The same read as `KvStore.get` /
+/// `get_stored`, write-back cache included; nil when the fast path is not taken (no symbol, a
+/// handle or key out of its range) or on any error, and then the caller makes the UDL call,
+/// which gives the typed error.
+enum KVFastPath {
+    typealias Get = @convention(c) (UInt32, UnsafePointer<UInt8>?, Int32, UnsafeMutablePointer<UInt8>?, Int32, Int32) -> Int64
+
+    static let get: Get? = FastSymbols.lookup("kv_fast_get", as: Get.self)
+    /// Flag: the stored bytes as kind 0 (`get_stored`) instead of the decoded value.
+    static let getStored: Int32 = 1
+    /// Values up to this size are read into a stack buffer first.
+    static let firstTry = 4096
+    /// Keys and values larger than this take the UDL call.
+    static let maxKey = 1 << 20
+    static let maxValue = 8 << 20
+
+    enum Hit {
+        case missing
+        case found(UInt8, Data)
+    }
+
+    static func read(_ handle: UInt64, _ key: Data, flags: Int32) -> Hit? {
+        guard let get, handle != 0, handle <= UInt64(UInt32.max), !key.isEmpty, key.count <= maxKey else { return nil }
+        return key.withUnsafeBytes { (k: UnsafeRawBufferPointer) -> Hit? in
+            guard let kp = k.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+            let call = { (buf: UnsafeMutablePointer<UInt8>?, cap: Int) in
+                get(UInt32(handle), kp, Int32(k.count), buf, Int32(cap), flags)
+            }
+            let first: (Int64, Data?) = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: firstTry) { tmp in
+                let r = call(tmp.baseAddress, firstTry)
+                return r >= 0 ? (r, Data(bytes: tmp.baseAddress!, count: Int(r >> 8))) : (r, nil)
+            }
+            var r = first.0
+            if let data = first.1 {
+                return .found(UInt8(truncatingIfNeeded: r & 0xFF), data)
+            }
+            if r == -2 { return .missing }
+            guard r <= -3 else { return nil }
+            let need = Int(-3 - r)
+            guard need <= maxValue else { return nil }
+            var data = Data(count: need)
+            r = data.withUnsafeMutableBytes { call($0.baseAddress?.assumingMemoryBound(to: UInt8.self), need) }
+            if r == -2 { return .missing }
+            // Only a read that fit (the value may have changed in between) counts.
+            guard r >= 0, Int(r >> 8) == need else { return nil }
+            return .found(UInt8(truncatingIfNeeded: r & 0xFF), data)
+        }
     }
 }

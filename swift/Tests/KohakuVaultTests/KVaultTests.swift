@@ -74,6 +74,36 @@ final class KVaultTests: XCTestCase {
         XCTAssertEqual(try v.count(), 0)
     }
 
+    /// Point reads take the C fast path (kv_fast_get); every size, missing keys, stored bytes, the
+    /// write-back cache and a closed vault give what the UDL calls give.
+    func testPointReadsThroughTheFastPathEqualTheUDLReads() throws {
+        let (v, _) = try open()
+        XCTAssertNotNil(KVFastPath.get, "the fast-path symbol is in the loaded library")
+        let sizes = [0, 1, 4095, 4096, 4097, 100_000, (8 << 20) + 1]
+        for n in sizes {
+            try v.set(Data((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7) }), forKey: "v\(n)")
+        }
+        try v.set(Int64(-42), forKey: "int")
+        try v.set("text ✓", forKey: "text")
+        for key in sizes.map({ "v\($0)" }) + ["int", "text", "missing"] {
+            let k = Data(key.utf8)
+            XCTAssertEqual(try v.value(forKey: key), try v.store.get(key: k).map(TaggedValue.init), key)
+            XCTAssertEqual(try v.storedBytes(forKey: key), try v.store.getStored(key: k), key)
+        }
+        XCTAssertEqual(try v.int64(forKey: "int"), -42)
+        XCTAssertEqual(try v.string(forKey: "text"), "text ✓")
+        // A pending cache entry is what a read sees.
+        try v.enableCache()
+        try v.set(Data("pending".utf8), forKey: "v1")
+        XCTAssertEqual(try v["v1"], Data("pending".utf8))
+        try v.disableCache()
+        XCTAssertEqual(try v["v1"], Data("pending".utf8))
+        try v.close()
+        XCTAssertThrowsError(try v.value(forKey: "v1")) { error in
+            guard case KohakuVaultError.closed = error else { return XCTFail("\(error)") }
+        }
+    }
+
     func testTypedRoundTrips() throws {
         let (v, _) = try open()
         try v.set("hello", forKey: "s")
