@@ -170,8 +170,8 @@ unsafe extern "C" fn kv_stream_read(_self: PyObj, args: *const PyObj, nargs: isi
 /// `KvStore.put_many` for Python (FORMAT.md §5.1): the builtin `kv_put_many(handle, items)`
 /// takes the caller's list of `(key, value)` pairs (tuples or lists of two) itself: keys `str`
 /// (their UTF-8) or `bytes` (a subclass: its own data), values `bytes` itself (kind 0: raw in
-/// every mode; subclasses and other values are the facade's to pack). Returns `True` when every pair was stored in one
-/// transaction; the "failed" sentinel when the list holds anything else, or on any error, with
+/// every mode; subclasses and other values are the facade's to pack). Returns `True` when every
+/// pair was stored in one transaction; the "failed" sentinel when the list holds anything else, or on any error, with
 /// nothing stored (then take the general path, which packs other values or raises the typed
 /// error). The write runs without the GIL, every key and value kept alive meanwhile.
 unsafe extern "C" fn kv_put_many(_self: PyObj, args: *const PyObj, nargs: isize) -> PyObj {

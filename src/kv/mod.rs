@@ -124,26 +124,22 @@ impl KvInner {
         })
     }
 
-    /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
-    /// Raw payloads that need no escaping stay borrowed.
     /// `put_many`: one transaction for every item (the cache bypassed; pending cache entries
     /// of the same keys dropped after the commit).
     pub(crate) fn put_many_items(&self, items: &[Item<'_>]) -> Result<()> {
-        let inner = self;
-        let encoded = inner.encode_items(items)?;
+        let encoded = self.encode_items(items)?;
         {
-            let c = inner.cache.lock();
+            let c = self.cache.lock();
             if c.enabled && c.locked {
                 return Err(Error::Busy(
                     "Cache error: batch write prohibited while cache is locked".into(),
                 ));
             }
         }
-        let _g = inner.gate_write()?;
-        inner
-            .db
-            .write_tx(|tx| inner.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_ref()))))?;
-        let mut c = inner.cache.lock();
+        let _g = self.gate_write()?;
+        self.db
+            .write_tx(|tx| self.upsert_rows(tx, encoded.iter().map(|(k, v)| (*k, v.as_ref()))))?;
+        let mut c = self.cache.lock();
         if !c.pending.is_empty() {
             for (k, _) in &encoded {
                 c.remove(k);
@@ -152,6 +148,8 @@ impl KvInner {
         Ok(())
     }
 
+    /// Validates and encodes a whole batch before anything is written (bad input changes nothing).
+    /// Raw payloads that need no escaping stay borrowed.
     fn encode_items<'a>(&self, items: &[Item<'a>]) -> Result<Vec<Encoded<'a>>> {
         self.db.check_writable()?;
         items

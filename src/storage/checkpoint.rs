@@ -6,10 +6,10 @@
 //! inserts, appends) spends a large share of its time there. Instead, the writer's WAL hook asks
 //! a background thread (one per open file, started at the first request) to run a PASSIVE
 //! checkpoint on its own connection once the WAL holds [`BACKGROUND_PAGES`], and once more every
-//! [`BACKGROUND_STEP`] pages after that; the commit returns at once. The writer still checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would
-//! (first waiting for a running background checkpoint, which holds SQLite's checkpoint lock), so
-//! the WAL stays as bounded as before when the thread falls behind; it then finds little left to
-//! copy. One commit that alone takes the WAL past [`INLINE_PAGES`] (a bulk append, a batch)
+//! [`BACKGROUND_STEP`] pages after that; the commit returns at once. The writer still
+//! checkpoints itself at [`INLINE_PAGES`], exactly where SQLite would (first waiting for a
+//! running background checkpoint, which holds SQLite's checkpoint lock), so the WAL stays as
+//! bounded as before when the thread falls behind; it then finds little left to copy. One commit that alone takes the WAL past [`INLINE_PAGES`] (a bulk append, a batch)
 //! hands its copy to an idle thread too; the next commit past the limit waits for it, so the
 //! WAL holds at most that write and one more. Durability is unchanged: a commit is in the WAL
 //! when it returns either way.
