@@ -232,13 +232,14 @@ class FastPath:
             "PyTuple_Size",
             "PyTuple_GetItem",
             "PyObject_Type",
+            "PyDict_GetItem",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]
         except AttributeError:
             return False
         self._decoder = decoder  # kept alive with the process (the core holds its address)
-        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder), id(bytes)]
+        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder), id(bytes), id(None)]
         n = len(funcs) + len(objs)
         table = (ctypes.c_size_t * n)(*funcs, *objs)
         init.argtypes = (ctypes.c_void_p, ctypes.c_size_t)

@@ -34,7 +34,7 @@ from threading import get_ident
 
 from . import _ordered_keys as _k
 from ._errmap import VaultError, map_native_error
-from ._ffi import FAST, GC_PAUSE, N
+from ._ffi import FAILED, FAST, GC_PAUSE, N
 from ._ordered_keys import GONE, KeyAt, encode, entry_page, host_encoding
 
 __all__ = ["CSBTree", "SkipList", "PyCSBTreeIterator", "PySkipListIterator"]
@@ -44,8 +44,10 @@ _next = _COUNTER.__next__  # value and host-key handles: unique for the life of 
 _MISS = object()
 _OPEN = object()  # an unbounded side of a range
 
-# Entries per crossing when iterating lazily (irange).
+# Entries per crossing when iterating lazily (irange): the first page holds _FIRST_PAGE, each
+# next one four times more, up to PAGE.
 PAGE = 1024
+_FIRST_PAGE = 64
 # How often an operation is repeated when a host key it met left the container meanwhile, or
 # when the value of a handle it read was replaced or removed meanwhile (other threads).
 _RETRIES = 10_000
@@ -68,15 +70,57 @@ def _fast_page(name: str):
     return _no_page if fn is None else functools.partial(FAST.raw_page_call, fn)
 
 
+def _no_entries(*_args):
+    return FAILED
+
+
 def _builtins():
-    """The single-key builtins (docs/FORMAT.md §5.1, §9.4), or stand-ins that report -1 (then
-    every call is the UDL call) when the core cannot build Python objects here."""
+    """The builtins (docs/FORMAT.md §5.1, §9.4), or stand-ins that report -1 or "failed"
+    (then every call takes the general path) when the core cannot build Python objects here."""
     fn = FAST.bind_py("ord_fast_builtins", ()) if FAST.available else None
-    return fn() if fn is not None else (_unavailable,) * 8
+    return fn() if fn is not None else (_unavailable,) * 8 + (_no_entries,)
 
 
-# (h, key[, value handle]) for an int key; (h, kind, key bytes[, value handle]) for the others.
-_get_int, _has_int, _rm_int, _ins_int, _get, _has, _rm, _ins = _builtins()
+# (h, key[, value handle]) for an int key; (h, kind, key bytes[, value handle]) for the others;
+# _entries: (h, vals, hosts, mode, lo kind, lo, hi kind, hi, limit) -> a list (§9.4).
+_get_int, _has_int, _rm_int, _ins_int, _get, _has, _rm, _ins, _entries = _builtins()
+
+# ``mode`` of _entries: what the list holds, the bounds' flags, the direction, and whether the
+# result is ``(done, list)``.
+_PAIRS, _KEYS, _VALUES = 0, 1, 2
+_LO_INC, _HI_INC, _REVERSE, _WITH_DONE = 4, 8, 16, 32
+# A bound's kind for _entries: unbounded, a key encoding, a str, a bytes or an int key.
+_B_OPEN, _B_ENC, _B_STR, _B_BYTES, _B_INT = -1, 0, 1, 2, 3
+
+
+# A neighbour as the first entry of a range: ``which -> (mode, the key bounds it from above)``.
+_NEIGHBOR_RANGE = {
+    _FIRST: (0, False),
+    _LAST: (_REVERSE, True),
+    _FLOOR: (_REVERSE | _HI_INC, True),
+    _LOWER: (_REVERSE, True),
+    _CEILING: (_LO_INC, False),
+    _HIGHER: (0, False),
+}
+_OPEN_BOUND = (_B_OPEN, None)
+
+
+def _bound(key):
+    """``(kind, obj)`` of a bound key for _entries (``_OPEN``: unbounded), or None for a key
+    it cannot take (a host key)."""
+    t = type(key)
+    if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+        return _B_INT, key
+    if t is str:
+        return _B_STR, key
+    if t is bytes:
+        return _B_BYTES, key
+    if key is _OPEN:
+        return _B_OPEN, None
+    enc = encode(key)
+    return None if enc is None else (_B_ENC, enc)
+
+
 # (h, start, start_len, start_inclusive, end, end_len, end_inclusive, limit, reverse)
 _range_page = _fast_page("ord_fast_range")
 # (h, which, key, key_len)
@@ -588,6 +632,12 @@ class _Ordered:
     def range(self, start, end) -> list:
         """``[(key, value)]`` with ``start <= key < end`` (1.1.0: end exclusive; both are keys,
         ``None`` is the key None), ascending, in one crossing."""
+        lo = _bound(start)
+        hi = _bound(end)
+        if lo is not None and hi is not None:
+            out = _entries(self._fh, self._vals, self._hosts, _LO_INC, *lo, *hi, 0)
+            if out is not FAILED:
+                return out
         s = encode(start)
         e = encode(end)
         if s is None or e is None:  # host keys
@@ -607,28 +657,48 @@ class _Ordered:
         start = _OPEN if start is None else start
         end = _OPEN if end is None else end
         # Validate the bounds now (NaN, incomparable), not at the first next().
-        first = self._page(start, lo_inc, end, hi_inc, PAGE, reverse)
+        first = self._one_page(start, lo_inc, end, hi_inc, reverse, _FIRST_PAGE)
         return self._pages(first, start, lo_inc, end, hi_inc, reverse)
 
-    def _pages(self, page, start, lo_inc, end, hi_inc, reverse):
-        hosts = self._hosts
+    def _one_page(self, start, lo_inc, end, hi_inc, reverse, limit):
+        """``(done, pairs, last key, any)`` of the next ``limit`` entries between two bound keys
+        (``_OPEN``: unbounded): ``last`` is the last key still in the container (GONE when none
+        is), ``any`` whether the page met any entry."""
+        lo = _bound(start)
+        hi = _bound(end)
+        if lo is not None and hi is not None:
+            mode = (
+                _WITH_DONE
+                | (_LO_INC if lo_inc else 0)
+                | (_HI_INC if hi_inc else 0)
+                | (_REVERSE if reverse else 0)
+            )
+            r = _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, limit)
+            if r is not FAILED:
+                done, pairs = r
+                return done, pairs, pairs[-1][0] if pairs else GONE, bool(pairs)
+        page = self._page(start, lo_inc, end, hi_inc, limit, reverse)
+        done, handles, keys = entry_page(page, self._hosts)
+        # A host key released meanwhile left the container: the last key still known.
+        last = next((k for k in reversed(keys) if k is not GONE), GONE)
+        return done, list(self._pairs(handles, keys)), last, bool(keys)
+
+    def _pages(self, first, start, lo_inc, end, hi_inc, reverse):
+        done, pairs, last, met = first
+        limit = _FIRST_PAGE
         while True:
-            done, handles, keys = entry_page(page, hosts)
-            yield from self._pairs(handles, keys)
-            if done or not keys:
+            yield from pairs
+            if done or not met:
                 return
-            # The next page starts after the last key (before it when descending). A host key
-            # released meanwhile left the container: resume at the last key still known; when
-            # none is, the same bounds no longer meet the entries that left.
-            last = keys[-1]
-            if last is GONE:
-                last = next((k for k in reversed(keys) if k is not GONE), GONE)
+            # The next page starts after the last key (before it when descending); when no
+            # key of the page is known any more, the same bounds no longer meet those entries.
             if last is not GONE:
                 if reverse:
                     end, hi_inc = last, False
                 else:
                     start, lo_inc = last, False
-            page = self._page(start, lo_inc, end, hi_inc, PAGE, reverse)
+            limit = min(limit * 4, PAGE)
+            done, pairs, last, met = self._one_page(start, lo_inc, end, hi_inc, reverse, limit)
 
     def count_range(self, start=None, end=None, inclusive=(True, False)) -> int:
         """The number of keys between ``start`` and ``end`` (None: unbounded)."""
@@ -645,6 +715,13 @@ class _Ordered:
     # ---- neighbours -----------------------------------------------------------------------
 
     def _neighbor(self, which: int, key):
+        b = _bound(key)
+        if b is not None:  # one entry of a range the core builds (§9.4)
+            mode, below = _NEIGHBOR_RANGE[which]
+            lo, hi = (_OPEN_BOUND, b) if below else (b, _OPEN_BOUND)
+            r = _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, 1)
+            if r is not FAILED:
+                return r[0] if r else None
         for _ in range(_RETRIES):
             enc, hk = (b"", 0) if key is _OPEN else self._key(key)
             try:

@@ -27,6 +27,7 @@ import kohakuvault
 from conftest import CONFORMANCE, load_conformance
 from kohakuvault import CSBTree, SkipList
 from kohakuvault import _ordered_keys as keycodec
+from kohakuvault._ffi import FAILED
 from kohakuvault.ordered import PAGE
 
 KINDS = [CSBTree, SkipList]
@@ -632,6 +633,18 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
     assert fast[5] == [(key(i), -i) for i in range(n - 7, 5, -1)]
     assert fast[6] == [(key(0), 0), (key(n - 1), 1 - n), (key(7), -7), (key(6), -6), (key(7), -7)]
     assert fast[7] == [(key(8), -8), None, None]
+    # The lists the core builds (_entries) equal the pages decoded here (ctypes page calls),
+    # which equal the UDL's pages.
+    built = []
+
+    def no_entries(*args):  # as a failed builtin: the page path is taken instead
+        built.append(args[3])
+        return FAILED
+
+    monkeypatch.setattr(ordered, "_entries", no_entries)
+    assert reads() == fast
+    # range; irange's pages of 64, 256 and the last 702 of its 1022 entries; neighbours
+    assert len(built) == 1 + 3 + 8
     refused = []
 
     def refuse(*args):  # as a failed fast call: the UDL call is made instead
@@ -641,7 +654,7 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
     for name in ("_range_page", "_neighbor_page"):
         monkeypatch.setattr(ordered, name, refuse)
     assert reads() == fast
-    assert len(refused) == 5 + 1 + 8  # range, items, keys, values, iter; irange; neighbours
+    assert len(refused) == 5 + 3 + 8  # range, items, keys, values, iter; irange; neighbours
 
 
 def test_irange_pages_and_bounds(box):
@@ -746,6 +759,65 @@ def test_csbtree_threads():
     assert not errors, errors
     assert t.keys() == [n * 10000 + i for n in range(8) for i in range(2000) if i % 3]
     assert len(t) == t._store.len() == 8 * 1333
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_ranges_and_neighbours_while_entries_move(cls):
+    """Ranges, pages and neighbours read while other threads remove, re-insert and replace
+    entries: every pair read is whole (its value names its key), in order, within bounds."""
+    c = make(cls)
+    n = 2000
+    for k in range(n):
+        c[k] = (k, 0)
+    stop = threading.Event()
+    errors = []
+
+    def churn(seed):
+        rng = random.Random(seed)
+        try:
+            gen = 0
+            while not stop.is_set():
+                gen += 1
+                k = rng.randrange(n)
+                c.remove(k)
+                c[k] = (k, gen)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def check(pairs, lo, hi):
+        keys = [k for k, _ in pairs]
+        assert keys == sorted(set(keys))
+        for k, v in pairs:
+            assert v[0] == k and lo <= k < hi
+
+    pool = [threading.Thread(target=churn, args=(s,)) for s in range(2)]
+    for th in pool:
+        th.start()
+    try:
+        rng = random.Random(7)
+        for _ in range(300):
+            a = rng.randrange(n)
+            b = a + rng.randrange(1, 300)
+            check(c.range(a, b), a, b)
+            check(list(c.irange(a, b)), a, b)
+            check(list(c.irange(a, b, reverse=True))[::-1], a, b)
+            for pair, ok in (
+                (c.floor(a + 0.5), (-1, 0)),
+                (c.lower(a), (-1,)),
+                (c.ceiling(a - 0.5), (0, 1)),
+                (c.higher(a), (1,)),
+            ):
+                if pair is not None:  # the sign of key - a is one of ``ok``
+                    k = pair[0]
+                    assert pair[1][0] == k and ((k > a) - (k < a)) in ok
+            for pair in (c.first(), c.last()):
+                assert pair is None or pair[1][0] == pair[0]
+    finally:
+        stop.set()
+        for th in pool:
+            th.join()
+    assert not errors, errors
+    assert c.keys() == list(range(n))
 
 
 # ---- random operations against a reference -----------------------------------------------------------

@@ -35,6 +35,7 @@ type FloatFn = unsafe extern "C" fn(f64) -> PyObj;
 type SizeFn = unsafe extern "C" fn(PyObj) -> isize;
 type ItemFn = unsafe extern "C" fn(PyObj, isize) -> PyObj;
 type TypeFn = unsafe extern "C" fn(PyObj) -> PyObj;
+type DictGetFn = unsafe extern "C" fn(PyObj, PyObj) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -76,15 +77,19 @@ struct Api {
     tuple_size: SizeFn,
     tuple_get: ItemFn,
     type_of: TypeFn,
+    /// `PyDict_GetItem` (a borrowed reference or null, never an exception)
+    dict_get: DictGetFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
-    /// allow_pickle)` for kinds other than raw bytes and UTF-8 text; the type `bytes`.
+    /// allow_pickle)` for kinds other than raw bytes and UTF-8 text; the type `bytes`;
+    /// `None`.
     missing: PyObj,
     failed: PyObj,
     true_: PyObj,
     false_: PyObj,
     decoder: PyObj,
     bytes_type: PyObj,
+    none: PyObj,
 }
 
 // The pointers are process-wide C functions and immortal (facade-owned) objects; they are only
@@ -92,11 +97,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 31;
+const TABLE_LEN: usize = 33;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 31 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 33 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -142,12 +147,14 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             tuple_size: std::mem::transmute::<usize, SizeFn>(t[22]),
             tuple_get: std::mem::transmute::<usize, ItemFn>(t[23]),
             type_of: std::mem::transmute::<usize, TypeFn>(t[24]),
-            missing: obj(25),
-            failed: obj(26),
-            true_: obj(27),
-            false_: obj(28),
-            decoder: obj(29),
-            bytes_type: obj(30),
+            dict_get: std::mem::transmute::<usize, DictGetFn>(t[25]),
+            missing: obj(26),
+            failed: obj(27),
+            true_: obj(28),
+            false_: obj(29),
+            decoder: obj(30),
+            bytes_type: obj(31),
+            none: obj(32),
         };
         let _ = API.set(api);
         0
@@ -369,6 +376,63 @@ impl Py {
             (api.list_set)(l, i as isize, x); // steals; cannot fail on a new list in range
         }
         l
+    }
+
+    /// A new tuple of `n` items made by `item(i)` (each a new reference, stolen; null stops
+    /// the build), or null with a Python exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn tuple(self, n: usize, mut item: impl FnMut(usize) -> PyObj) -> PyObj {
+        let api = self.0;
+        let t = (api.tuple_new)(n as isize);
+        if t.is_null() {
+            return t;
+        }
+        for i in 0..n {
+            let x = item(i);
+            if x.is_null() {
+                (api.decref)(t);
+                return x;
+            }
+            (api.tuple_set)(t, i as isize, x); // steals; cannot fail on a new tuple in range
+        }
+        t
+    }
+
+    /// `str(s)`, or null with a Python exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn str(self, s: &str) -> PyObj {
+        (self.0.utf8)(s.as_ptr().cast(), s.len() as isize, c"strict".as_ptr())
+    }
+
+    /// `None` (a new reference).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn none(self) -> PyObj {
+        self.new_ref(self.0.none)
+    }
+
+    /// A new reference to `dict[key]` for an `int` key, or null when the key is absent or
+    /// `dict` is not a dict (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held; `dict` must be a live object.
+    pub unsafe fn dict_get_int(self, dict: PyObj, key: u64) -> PyObj {
+        let k = (self.0.ulong)(key);
+        if k.is_null() {
+            (self.0.err_clear)();
+            return k;
+        }
+        let v = (self.0.dict_get)(dict, k);
+        (self.0.decref)(k);
+        if v.is_null() {
+            return v;
+        }
+        self.new_ref(v)
     }
 
     /// The items of a Python `list` (borrowed from it), else None (no exception left set).

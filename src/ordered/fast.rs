@@ -6,7 +6,7 @@ use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
 
 use super::key::Key;
-use super::store::{Neighbor, OrderedRange, OrderedStore};
+use super::store::{Neighbor, OrderedRange, OrderedStore, PageKey};
 use super::wire::HostKey;
 
 const KIND_ENCODED: i32 = 0;
@@ -324,7 +324,160 @@ unsafe extern "C" fn insert(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj
     )
 }
 
-static BUILTINS: [MethodDef; 8] = [
+// ---- entries as Python objects (FORMAT.md §9.4) ------------------------------------------
+// `ord_entries(h, vals, hosts, mode, lo_kind, lo, hi_kind, hi, limit)`: a range of the store as
+// a list of Python objects built here, so a page never goes through bytes the facade decodes.
+// `vals` and `hosts` are the facade's `handle -> value` and `handle -> host key` dicts (an
+// entry whose handle one of them lacks left meanwhile: "failed", and the facade takes its
+// general path); the core reads its entries without the GIL and builds the objects with it.
+
+const WHAT_MASK: i64 = 3;
+const WHAT_PAIRS: i64 = 0;
+const WHAT_KEYS: i64 = 1;
+const WHAT_VALUES: i64 = 2;
+const LO_INCLUSIVE: i64 = 4;
+const HI_INCLUSIVE: i64 = 8;
+const REVERSE: i64 = 16;
+const WITH_DONE: i64 = 32;
+const BOUND_OPEN: i64 = -1;
+const BOUND_INT: i64 = 3;
+
+/// A bound `(kind, obj)`: -1 unbounded, 0 a key encoding (`bytes`), 1 a `str` key, 2 a
+/// `bytes` key, 3 an `int` key within 64 bits. None when the arguments do not say a key.
+unsafe fn bound_arg(
+    py: Py,
+    store: &OrderedStore,
+    kind: i64,
+    obj: PyObj,
+) -> Option<Option<HostKey>> {
+    Some(Some(match kind {
+        BOUND_OPEN => return Some(None),
+        0 => store.key(py.as_bytes(obj)?).ok()?,
+        1 => HostKey::Native(Key::Str(
+            std::str::from_utf8(py.as_utf8(obj)?).ok()?.to_owned(),
+        )),
+        2 => HostKey::Native(Key::Bytes(py.as_bytes(obj)?.to_vec())),
+        BOUND_INT => HostKey::Native(Key::Int(py.as_i64(obj)?)),
+        _ => return None,
+    }))
+}
+
+/// Why building a result stopped: an exception is set, or an entry left meanwhile.
+enum Stop {
+    Raised,
+    Left,
+}
+
+/// `obj`, or why it is null (`left`: no exception is set, the entry left).
+fn built(obj: PyObj, left: bool) -> Result<PyObj, Stop> {
+    match (obj.is_null(), left) {
+        (false, _) => Ok(obj),
+        (true, true) => Err(Stop::Left),
+        (true, false) => Err(Stop::Raised),
+    }
+}
+
+/// The Python object of a native key (a new reference, or null with an exception set).
+unsafe fn native_obj(py: Py, k: &Key) -> PyObj {
+    match k {
+        Key::None => py.none(),
+        Key::Bool(b) => py.boolean(*b),
+        Key::Int(v) => py.int(*v),
+        Key::Float(v) => py.float(*v),
+        Key::Str(s) => py.str(s),
+        Key::Bytes(b) => py.bytes(b),
+        Key::Tuple(items) => py.tuple(items.len(), |i| native_obj(py, &items[i])),
+    }
+}
+
+/// The Python object of a stored key: a host key is the facade's object in `hosts`.
+unsafe fn key_obj(py: Py, k: &PageKey, hosts: PyObj) -> Result<PyObj, Stop> {
+    match k {
+        PageKey::Int(v) => built(py.int(*v), false),
+        PageKey::Key(HostKey::Native(k)) => built(native_obj(py, k), false),
+        PageKey::Key(HostKey::Host(h, _)) => built(py.dict_get_int(hosts, *h), true),
+    }
+}
+
+/// The list `what` asks for (pairs, keys or values) of `entries`.
+unsafe fn entries_list(
+    py: Py,
+    what: i64,
+    entries: &[(PageKey, u64)],
+    vals: PyObj,
+    hosts: PyObj,
+) -> Result<PyObj, Stop> {
+    let mut stop = Stop::Raised;
+    let list = py.list(entries.len(), |i| {
+        let (k, v) = &entries[i];
+        let item = match what {
+            WHAT_KEYS => key_obj(py, k, hosts),
+            WHAT_VALUES => built(py.dict_get_int(vals, *v), true),
+            _ => key_obj(py, k, hosts).and_then(|key| {
+                let val = py.dict_get_int(vals, *v);
+                let left = val.is_null();
+                built(py.pair(key, val), left)
+            }),
+        };
+        item.unwrap_or_else(|why| {
+            stop = why;
+            std::ptr::null_mut()
+        })
+    });
+    if list.is_null() {
+        return Err(stop);
+    }
+    Ok(list)
+}
+
+/// `ord_entries`' work: None when its arguments are not ones it takes, an entry left
+/// meanwhile or the core refused the range (the facade then takes its general path).
+unsafe fn entries_of(py: Py, args: *const PyObj, nargs: isize) -> Option<PyObj> {
+    let a = pyobj::args::<9>(args, nargs)?;
+    let h = u32::try_from(py.as_i64(a[0])?).ok()?;
+    let store = lookup::<OrderedStore>(h as u64)?;
+    let mode = py.as_i64(a[3])?;
+    let what = mode & WHAT_MASK;
+    if !matches!(what, WHAT_PAIRS | WHAT_KEYS | WHAT_VALUES) {
+        return None;
+    }
+    let start = bound_arg(py, &store, py.as_i64(a[4])?, a[5])?;
+    let end = bound_arg(py, &store, py.as_i64(a[6])?, a[7])?;
+    let range = OrderedRange {
+        start: None,
+        start_inclusive: mode & LO_INCLUSIVE != 0,
+        end: None,
+        end_inclusive: mode & HI_INCLUSIVE != 0,
+        limit: u32::try_from(py.as_i64(a[8])?).ok()?,
+        reverse: mode & REVERSE != 0,
+    };
+    let (entries, done) = {
+        let _gil = py.unlock(); // a host key's comparison calls back into Python
+        store.range_entries(&range, &start, &end).ok()?
+    };
+    let list = match entries_list(py, what, &entries, a[1], a[2]) {
+        Ok(list) => list,
+        Err(Stop::Raised) => return Some(std::ptr::null_mut()),
+        Err(Stop::Left) => return None,
+    };
+    Some(if mode & WITH_DONE != 0 {
+        py.pair(py.boolean(done), list)
+    } else {
+        list
+    })
+}
+
+unsafe extern "C" fn entries(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut();
+    };
+    match entry(None, || entries_of(py, args, nargs)) {
+        Some(obj) => obj,
+        None => py.failed(),
+    }
+}
+
+static BUILTINS: [MethodDef; 9] = [
     MethodDef::new(c"ord_get_int", get_int),
     MethodDef::new(c"ord_contains_int", contains_int),
     MethodDef::new(c"ord_remove_int", remove_int),
@@ -333,10 +486,11 @@ static BUILTINS: [MethodDef; 8] = [
     MethodDef::new(c"ord_contains", contains),
     MethodDef::new(c"ord_remove", remove),
     MethodDef::new(c"ord_insert", insert),
+    MethodDef::new(c"ord_entries", entries),
 ];
 
 /// The ordered containers' builtins for Python (FORMAT.md §5.1): the tuple `(get_int,
-/// contains_int, remove_int, insert_int, get, contains, remove, insert)`, a new reference;
+/// contains_int, remove_int, insert_int, get, contains, remove, insert, entries)`, a new reference;
 /// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
 ///
 /// # Safety

@@ -591,6 +591,20 @@ where
         hi: Bound<&K>,
         limit: usize,
     ) -> Result<Vec<(K, V)>, Incomparable> {
+        let mut out = Vec::new();
+        self.visit_page(lo, hi, limit, &mut |k, v| out.push((k.clone(), v.clone())))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with at most `limit` live entries between two bounds, in key order (what
+    /// [`range_page`](Self::range_page) returns, without copying it).
+    pub fn visit_page(
+        &self,
+        lo: Bound<&K>,
+        hi: Bound<&K>,
+        limit: usize,
+        f: &mut dyn FnMut(&K, &V),
+    ) -> Result<(), Incomparable> {
         for b in [lo, hi] {
             if let Bound::Included(k) | Bound::Excluded(k) = b {
                 k.validate()?;
@@ -600,11 +614,11 @@ where
             (lo, hi)
         {
             match a.try_cmp(b)? {
-                Ordering::Greater => return Ok(Vec::new()),
+                Ordering::Greater => return Ok(()),
                 Ordering::Equal
                     if !matches!((lo, hi), (Bound::Included(_), Bound::Included(_))) =>
                 {
-                    return Ok(Vec::new())
+                    return Ok(())
                 }
                 _ => {}
             }
@@ -615,22 +629,40 @@ where
             Bound::Included(k) => self.seek(|x| Ok(k.try_cmp(x)? == Ordering::Greater), guard)?,
             Bound::Excluded(k) => self.seek(|x| Ok(k.try_cmp(x)? != Ordering::Less), guard)?,
         };
-        let mut out = Vec::new();
-        self.collect_from(start, hi, limit, &mut out, guard)?;
-        Ok(out)
+        self.visit_from(start, hi, limit, f, guard)
     }
 
     /// Appends the live entries from `start` on (level 0) while they are within `hi`.
     fn collect_from<'g>(
         &'g self,
-        mut curr: Option<&'g Node<K, V>>,
+        curr: Option<&'g Node<K, V>>,
         hi: Bound<&K>,
         limit: usize,
         out: &mut Vec<(K, V)>,
         guard: &'g Guard,
     ) -> Result<(), Incomparable> {
+        self.visit_from(
+            curr,
+            hi,
+            limit,
+            &mut |k, v| out.push((k.clone(), v.clone())),
+            guard,
+        )
+    }
+
+    /// Calls `f` with the live entries from `start` on (level 0) while they are within `hi`,
+    /// at most `limit`.
+    fn visit_from<'g>(
+        &'g self,
+        mut curr: Option<&'g Node<K, V>>,
+        hi: Bound<&K>,
+        limit: usize,
+        f: &mut dyn FnMut(&K, &V),
+        guard: &'g Guard,
+    ) -> Result<(), Incomparable> {
+        let mut seen = 0;
         while let Some(c) = curr {
-            if out.len() >= limit {
+            if seen >= limit {
                 break;
             }
             let next = c.links.at(0).load(SEQ, guard);
@@ -643,7 +675,8 @@ where
                 if !inside {
                     break;
                 }
-                out.push(entry(c));
+                f(&c.key, &c.value);
+                seen += 1;
             }
             // SAFETY: read under `guard`.
             curr = unsafe { next.with_tag(0).as_ref() };

@@ -50,6 +50,22 @@ pub struct OrderedBatch {
 
 type Entry = (HostKey, u64);
 
+/// A key as [`OrderedStore::range_entries`] gives it: int keys (the common case) without a
+/// copy of the whole key.
+pub(super) enum PageKey {
+    Int(i64),
+    Key(HostKey),
+}
+
+impl PageKey {
+    fn of(k: &HostKey) -> PageKey {
+        match k {
+            HostKey::Native(super::Key::Int(v)) => PageKey::Int(*v),
+            k => PageKey::Key(k.clone()),
+        }
+    }
+}
+
 /// The operations both containers offer, over host keys and u64 handles.
 trait Container: Send + Sync {
     fn len(&self) -> usize;
@@ -85,6 +101,19 @@ trait Container: Send + Sync {
         let done = limit.is_none_or(|n| entries.len() <= n);
         entries.truncate(limit.unwrap_or(usize::MAX));
         Ok(wire::entry_page(&entries, done))
+    }
+    /// Calls `f` with at most `limit` entries between the bounds, in key order.
+    fn visit(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+        f: &mut dyn FnMut(&HostKey, u64),
+    ) -> Result<(), Incomparable> {
+        for (k, v) in self.page(lo, hi, limit)? {
+            f(&k, v);
+        }
+        Ok(())
     }
     /// The number of entries between the bounds.
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
@@ -170,6 +199,21 @@ impl Container for SharedCsbTree<u64, HostKey> {
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
     }
+    fn visit(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+        f: &mut dyn FnMut(&HostKey, u64),
+    ) -> Result<(), Incomparable> {
+        // Under the read lock, from references.
+        self.read(|t| {
+            for (k, v) in t.range_bounds(lo, hi)?.take(limit) {
+                f(k, *v);
+            }
+            Ok(())
+        })
+    }
     fn entry_page(
         &self,
         lo: Bound<&HostKey>,
@@ -218,6 +262,15 @@ impl Container for SkipList<u64, HostKey> {
         handles
     }
     shared_ops!();
+    fn visit(
+        &self,
+        lo: Bound<&HostKey>,
+        hi: Bound<&HostKey>,
+        limit: usize,
+        f: &mut dyn FnMut(&HostKey, u64),
+    ) -> Result<(), Incomparable> {
+        self.visit_page(lo, hi, limit, &mut |k, v| f(k, *v))
+    }
 }
 
 /// A CSBTree or a SkipList for a facade (UDL `OrderedStore`).
@@ -455,7 +508,18 @@ impl OrderedStore {
 
     fn collect(&self, r: &OrderedRange, limit: usize) -> Result<Vec<Entry>> {
         let (start, end) = self.bounds(r)?;
-        let (lo, hi) = bounds_of(r, &start, &end);
+        self.collect_between(r, &start, &end, limit)
+    }
+
+    /// The entries between decoded bounds (`r` gives the flags), at most `limit`.
+    fn collect_between(
+        &self,
+        r: &OrderedRange,
+        start: &Option<HostKey>,
+        end: &Option<HostKey>,
+        limit: usize,
+    ) -> Result<Vec<Entry>> {
+        let (lo, hi) = bounds_of(r, start, end);
         if !r.reverse {
             return Ok(self.map.page(lo, hi, limit)?);
         }
@@ -517,6 +581,38 @@ impl OrderedStore {
         }
     }
 
+    /// The entries of a range between decoded bounds (`range`'s own bounds are ignored; its
+    /// flags, limit and direction apply) and whether they are the last ones: the fast path's
+    /// pages of Python objects (docs/FORMAT.md §9.4).
+    pub(super) fn range_entries(
+        &self,
+        range: &OrderedRange,
+        start: &Option<HostKey>,
+        end: &Option<HostKey>,
+    ) -> Result<(Vec<(PageKey, u64)>, bool)> {
+        let take = match range.limit {
+            0 => usize::MAX,
+            n => n as usize + 1, // one more tells whether the page is the last
+        };
+        let mut entries = Vec::new();
+        if range.reverse {
+            let found = self.collect_between(range, start, end, take)?;
+            entries.extend(found.iter().map(|(k, v)| (PageKey::of(k), *v)));
+        } else {
+            let (lo, hi) = bounds_of(range, start, end);
+            if take == usize::MAX && start.is_none() && end.is_none() {
+                entries.reserve(self.map.len()); // the whole container
+            }
+            self.map
+                .visit(lo, hi, take, &mut |k, v| entries.push((PageKey::of(k), v)))?;
+        }
+        let done = range.limit == 0 || entries.len() <= range.limit as usize;
+        if range.limit != 0 {
+            entries.truncate(range.limit as usize);
+        }
+        Ok((entries, done))
+    }
+
     pub fn count_range(&self, range: OrderedRange) -> VResult<u64> {
         guard(|| {
             let (start, end) = self.bounds(&range)?;
@@ -528,5 +624,71 @@ impl OrderedStore {
     /// Id for the C fast path (docs/FORMAT.md §9.4).
     pub fn fast_handle(self: Arc<Self>) -> u64 {
         crate::fastpath::claim(&self.fast_id, &self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ordered::Key;
+
+    fn enc(k: &HostKey) -> Vec<u8> {
+        let mut out = Vec::new();
+        wire::encode_key(k, &mut out);
+        out
+    }
+
+    /// `range_entries` (the fast path's Python lists) gives exactly the entries of the UDL's
+    /// `range` page, in every direction, with and without a limit, for int and str keys.
+    #[test]
+    fn range_entries_equal_range_pages() {
+        for kind in [OrderedKind::CsbTree, OrderedKind::SkipList] {
+            for strs in [false, true] {
+                let key = |i: i64| {
+                    HostKey::Native(if strs {
+                        Key::Str(format!("k{i:04}"))
+                    } else {
+                        Key::Int(i)
+                    })
+                };
+                let store = OrderedStore::new(kind, 4, None).unwrap();
+                for i in (0..300).rev() {
+                    store.insert(&enc(&key(i * 2)), i as u64 + 1).unwrap();
+                }
+                for (lo, hi) in [(None, None), (Some(7), Some(301)), (Some(40), Some(40))] {
+                    for (limit, reverse, lo_inc, hi_inc) in [
+                        (0, false, true, false),
+                        (0, true, false, true),
+                        (16, false, false, true),
+                        (16, true, true, false),
+                        (1, true, true, true),
+                    ] {
+                        let start = lo.map(key);
+                        let end = hi.map(key);
+                        let r = OrderedRange {
+                            start: start.as_ref().map(enc),
+                            start_inclusive: lo_inc,
+                            end: end.as_ref().map(enc),
+                            end_inclusive: hi_inc,
+                            limit,
+                            reverse,
+                        };
+                        let (got, done) = store.range_entries(&r, &start, &end).unwrap();
+                        let got: Vec<(HostKey, u64)> = got
+                            .into_iter()
+                            .map(|(k, v)| match k {
+                                PageKey::Int(i) => (HostKey::Native(Key::Int(i)), v),
+                                PageKey::Key(k) => (k, v),
+                            })
+                            .collect();
+                        assert_eq!(
+                            wire::entry_page(&got, done),
+                            store.range_page(&r).unwrap(),
+                            "{kind:?} strs={strs} {lo:?}..{hi:?} {limit} {reverse}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
