@@ -537,6 +537,45 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
         Ok(())
     }
 
+    /// The values of `keys[order[0]]`, `keys[order[1]]` … stored at those indices, where
+    /// `order` lists the keys in ascending order: each search starts at the leaf of the one
+    /// before when the key is not past that leaf's last key (a finger), else at the root. The
+    /// first refused key is an error (a batch not in order is wrong, never unsafe).
+    pub fn get_many_ordered(
+        &self,
+        keys: &[K],
+        order: &[u32],
+    ) -> Result<Vec<Option<&V>>, Incomparable> {
+        let mut out = vec![None; keys.len()];
+        let mut finger: Option<u32> = None;
+        for &i in order {
+            let key = &keys[i as usize];
+            key.validate()?;
+            let kp = key.prefix();
+            let at = match finger {
+                Some(l) => {
+                    let keys = &self.leaves[l].keys;
+                    match keys.len() {
+                        0 => None,
+                        n if keys.cmp_at(n - 1, key, kp)? != Ordering::Greater => Some(l),
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            let l = match at {
+                Some(l) => l,
+                None => self.leaf_for(key, kp)?,
+            };
+            finger = Some(l);
+            let leaf = &self.leaves[l];
+            if let Ok(j) = leaf.keys.find(key, kp)? {
+                out[i as usize] = Some(&leaf.vals[j]);
+            }
+        }
+        Ok(out)
+    }
+
     /// The values of `keys`, in order; the first refused key is an error.
     pub fn get_many(&self, keys: &[K]) -> Result<Vec<Option<&V>>, BatchError> {
         keys.iter()

@@ -81,6 +81,16 @@ trait Container: Send + Sync {
         prev: &mut Vec<Option<u64>>,
     ) -> Result<(), BatchError>;
     fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError>;
+    /// Removes `keys` in order, pushing what each removed; stops at the first refused key.
+    fn remove_many(&self, keys: &[HostKey], prev: &mut Vec<Option<u64>>) -> Result<(), BatchError> {
+        for (index, k) in keys.iter().enumerate() {
+            prev.push(
+                self.remove(k)
+                    .map_err(|error| BatchError { index, error })?,
+            );
+        }
+        Ok(())
+    }
     /// Removes every entry, returning the handles removed.
     fn clear(&self) -> Vec<u64>;
     fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable>;
@@ -135,9 +145,6 @@ macro_rules! shared_ops {
         }
         fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable> {
             Self::remove(self, k)
-        }
-        fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
-            Self::get_many(self, keys)
         }
         fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable> {
             match which {
@@ -196,6 +203,41 @@ impl Container for SharedCsbTree<u64, HostKey> {
         })
     }
     shared_ops!();
+    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        if let Some(order) = batch_order(keys) {
+            // In key order (neighbouring keys share their leaves); any refusal: the batch
+            // again in its own order, which reports the first refused key.
+            let found = self.read(|t| -> Result<Vec<Option<u64>>, Incomparable> {
+                let found = t.get_many_ordered(keys, &order)?;
+                Ok(found.into_iter().map(|v| v.copied()).collect())
+            });
+            if let Ok(found) = found {
+                return Ok(found);
+            }
+        }
+        SharedCsbTree::get_many(self, keys)
+    }
+    fn remove_many(&self, keys: &[HostKey], prev: &mut Vec<Option<u64>>) -> Result<(), BatchError> {
+        self.write(|t| {
+            if let Some(order) = batch_order(keys) {
+                // In key order, once every key was found comparable (a read-only pass over
+                // the same comparisons), so nothing refuses a key half-way; removing keys
+                // in another order leaves the same entries, and equal keys keep their order.
+                if order.iter().all(|&i| t.get(&keys[i as usize]).is_ok()) {
+                    let mut out = vec![None; keys.len()];
+                    for &i in &order {
+                        out[i as usize] = t.remove(&keys[i as usize]).ok().flatten();
+                    }
+                    prev.extend(out);
+                    return Ok(());
+                }
+            }
+            for (index, k) in keys.iter().enumerate() {
+                prev.push(t.remove(k).map_err(|error| BatchError { index, error })?);
+            }
+            Ok(())
+        })
+    }
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
     }
@@ -262,6 +304,9 @@ impl Container for SkipList<u64, HostKey> {
         handles
     }
     shared_ops!();
+    fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        Self::get_many(self, keys)
+    }
     fn visit(
         &self,
         lo: Bound<&HostKey>,
@@ -270,6 +315,51 @@ impl Container for SkipList<u64, HostKey> {
         f: &mut dyn FnMut(&HostKey, u64),
     ) -> Result<(), Incomparable> {
         self.visit_page(lo, hi, limit, &mut |k, v| f(k, *v))
+    }
+}
+
+/// Batches shorter than this are applied in their own order.
+const SORT_MIN: usize = 256;
+
+/// The item indices of a batch in key order (equal keys in batch order), when it is worth
+/// walking the tree that way: at least [`SORT_MIN`] keys, all ints, all str or all bytes (never
+/// a host key: sorting makes no comparison the batch would not make). Which order a batch is
+/// applied in changes only how its keys share cache lines, never its outcome.
+fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
+    use super::Key;
+    if keys.len() < SORT_MIN || u32::try_from(keys.len()).is_err() {
+        return None;
+    }
+    fn sorted<T: Ord>(mut v: Vec<(T, u32)>) -> Vec<u32> {
+        v.sort_unstable(); // (key, index): equal keys stay in batch order
+        v.into_iter().map(|(_, i)| i).collect()
+    }
+    let index = |i: usize| i as u32;
+    match &keys[0] {
+        HostKey::Native(Key::Int(_)) => {
+            let mut v = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                let HostKey::Native(Key::Int(x)) = k else {
+                    return None;
+                };
+                v.push((*x, index(i)));
+            }
+            Some(sorted(v))
+        }
+        HostKey::Native(Key::Str(_) | Key::Bytes(_)) => {
+            let str_keys = matches!(keys[0], HostKey::Native(Key::Str(_)));
+            let mut v = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
+                let b: &[u8] = match k {
+                    HostKey::Native(Key::Str(s)) if str_keys => s.as_bytes(),
+                    HostKey::Native(Key::Bytes(b)) if !str_keys => b,
+                    _ => return None,
+                };
+                v.push((b, index(i)));
+            }
+            Some(sorted(v))
+        }
+        _ => None,
     }
 }
 
@@ -464,16 +554,7 @@ impl OrderedStore {
         guard(|| {
             let keys = self.decoder().page(keys)?;
             let mut prev = Vec::with_capacity(keys.len());
-            let mut r = Ok(());
-            for (index, k) in keys.iter().enumerate() {
-                match self.map.remove(k) {
-                    Ok(v) => prev.push(v),
-                    Err(error) => {
-                        r = Err(BatchError { index, error });
-                        break;
-                    }
-                }
-            }
+            let r = self.map.remove_many(&keys, &mut prev);
             Ok(batch_outcome(prev, r))
         })
     }
@@ -690,5 +771,102 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use crate::ordered::Key;
+
+    fn page(keys: &[HostKey]) -> Vec<u8> {
+        let mut out = Vec::new();
+        wire::put_key_page(&mut out, keys.iter());
+        out
+    }
+
+    fn filled(kind: OrderedKind, n: i64) -> OrderedStore {
+        let s = OrderedStore::new(kind, 5, None).unwrap();
+        let keys: Vec<HostKey> = (0..n).map(|i| HostKey::Native(Key::Int(i * 3))).collect();
+        let handles: Vec<u64> = (1..=n as u64).collect();
+        s.insert_many(
+            &page(&keys),
+            &wire::handles_bytes(handles.into_iter()),
+            false,
+        )
+        .unwrap();
+        s
+    }
+
+    /// Batches taken in key order (CSBTree, 256 keys and more) give what the same batch gives
+    /// one key at a time: found handles, duplicates, absent keys; a refused key stops the
+    /// batch at its own index with nothing after it applied.
+    #[test]
+    fn ordered_batches_equal_one_key_at_a_time() {
+        let n = 2000;
+        // Descending, with duplicates and absent keys.
+        let probe: Vec<HostKey> = (0..900)
+            .rev()
+            .flat_map(|i| [i * 5, i * 5])
+            .map(|k| HostKey::Native(Key::Int(k)))
+            .collect();
+        let expect_get: Vec<u64> = probe
+            .iter()
+            .map(|k| match k {
+                HostKey::Native(Key::Int(x)) if x % 3 == 0 && *x < n * 3 => (x / 3 + 1) as u64,
+                _ => 0,
+            })
+            .collect();
+        for kind in [OrderedKind::CsbTree, OrderedKind::SkipList] {
+            let s = filled(kind, n);
+            let got = wire::handles_of(&s.get_many(&page(&probe)).unwrap()).unwrap();
+            assert_eq!(got, expect_get, "{kind:?}");
+            let batch = s.remove_many(&page(&probe)).unwrap();
+            assert!(batch.error.is_none());
+            let mut seen = std::collections::HashSet::new();
+            let expect_rm: Vec<u64> = probe
+                .iter()
+                .zip(&expect_get)
+                .map(|(k, &h)| {
+                    if h != 0 && seen.insert(enc_of(k)) {
+                        h
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            assert_eq!(
+                wire::handles_of(&batch.previous).unwrap(),
+                expect_rm,
+                "{kind:?}"
+            );
+            assert_eq!(
+                s.len(),
+                n as u64 - expect_rm.iter().filter(|&&h| h != 0).count() as u64
+            );
+            // A str key in an int tree at index 300: 300 keys removed, then the error.
+            let s = filled(kind, n);
+            let mut bad = probe.clone();
+            bad[300] = HostKey::Native(Key::Str("x".into()));
+            assert!(s.get_many(&page(&bad)).is_err());
+            let batch = s.remove_many(&page(&bad)).unwrap();
+            assert!(batch.error.unwrap().starts_with("item 300:"));
+            assert_eq!(wire::handles_of(&batch.previous).unwrap(), expect_rm[..300]);
+            // Int keys (taken in key order) against a tree holding a str key: refused at
+            // index 0, nothing removed.
+            let odd = HostKey::Native(Key::Str("odd".into()));
+            let strs = OrderedStore::new(kind, 5, None).unwrap();
+            strs.insert(&enc_of(&odd), 1).unwrap();
+            assert!(strs.get_many(&page(&probe)).is_err());
+            let batch = strs.remove_many(&page(&probe)).unwrap();
+            assert!(batch.error.unwrap().starts_with("item 0:"));
+            assert!(batch.previous.is_empty() && strs.len() == 1);
+        }
+    }
+
+    fn enc_of(k: &HostKey) -> Vec<u8> {
+        let mut out = Vec::new();
+        wire::encode_key(k, &mut out);
+        out
     }
 }
