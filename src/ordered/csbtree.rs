@@ -537,10 +537,10 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
         Ok(())
     }
 
-    /// The values of `keys[order[0]]`, `keys[order[1]]` … stored at those indices, where
-    /// `order` lists the keys in ascending order: each search starts at the leaf of the one
-    /// before when the key is not past that leaf's last key (a finger), else at the root. The
-    /// first refused key is an error (a batch not in order is wrong, never unsafe).
+    /// The values of `keys[order[0]]`, `keys[order[1]]` … stored at those indices (`order` any
+    /// permutation; the closer to ascending, the faster): each search stays in the leaf of the
+    /// key before when the key lies between that leaf's first and last keys (a finger), else
+    /// starts at the root. The first refused key (in `order`) is an error.
     pub fn get_many_ordered(
         &self,
         keys: &[K],
@@ -555,11 +555,11 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
             let at = match finger {
                 Some(l) => {
                     let keys = &self.leaves[l].keys;
-                    match keys.len() {
-                        0 => None,
-                        n if keys.cmp_at(n - 1, key, kp)? != Ordering::Greater => Some(l),
-                        _ => None,
-                    }
+                    let n = keys.len();
+                    let inside = n > 0
+                        && keys.cmp_at(0, key, kp)? != Ordering::Less
+                        && keys.cmp_at(n - 1, key, kp)? != Ordering::Greater;
+                    inside.then_some(l)
                 }
                 None => None,
             };

@@ -219,11 +219,18 @@ impl Container for SharedCsbTree<u64, HostKey> {
     }
     fn remove_many(&self, keys: &[HostKey], prev: &mut Vec<Option<u64>>) -> Result<(), BatchError> {
         self.write(|t| {
-            if let Some(order) = batch_order(keys) {
-                // In key order, once every key was found comparable (a read-only pass over
-                // the same comparisons), so nothing refuses a key half-way; removing keys
-                // in another order leaves the same entries, and equal keys keep their order.
-                if order.iter().all(|&i| t.get(&keys[i as usize]).is_ok()) {
+            // No tuples: their comparability is not transitive, so keys a read-only pass
+            // found comparable could meet others once entries left.
+            let plain = || {
+                !keys
+                    .iter()
+                    .any(|k| matches!(k, HostKey::Native(super::Key::Tuple(_))))
+            };
+            if let Some(order) = batch_order(keys).filter(|_| plain()) {
+                // In key order, once a read-only pass found every key comparable with the
+                // entries, so nothing refuses a key half-way; removing keys in another order
+                // leaves the same entries, and equal keys keep their order.
+                if t.get_many_ordered(keys, &order).is_ok() {
                     let mut out = vec![None; keys.len()];
                     for &i in &order {
                         out[i as usize] = t.remove(&keys[i as usize]).ok().flatten();
@@ -321,10 +328,11 @@ impl Container for SkipList<u64, HostKey> {
 /// Batches shorter than this are applied in their own order.
 const SORT_MIN: usize = 256;
 
-/// The item indices of a batch in key order (equal keys in batch order), when it is worth
-/// walking the tree that way: at least [`SORT_MIN`] keys, all ints, all str or all bytes (never
-/// a host key: sorting makes no comparison the batch would not make). Which order a batch is
-/// applied in changes only how its keys share cache lines, never its outcome.
+/// The item indices of a batch in (about) key order, equal keys in batch order, when it is
+/// worth walking the tree that way: at least [`SORT_MIN`] keys and no host key (sorting calls
+/// no comparison back into the host). Batches of only int, only str or only bytes keys sort
+/// exactly, others by their 8-byte prefixes ([`OrderedKey::prefix`]). Which order a batch is applied
+/// in changes only how its keys share cache lines, never its outcome.
 fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
     use super::Key;
     if keys.len() < SORT_MIN || u32::try_from(keys.len()).is_err() {
@@ -334,33 +342,40 @@ fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
         v.sort_unstable(); // (key, index): equal keys stay in batch order
         v.into_iter().map(|(_, i)| i).collect()
     }
-    let index = |i: usize| i as u32;
-    match &keys[0] {
-        HostKey::Native(Key::Int(_)) => {
-            let mut v = Vec::with_capacity(keys.len());
-            for (i, k) in keys.iter().enumerate() {
-                let HostKey::Native(Key::Int(x)) = k else {
-                    return None;
-                };
-                v.push((*x, index(i)));
-            }
-            Some(sorted(v))
+    let mut ints = Vec::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        match k {
+            HostKey::Native(Key::Int(x)) => ints.push((*x, i as u32)),
+            _ => break,
         }
-        HostKey::Native(Key::Str(_) | Key::Bytes(_)) => {
-            let str_keys = matches!(keys[0], HostKey::Native(Key::Str(_)));
-            let mut v = Vec::with_capacity(keys.len());
-            for (i, k) in keys.iter().enumerate() {
-                let b: &[u8] = match k {
-                    HostKey::Native(Key::Str(s)) if str_keys => s.as_bytes(),
-                    HostKey::Native(Key::Bytes(b)) if !str_keys => b,
-                    _ => return None,
-                };
-                v.push((b, index(i)));
-            }
-            Some(sorted(v))
-        }
-        _ => None,
     }
+    if ints.len() == keys.len() {
+        return Some(sorted(ints));
+    }
+    fn text(k: &HostKey, str_keys: bool) -> Option<&[u8]> {
+        match k {
+            HostKey::Native(Key::Str(s)) if str_keys => Some(s.as_bytes()),
+            HostKey::Native(Key::Bytes(b)) if !str_keys => Some(b),
+            _ => None,
+        }
+    }
+    let str_keys = matches!(keys[0], HostKey::Native(Key::Str(_)));
+    if let Some(v) = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Some((text(k, str_keys)?, i as u32)))
+        .collect::<Option<Vec<_>>>()
+    {
+        return Some(sorted(v)); // all str or all bytes: exactly
+    }
+    let mut v = Vec::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        match k {
+            HostKey::Native(k) => v.push((k.prefix(), i as u32)),
+            HostKey::Host(..) => return None,
+        }
+    }
+    Some(sorted(v))
 }
 
 /// A CSBTree or a SkipList for a facade (UDL `OrderedStore`).
