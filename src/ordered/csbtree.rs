@@ -35,7 +35,7 @@ use std::ops::{Bound, Index, IndexMut};
 
 use parking_lot::RwLock;
 
-use super::key::{BatchError, Incomparable, Key, OrderedKey};
+use super::key::{BatchError, Incomparable, Key, OrderedKey, Prefix};
 
 /// The default order (maximum keys per node), 1.1.0's.
 pub const DEFAULT_ORDER: usize = 63;
@@ -47,13 +47,13 @@ const MAX_DEPTH: usize = 64;
 const END: u32 = u32::MAX;
 
 /// A key with its prefix ([`OrderedKey::prefix`]).
-type Sep<K> = (K, u64);
+type Sep<K> = (K, Prefix);
 
 /// The keys of a node and, in parallel, their prefixes: binary searches read the 8-byte
 /// prefixes and touch a key only when two prefixes do not decide.
 struct Keys<K> {
     keys: Vec<K>,
-    pre: Vec<u64>,
+    pre: Vec<Prefix>,
 }
 
 impl<K> Default for Keys<K> {
@@ -136,7 +136,7 @@ impl<K: OrderedKey + Clone> Keys<K> {
     /// `key` (with prefix `kp`) against key `i`; `key` is the left operand, so errors name
     /// its type first.
     #[inline]
-    fn cmp_at(&self, i: usize, key: &K, kp: u64) -> Result<Ordering, Incomparable> {
+    fn cmp_at(&self, i: usize, key: &K, kp: Prefix) -> Result<Ordering, Incomparable> {
         match K::cmp_prefix(kp, self.pre[i]) {
             Some(o) => Ok(o),
             None => key.try_cmp(&self.keys[i]),
@@ -145,7 +145,7 @@ impl<K: OrderedKey + Clone> Keys<K> {
 
     /// First index whose key is `> key` (the number of keys `<= key`).
     #[inline]
-    fn upper_bound(&self, key: &K, kp: u64) -> Result<usize, Incomparable> {
+    fn upper_bound(&self, key: &K, kp: Prefix) -> Result<usize, Incomparable> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -160,7 +160,7 @@ impl<K: OrderedKey + Clone> Keys<K> {
 
     /// First index whose key is `>= key`.
     #[inline]
-    fn lower_bound(&self, key: &K, kp: u64) -> Result<usize, Incomparable> {
+    fn lower_bound(&self, key: &K, kp: Prefix) -> Result<usize, Incomparable> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -175,7 +175,7 @@ impl<K: OrderedKey + Clone> Keys<K> {
 
     /// `Ok(i)`: key `i` equals `key`; `Err(i)`: `key` belongs at `i`.
     #[inline]
-    fn find(&self, key: &K, kp: u64) -> Result<Result<usize, usize>, Incomparable> {
+    fn find(&self, key: &K, kp: Prefix) -> Result<Result<usize, usize>, Incomparable> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -438,7 +438,7 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
 
     /// The leaf that holds `key` if present, without a path.
     #[inline]
-    fn leaf_for(&self, key: &K, kp: u64) -> Result<u32, Incomparable> {
+    fn leaf_for(&self, key: &K, kp: Prefix) -> Result<u32, Incomparable> {
         let mut node = self.root;
         for _ in 0..self.height {
             let n = &self.inner[node];
@@ -449,7 +449,7 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
 
     /// The leaf that holds `key` if present, recording the path to it.
     #[inline]
-    fn leaf_path(&self, key: &K, kp: u64, path: &mut Path) -> Result<u32, Incomparable> {
+    fn leaf_path(&self, key: &K, kp: Prefix, path: &mut Path) -> Result<u32, Incomparable> {
         let mut node = self.root;
         for _ in 0..self.height {
             let n = &self.inner[node];

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
-use super::key::{Incomparable, Key, OrderedKey};
+use super::key::{Incomparable, Key, OrderedKey, Prefix};
 
 /// The host's order for its own keys (the UDL's `callback interface HostKeyOrder`): -1, 0 or 1,
 /// or 2 when the host cannot order the pair (the host keeps its own exception).
@@ -53,7 +53,7 @@ impl fmt::Debug for HostKey {
 
 /// Prefix class of host keys: above every class of `Key` and with a constant summary, so two
 /// prefixes never decide a comparison that involves a host key.
-const HOST_PREFIX: u64 = 5 << 61;
+const HOST_PREFIX: Prefix = 5 << 125;
 
 fn host_cmp(
     order: &dyn HostKeyOrder,
@@ -92,7 +92,7 @@ impl OrderedKey for HostKey {
     }
 
     #[inline]
-    fn prefix(&self) -> u64 {
+    fn prefix(&self) -> Prefix {
         match self {
             HostKey::Native(k) => k.prefix(),
             HostKey::Host(..) => HOST_PREFIX,
@@ -100,7 +100,7 @@ impl OrderedKey for HostKey {
     }
 
     #[inline]
-    fn cmp_prefix(a: u64, b: u64) -> Option<Ordering> {
+    fn cmp_prefix(a: Prefix, b: Prefix) -> Option<Ordering> {
         Key::cmp_prefix(a, b)
     }
 }
