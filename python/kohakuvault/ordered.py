@@ -609,6 +609,9 @@ class _Ordered:
 
     def keys(self) -> list:
         """Every key in ascending order (one crossing)."""
+        out = _entries(self._fh, self._vals, self._hosts, _KEYS, -1, None, -1, None, 0)
+        if out is not FAILED:  # the list the core builds (§9.4): faster than a page here
+            return out
         _, _, keys = entry_page(self._all(), self._hosts, handles=False)
         if self._hosts and any(map(is_, keys, repeat(GONE))):
             return [k for k in keys if k is not GONE]

@@ -643,8 +643,8 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
 
     monkeypatch.setattr(ordered, "_entries", no_entries)
     assert reads() == fast
-    # range; irange's pages of 64, 256 and the last 702 of its 1022 entries; neighbours
-    assert len(built) == 1 + 3 + 8
+    # range; keys; irange's pages of 64, 256 and the last 702 of its 1022 entries; neighbours
+    assert len(built) == 1 + 1 + 3 + 8
     refused = []
 
     def refuse(*args):  # as a failed fast call: the UDL call is made instead

@@ -49,18 +49,91 @@ const END: u32 = u32::MAX;
 /// A key with its prefix ([`OrderedKey::prefix`]).
 type Sep<K> = (K, Prefix);
 
-/// The keys of a node and, in parallel, their prefixes: binary searches read the 8-byte
-/// prefixes and touch a key only when two prefixes do not decide.
+/// The keys' prefixes of a node as two arrays of their high and low 64 bits: a search reads a
+/// low half only when the high halves are equal (most int keys are decided by the high half, so
+/// their searches touch no more memory than with 64-bit prefixes).
+#[derive(Default)]
+struct Prefixes {
+    hi: Vec<u64>,
+    lo: Vec<u64>,
+}
+
+fn halves(p: Prefix) -> (u64, u64) {
+    ((p >> 64) as u64, p as u64)
+}
+
+fn whole(hi: u64, lo: u64) -> Prefix {
+    ((hi as Prefix) << 64) | lo as Prefix
+}
+
+impl Prefixes {
+    fn with_capacity(n: usize) -> Self {
+        Prefixes {
+            hi: Vec::with_capacity(n),
+            lo: Vec::with_capacity(n),
+        }
+    }
+    fn len(&self) -> usize {
+        self.hi.len()
+    }
+    fn reserve_exact(&mut self, n: usize) {
+        self.hi.reserve_exact(n);
+        self.lo.reserve_exact(n);
+    }
+    fn get(&self, i: usize) -> Prefix {
+        whole(self.hi[i], self.lo[i])
+    }
+    fn set(&mut self, i: usize, p: Prefix) {
+        (self.hi[i], self.lo[i]) = halves(p);
+    }
+    fn insert(&mut self, i: usize, p: Prefix) {
+        let (h, l) = halves(p);
+        self.hi.insert(i, h);
+        self.lo.insert(i, l);
+    }
+    fn remove(&mut self, i: usize) -> Prefix {
+        whole(self.hi.remove(i), self.lo.remove(i))
+    }
+    fn push(&mut self, p: Prefix) {
+        let (h, l) = halves(p);
+        self.hi.push(h);
+        self.lo.push(l);
+    }
+    fn pop(&mut self) -> Option<Prefix> {
+        Some(whole(self.hi.pop()?, self.lo.pop()?))
+    }
+    fn move_tail(&mut self, at: usize, into: &mut Prefixes) {
+        into.hi.extend(self.hi.drain(at..));
+        into.lo.extend(self.lo.drain(at..));
+    }
+    fn append(&mut self, other: Prefixes) {
+        self.hi.extend(other.hi);
+        self.lo.extend(other.lo);
+    }
+    /// The order of `kp` against prefix `i` when the prefixes decide it.
+    #[inline]
+    fn decide<K: OrderedKey>(&self, i: usize, kp: Prefix) -> Option<Ordering> {
+        let (hi, khi) = (self.hi[i], (kp >> 64) as u64);
+        if hi != khi {
+            // The high halves differ, so the low halves cannot change the order.
+            return K::cmp_prefix_high(khi, hi);
+        }
+        K::cmp_prefix(kp, whole(hi, self.lo[i]))
+    }
+}
+
+/// The keys of a node and, in parallel, their prefixes: binary searches read the prefixes and
+/// touch a key only when two prefixes do not decide.
 struct Keys<K> {
     keys: Vec<K>,
-    pre: Vec<Prefix>,
+    pre: Prefixes,
 }
 
 impl<K> Default for Keys<K> {
     fn default() -> Self {
         Keys {
             keys: Vec::new(),
-            pre: Vec::new(),
+            pre: Prefixes::default(),
         }
     }
 }
@@ -77,7 +150,7 @@ impl<K: OrderedKey + Clone> Keys<K> {
     fn with_capacity(n: usize) -> Self {
         Keys {
             keys: Vec::with_capacity(n),
-            pre: Vec::with_capacity(n),
+            pre: Prefixes::with_capacity(n),
         }
     }
     #[inline]
@@ -117,27 +190,27 @@ impl<K: OrderedKey + Clone> Keys<K> {
     }
     fn set(&mut self, i: usize, (k, p): Sep<K>) {
         self.keys[i] = k;
-        self.pre[i] = p;
+        self.pre.set(i, p);
     }
     /// A copy of key `i` with its prefix.
     fn sep(&self, i: usize) -> Sep<K> {
-        (self.keys[i].clone(), self.pre[i])
+        (self.keys[i].clone(), self.pre.get(i))
     }
     /// Moves the keys from `at` on into `into`.
     fn move_tail(&mut self, at: usize, into: &mut Keys<K>) {
         into.keys.extend(self.keys.drain(at..));
-        into.pre.extend(self.pre.drain(at..));
+        self.pre.move_tail(at, &mut into.pre);
     }
     fn append(&mut self, other: Keys<K>) {
         self.keys.extend(other.keys);
-        self.pre.extend(other.pre);
+        self.pre.append(other.pre);
     }
 
     /// `key` (with prefix `kp`) against key `i`; `key` is the left operand, so errors name
     /// its type first.
     #[inline]
     fn cmp_at(&self, i: usize, key: &K, kp: Prefix) -> Result<Ordering, Incomparable> {
-        match K::cmp_prefix(kp, self.pre[i]) {
+        match self.pre.decide::<K>(i, kp) {
             Some(o) => Ok(o),
             None => key.try_cmp(&self.keys[i]),
         }
@@ -969,8 +1042,8 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
             || node
                 .keys
                 .iter()
-                .zip(&node.pre)
-                .any(|(k, p)| k.prefix() != *p)
+                .enumerate()
+                .any(|(i, k)| k.prefix() != node.pre.get(i))
         {
             return Err("a stored prefix does not match its key".into());
         }

@@ -103,6 +103,11 @@ impl OrderedKey for HostKey {
     fn cmp_prefix(a: Prefix, b: Prefix) -> Option<Ordering> {
         Key::cmp_prefix(a, b)
     }
+
+    #[inline]
+    fn cmp_prefix_high(a: u64, b: u64) -> Option<Ordering> {
+        Key::cmp_prefix_high(a, b)
+    }
 }
 
 // ---- one key (§9.1) ----------------------------------------------------------------------
