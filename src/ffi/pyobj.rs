@@ -361,21 +361,34 @@ impl Py {
     ///
     /// # Safety
     /// The GIL must be held; `item` must not touch the list.
-    pub unsafe fn list(self, n: usize, mut item: impl FnMut(usize) -> PyObj) -> PyObj {
-        let api = self.0;
-        let l = (api.list_new)(n as isize);
-        if l.is_null() {
-            return l;
+    pub unsafe fn list(self, n: usize, item: impl FnMut(usize) -> PyObj) -> PyObj {
+        self.sequence(self.0.list_new, self.0.list_set, n, item)
+    }
+
+    /// A new list or tuple (`new`, `set`) of `n` items made by `item(i)`, as [`Py::list`].
+    ///
+    /// # Safety
+    /// The GIL must be held; `item` must not touch the sequence.
+    unsafe fn sequence(
+        self,
+        new: TupleNewFn,
+        set: TupleSetFn,
+        n: usize,
+        mut item: impl FnMut(usize) -> PyObj,
+    ) -> PyObj {
+        let seq = new(n as isize);
+        if seq.is_null() {
+            return seq;
         }
         for i in 0..n {
             let x = item(i);
             if x.is_null() {
-                (api.decref)(l);
+                (self.0.decref)(seq);
                 return x;
             }
-            (api.list_set)(l, i as isize, x); // steals; cannot fail on a new list in range
+            set(seq, i as isize, x); // steals; cannot fail on a new sequence in range
         }
-        l
+        seq
     }
 
     /// A new tuple of `n` items made by `item(i)` (each a new reference, stolen; null stops
@@ -383,21 +396,8 @@ impl Py {
     ///
     /// # Safety
     /// The GIL must be held.
-    pub unsafe fn tuple(self, n: usize, mut item: impl FnMut(usize) -> PyObj) -> PyObj {
-        let api = self.0;
-        let t = (api.tuple_new)(n as isize);
-        if t.is_null() {
-            return t;
-        }
-        for i in 0..n {
-            let x = item(i);
-            if x.is_null() {
-                (api.decref)(t);
-                return x;
-            }
-            (api.tuple_set)(t, i as isize, x); // steals; cannot fail on a new tuple in range
-        }
-        t
+    pub unsafe fn tuple(self, n: usize, item: impl FnMut(usize) -> PyObj) -> PyObj {
+        self.sequence(self.0.tuple_new, self.0.tuple_set, n, item)
     }
 
     /// `str(s)`, or null with a Python exception set.

@@ -112,19 +112,15 @@ trait Container: Send + Sync {
         entries.truncate(limit.unwrap_or(usize::MAX));
         Ok(wire::entry_page(&entries, done))
     }
-    /// Calls `f` with at most `limit` entries between the bounds, in key order.
+    /// Calls `f` with at most `limit` entries between the bounds, in key order (without
+    /// copying them).
     fn visit(
         &self,
         lo: Bound<&HostKey>,
         hi: Bound<&HostKey>,
         limit: usize,
         f: &mut dyn FnMut(&HostKey, u64),
-    ) -> Result<(), Incomparable> {
-        for (k, v) in self.page(lo, hi, limit)? {
-            f(&k, v);
-        }
-        Ok(())
-    }
+    ) -> Result<(), Incomparable>;
     /// The number of entries between the bounds.
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         Ok(self.page(lo, hi, usize::MAX)?.len())
