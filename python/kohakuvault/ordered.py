@@ -102,7 +102,6 @@ _NEIGHBOR_RANGE = {
     _CEILING: (_LO_INC, False),
     _HIGHER: (0, False),
 }
-_OPEN_BOUND = (_B_OPEN, None)
 
 
 def _bound(key):
@@ -599,6 +598,16 @@ class _Ordered:
     def _all(self) -> bytes:
         return self._fetch(None, True, None, False, 0, False)
 
+    def _built(self, mode: int, start, end, limit: int):
+        """The list ``ord_entries`` builds (§9.4) for ``mode`` between two bound keys
+        (``_OPEN``: unbounded), or FAILED (a host key bound, or the core's refusal: then take
+        the page path)."""
+        lo = _bound(start)
+        hi = _bound(end)
+        if lo is None or hi is None:
+            return FAILED
+        return _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, limit)
+
     def items(self) -> list:
         """Every ``(key, value)`` pair in ascending key order (one crossing)."""
         _, handles, keys = entry_page(self._all(), self._hosts)
@@ -609,7 +618,7 @@ class _Ordered:
 
     def keys(self) -> list:
         """Every key in ascending order (one crossing)."""
-        out = _entries(self._fh, self._vals, self._hosts, _KEYS, -1, None, -1, None, 0)
+        out = self._built(_KEYS, _OPEN, _OPEN, 0)
         if out is not FAILED:  # the list the core builds (§9.4): faster than a page here
             return out
         _, _, keys = entry_page(self._all(), self._hosts, handles=False)
@@ -635,12 +644,9 @@ class _Ordered:
     def range(self, start, end) -> list:
         """``[(key, value)]`` with ``start <= key < end`` (1.1.0: end exclusive; both are keys,
         ``None`` is the key None), ascending, in one crossing."""
-        lo = _bound(start)
-        hi = _bound(end)
-        if lo is not None and hi is not None:
-            out = _entries(self._fh, self._vals, self._hosts, _LO_INC, *lo, *hi, 0)
-            if out is not FAILED:
-                return out
+        out = self._built(_LO_INC, start, end, 0)
+        if out is not FAILED:
+            return out
         s = encode(start)
         e = encode(end)
         if s is None or e is None:  # host keys
@@ -667,19 +673,16 @@ class _Ordered:
         """``(done, pairs, last key, any)`` of the next ``limit`` entries between two bound keys
         (``_OPEN``: unbounded): ``last`` is the last key still in the container (GONE when none
         is), ``any`` whether the page met any entry."""
-        lo = _bound(start)
-        hi = _bound(end)
-        if lo is not None and hi is not None:
-            mode = (
-                _WITH_DONE
-                | (_LO_INC if lo_inc else 0)
-                | (_HI_INC if hi_inc else 0)
-                | (_REVERSE if reverse else 0)
-            )
-            r = _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, limit)
-            if r is not FAILED:
-                done, pairs = r
-                return done, pairs, pairs[-1][0] if pairs else GONE, bool(pairs)
+        mode = (
+            _WITH_DONE
+            | (_LO_INC if lo_inc else 0)
+            | (_HI_INC if hi_inc else 0)
+            | (_REVERSE if reverse else 0)
+        )
+        r = self._built(mode, start, end, limit)
+        if r is not FAILED:
+            done, pairs = r
+            return done, pairs, pairs[-1][0] if pairs else GONE, bool(pairs)
         page = self._page(start, lo_inc, end, hi_inc, limit, reverse)
         done, handles, keys = entry_page(page, self._hosts)
         # A host key released meanwhile left the container: the last key still known.
@@ -718,13 +721,10 @@ class _Ordered:
     # ---- neighbours -----------------------------------------------------------------------
 
     def _neighbor(self, which: int, key):
-        b = _bound(key)
-        if b is not None:  # one entry of a range the core builds (§9.4)
-            mode, below = _NEIGHBOR_RANGE[which]
-            lo, hi = (_OPEN_BOUND, b) if below else (b, _OPEN_BOUND)
-            r = _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, 1)
-            if r is not FAILED:
-                return r[0] if r else None
+        mode, below = _NEIGHBOR_RANGE[which]  # one entry of a range the core builds (§9.4)
+        r = self._built(mode, _OPEN, key, 1) if below else self._built(mode, key, _OPEN, 1)
+        if r is not FAILED:
+            return r[0] if r else None
         for _ in range(_RETRIES):
             enc, hk = (b"", 0) if key is _OPEN else self._key(key)
             try:

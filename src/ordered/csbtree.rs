@@ -8,9 +8,10 @@
 //! its children to a new group. Vacant slots are empty (no allocation) and freed groups are
 //! reused.
 //!
-//! Every node keeps, next to its keys, their 64-bit prefixes ([`OrderedKey::prefix`]):
-//! binary searches compare 8-byte prefixes and read a key only when two prefixes do not
-//! decide (equal summaries, tuples, different key classes).
+//! Every node keeps, next to its keys, their 128-bit prefixes ([`OrderedKey::prefix`]) as two
+//! arrays of 64-bit halves: binary searches compare the high halves, the low ones only when
+//! those are equal, and read a key only when two prefixes do not decide (equal summaries,
+//! tuples, different key classes).
 //!
 //! `order` is the maximum number of keys in a node (≥ 2; 63 by default). Every node but the
 //! root holds at least `(order + 1) / 2` keys (leaves) or `order / 2` keys (inner nodes):

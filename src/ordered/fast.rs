@@ -251,17 +251,24 @@ unsafe fn int_args(py: Py, a: &[PyObj]) -> Option<(i32, i32, i64)> {
 /// call.
 unsafe fn key_args<'a>(py: Py, a: &[PyObj]) -> Option<(i32, &'a [u8], i64)> {
     let kind = i32::try_from(py.as_i64(a[1])?).ok()?;
-    let b = if kind == KIND_STR {
-        py.as_utf8(a[2])? // the str itself
-    } else {
-        py.as_bytes(a[2])?
-    };
-    i32::try_from(b.len()).ok()?;
+    let b = key_bytes(py, kind, a[2])?;
     let v = match a.get(3) {
         Some(&v) => py.as_i64(v)?,
         None => 0,
     };
     Some((kind, b, v))
+}
+
+/// The bytes a key argument of `kind` stands for: a `str`'s UTF-8 (kind 1, the str itself),
+/// else a `bytes`' contents; borrowed from `obj`, at most `i32::MAX` bytes.
+unsafe fn key_bytes<'a>(py: Py, kind: i32, obj: PyObj) -> Option<&'a [u8]> {
+    let b = if kind == KIND_STR {
+        py.as_utf8(obj)?
+    } else {
+        py.as_bytes(obj)?
+    };
+    i32::try_from(b.len()).ok()?;
+    Some(b)
 }
 
 macro_rules! int_builtin {
@@ -352,13 +359,13 @@ unsafe fn bound_arg(
 ) -> Option<Option<HostKey>> {
     Some(Some(match kind {
         BOUND_OPEN => return Some(None),
-        0 => store.key(py.as_bytes(obj)?).ok()?,
-        1 => HostKey::Native(Key::Str(
-            std::str::from_utf8(py.as_utf8(obj)?).ok()?.to_owned(),
-        )),
-        2 => HostKey::Native(Key::Bytes(py.as_bytes(obj)?.to_vec())),
         BOUND_INT => HostKey::Native(Key::Int(py.as_i64(obj)?)),
-        _ => return None,
+        _ => {
+            // Kinds 0-2 as the single-key builtins take them.
+            let kind = i32::try_from(kind).ok()?;
+            let b = key_bytes(py, kind, obj)?;
+            key_arg(store, kind, b.as_ptr(), b.len() as i32)?
+        }
     }))
 }
 

@@ -321,13 +321,22 @@ impl Container for SkipList<u64, HostKey> {
     }
 }
 
+/// Cuts a page read with one entry more than `limit` (0: all) to `limit`; whether it is the last.
+fn trim<T>(entries: &mut Vec<T>, limit: u32) -> bool {
+    let done = limit == 0 || entries.len() <= limit as usize;
+    if limit != 0 {
+        entries.truncate(limit as usize);
+    }
+    done
+}
+
 /// Batches shorter than this are applied in their own order.
 const SORT_MIN: usize = 256;
 
 /// The item indices of a batch in (about) key order, equal keys in batch order, when it is
 /// worth walking the tree that way: at least [`SORT_MIN`] keys and no host key (sorting calls
 /// no comparison back into the host). Batches of only int, only str or only bytes keys sort
-/// exactly, others by their 8-byte prefixes ([`OrderedKey::prefix`]). Which order a batch is applied
+/// exactly, others by their prefixes ([`OrderedKey::prefix`]). Which order a batch is applied
 /// in changes only how its keys share cache lines, never its outcome.
 fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
     use super::Key;
@@ -665,10 +674,7 @@ impl OrderedStore {
                 n => n as usize + 1, // one more tells whether the page is the last
             };
             let mut entries = self.collect(range, limit)?;
-            let done = range.limit == 0 || entries.len() <= range.limit as usize;
-            if range.limit != 0 {
-                entries.truncate(range.limit as usize);
-            }
+            let done = trim(&mut entries, range.limit);
             Ok(wire::entry_page(&entries, done))
         }
     }
@@ -698,10 +704,7 @@ impl OrderedStore {
             self.map
                 .visit(lo, hi, take, &mut |k, v| entries.push((PageKey::of(k), v)))?;
         }
-        let done = range.limit == 0 || entries.len() <= range.limit as usize;
-        if range.limit != 0 {
-            entries.truncate(range.limit as usize);
-        }
+        let done = trim(&mut entries, range.limit);
         Ok((entries, done))
     }
 
