@@ -232,14 +232,19 @@ class FastPath:
             "PyTuple_Size",
             "PyTuple_GetItem",
             "PyObject_Type",
-            "PyDict_GetItem",
+            "PyObject_GC_IsTracked",
+            "PyObject_GC_UnTrack",
+            "PyDescr_NewMethod",
+            "PyObject_GetAttr",
+            "PyObject_Vectorcall",
         )
         try:
             funcs = [ctypes.cast(getattr(api, n), ctypes.c_void_p).value for n in names]
         except AttributeError:
             return False
         self._decoder = decoder  # kept alive with the process (the core holds its address)
-        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder), id(bytes), id(None)]
+        objs = [id(MISSING), id(FAILED), id(True), id(False), id(decoder)]
+        objs += [id(bytes), id(None), id(int), id(str)]
         n = len(funcs) + len(objs)
         table = (ctypes.c_size_t * n)(*funcs, *objs)
         init.argtypes = (ctypes.c_void_p, ctypes.c_size_t)

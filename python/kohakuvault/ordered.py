@@ -1,12 +1,12 @@
 """CSBTree and SkipList: in-memory ordered maps (kohakuvault 1.1.0's classes over the Rust core).
 
 The containers live in the core (``OrderedStore``, docs/FORMAT.md §9); this module only
-translates. Values never cross: each container keeps ``handle -> value`` (``_vals``), the
-handles come from one process-wide counter that never repeats, and the core hands a handle
-back whenever its entry leaves (replaced, removed, cleared), which is when the value is
-dropped here. A value is put into the table *before* the core may store its handle and taken
-out only after the core returned it, so any handle read from the core either names its value
-or (another thread removed it meanwhile) is missing, and then the call is repeated.
+translates. The values are held by the core too (§9.5): each entry stores the handle of a
+``(key, value)`` tuple in the container's slot table, which the core's builtins turn back into
+the objects with the GIL held; a handle whose entry left meanwhile names nothing any more (the
+call is repeated). A present entry keeps its slot: a CSBTree's replacement puts ``(its first
+key, new value)`` into it. Where the core cannot build Python objects the same table lives in
+:mod:`._ordered_slots` and every call takes the general path.
 
 Keys of the common types (None, bool, int within 64 bits, float, str, bytes, tuples of these)
 cross as encodings and are ordered by the core exactly as Python orders them. Any other key
@@ -29,19 +29,18 @@ import functools
 import itertools
 from itertools import repeat
 from operator import index as _as_index
-from operator import is_, itemgetter
+from operator import is_
 from threading import get_ident
 
 from . import _ordered_keys as _k
+from . import _ordered_slots
 from ._errmap import VaultError, map_native_error
-from ._ffi import FAILED, FAST, GC_PAUSE, N
+from ._ffi import FAILED, FAST, MISSING, N
 from ._ordered_keys import GONE, KeyAt, encode, entry_page, host_encoding
 
 __all__ = ["CSBTree", "SkipList", "PyCSBTreeIterator", "PySkipListIterator"]
 
-_COUNTER = itertools.count(1)
-_next = _COUNTER.__next__  # value and host-key handles: unique for the life of the process
-_MISS = object()
+_next = itertools.count(1).__next__  # host-key handles: unique for the life of the process
 _OPEN = object()  # an unbounded side of a range
 
 # Entries per crossing when iterating lazily (irange): the first page holds _FIRST_PAGE, each
@@ -56,10 +55,6 @@ _RETRIES = 10_000
 _FIRST, _LAST, _FLOOR, _LOWER, _CEILING, _HIGHER = range(6)
 
 
-def _unavailable(*_args):
-    return -1
-
-
 def _no_page(*_args):
     return None
 
@@ -70,20 +65,60 @@ def _fast_page(name: str):
     return _no_page if fn is None else functools.partial(FAST.raw_page_call, fn)
 
 
-def _no_entries(*_args):
+def _failed(*_args):
     return FAILED
 
 
 def _builtins():
-    """The builtins (docs/FORMAT.md §5.1, §9.4), or stand-ins that report -1 or "failed"
-    (then every call takes the general path) when the core cannot build Python objects here."""
+    """The builtins (docs/FORMAT.md §5.1, §9.4, §9.5), or stand-ins when the core cannot build
+    Python objects here: the single-key and range builtins report "failed" (every call takes
+    the general path) and the slot table is :mod:`._ordered_slots`."""
     fn = FAST.bind_py("ord_fast_builtins", ()) if FAST.available else None
-    return fn() if fn is not None else (_unavailable,) * 8 + (_no_entries,)
+    if fn is not None:
+        return fn()
+    t = _ordered_slots
+    return (_failed,) * 9 + (
+        t.hold,
+        t.hold_all,
+        t.settle,
+        t.settle_all,
+        t.take,
+        t.take_all,
+        t.value,
+        t.values,
+        t.held,
+        t.release,
+    )
 
 
-# (h, key[, value handle]) for an int key; (h, kind, key bytes[, value handle]) for the others;
-# _entries: (h, vals, hosts, mode, lo kind, lo, hi kind, hi, limit) -> a list (§9.4).
-_get_int, _has_int, _rm_int, _ins_int, _get, _has, _rm, _ins, _entries = _builtins()
+# Single keys: (h, key[, value, replace]) for an int key, (h, kind, key[, value, replace]) for
+# the others -> the value, MISSING (absent; for an insert: the key was new) or FAILED (make
+# the general call); contains -> a bool or FAILED. _entries: (h, mode, lo kind, lo, hi kind,
+# hi, limit) -> a list. The slot table (§9.5): _hold (h, key, value) -> handle; _hold_all (h,
+# keys, values) -> handles (u64 LE bytes); _settle (h, handle, found, replace) and _settle_all
+# settle an insert the UDL answered; _take / _take_all free handles the container gave back;
+# _value / _values read them; _held counts them; _release frees them all.
+(
+    _get_int,
+    _has_int,
+    _rm_int,
+    _ins_int,
+    _get,
+    _has,
+    _rm,
+    _ins,
+    _entries,
+    _hold,
+    _hold_all,
+    _settle,
+    _settle_all,
+    _take,
+    _take_all,
+    _value,
+    _values,
+    _held,
+    _release,
+) = _builtins()
 
 # ``mode`` of _entries: what the list holds, the bounds' flags, the direction, and whether the
 # result is ``(done, list)``.
@@ -131,28 +166,19 @@ _neighbor_page = _fast_page("ord_fast_neighbor")
 # key goes through :func:`_by_key`.
 
 
-def _by_key(fn, fh: int, key, h: int = 0) -> int:
-    """The fast-path call ``fn`` (the builtin ord_get / contains / remove, or with a value
-    handle ``h`` ord_insert) for a key other than an int within 64 bits: its result, or -1
-    when the key has no encoding here (a host key) or the call failed (then make the UDL
-    call). Keys of other types than str and bytes cross as their encoding, except for an
-    insert (-1: the UDL insert keeps the host-key bookkeeping); raises ValueError for NaN."""
-    if type(key) is str:  # the builtin takes the str itself (lone surrogates: -1, a host key)
-        b = key
-        kind = 1
-    elif type(key) is bytes:
-        b = key
-        kind = 2
-    elif h:
-        return -1
-    else:
-        b = encode(key)
-        if b is None:
-            return -1
-        kind = 0
-    if h:
-        return fn(fh, kind, b, h)
-    return fn(fh, kind, b)
+def _by_key(fn, fh: int, key):
+    """The builtin ``fn`` (ord_get / contains / remove) for a key other than an int within 64
+    bits: its result, or FAILED when the key has no encoding here (a host key: make the
+    general call). Keys of other types than str and bytes cross as their encoding; raises
+    ValueError for NaN."""
+    if type(key) is str:  # the builtin takes the str itself (lone surrogates: a host key)
+        return fn(fh, 1, key)
+    if type(key) is bytes:
+        return fn(fh, 2, key)
+    b = encode(key)
+    if b is None:
+        return FAILED
+    return fn(fh, 0, b)
 
 
 def _span(start, start_inclusive, end, end_inclusive, limit, reverse):
@@ -165,19 +191,6 @@ def _span(start, start_inclusive, end, end_inclusive, limit, reverse):
         limit=limit,
         reverse=reverse,
     )
-
-
-# Whole-container reads with at least this many entries build their pairs with the cyclic
-# GC paused.
-_GC_PAUSE_ENTRIES = 2048
-
-
-def _values_of(vals: dict, handles: list):
-    """The values of ``handles`` (a sequence; KeyError when one is missing), in one C-level
-    call: measured faster than ``map(vals.__getitem__, handles)`` here."""
-    if len(handles) > 1:
-        return itemgetter(*handles)(vals)
-    return [vals[h] for h in handles]
 
 
 class _Stale(Exception):
@@ -243,17 +256,16 @@ class _Ordered:
     """What CSBTree and SkipList share (the core is the same; insert semantics differ: a
     subclass says whether ``insert`` keeps an existing entry and what it returns then)."""
 
-    __slots__ = ("_store", "_fh", "_vals", "_hosts", "_hk_of", "_order", "__weakref__")
+    __slots__ = ("_store", "_fh", "_hosts", "_hk_of", "_order", "__weakref__")
 
     _KIND = None
     _NAME = "?"
     _MISSING = "Key not found"
     _ITER = None
-    _IF_ABSENT = False  # insert keeps an existing entry (SkipList)
+    _REPLACE = True  # insert replaces a present entry's value (CSBTree)
 
     def _open(self, order: int) -> None:
         hosts: dict = {}
-        self._vals = {}
         self._hosts = hosts
         self._hk_of = {}
         self._order = _HostOrder(hosts)
@@ -264,6 +276,18 @@ class _Ordered:
                 raise ValueError(exc.reason) from None
             raise map_native_error(exc) from None
         self._fh = self._store.fast_handle()
+
+    def __del__(self):
+        # The held values go with the container (the core can release them only now, with
+        # the GIL held).
+        try:
+            _release(self._fh)
+        except Exception:  # noqa: S110 - a half-built container or interpreter shutdown
+            pass
+
+    def _holding(self) -> int:
+        """How many ``(key, value)`` pairs the slot table holds (tests)."""
+        return _held(self._fh)
 
     # ---- errors, keys and handles ------------------------------------------------------
 
@@ -325,28 +349,27 @@ class _Ordered:
             self._unhost(hk)
 
     def _removed(self, handle: int):
-        """The value of an entry the core removed (its host key is released)."""
-        value = self._vals.pop(handle)
+        """The value of an entry the core removed (its slot is freed, its host key released)."""
+        value = _take(self._fh, handle)
         hk_of = self._hk_of
         if hk_of:
             hk = hk_of.pop(handle, None)
             if hk is not None:
                 self._hosts.pop(hk, None)
-        return value
+        return None if value is MISSING else value
 
-    def _store_key(self, key, h: int, if_absent: bool) -> int:
-        """The UDL insert of ``key`` with the value handle ``h`` (already in ``_vals``):
-        returns what the core returned; on failure ``h`` is dropped and the error raised."""
+    def _store_key(self, key, h: int) -> int:
+        """The UDL insert-if-absent of ``key`` with the held handle ``h``: returns what the
+        core returned; on failure ``h`` is freed and the error raised."""
         try:
             enc, hk = self._key(key)
         except BaseException:
-            self._vals.pop(h, None)
+            _take(self._fh, h)
             raise
-        store = self._store
         try:
-            r = self._udl(store.insert_if_absent if if_absent else store.insert, enc, h)
+            r = self._udl(self._store.insert_if_absent, enc, h)
         except BaseException:
-            self._vals.pop(h, None)
+            _take(self._fh, h)
             self._unhost(hk)
             raise
         if hk:
@@ -356,58 +379,56 @@ class _Ordered:
                 self._hosts.pop(hk, None)
         return r
 
-    def _if_absent(self, key, value):
-        """Inserts ``key -> value`` unless the key is present (UDL insert-if-absent): the
-        present value, or ``_MISS`` when this value was inserted."""
-        vals = self._vals
+    def _put(self, key, value, replace: bool):
+        """Inserts ``key -> value`` (any key): MISSING when the key was new, else the present
+        value (replaced with ``replace``, else kept)."""
+        fh = self._fh
+        t = type(key)
+        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+            v = _ins_int(fh, key, value, replace)
+        elif t is str:
+            v = _ins(fh, 1, key, value, replace)
+        elif t is bytes:
+            v = _ins(fh, 2, key, value, replace)
+        else:
+            v = FAILED
+        if v is not FAILED:
+            return v
         for _ in range(_RETRIES):
-            h = _next()
-            vals[h] = value
-            r = self._store_key(key, h, True)
-            if r == 0:
-                return _MISS
-            del vals[h]
-            v = vals.get(r, _MISS)
-            if v is not _MISS:
+            h = _hold(fh, key, value)
+            v = _settle(fh, h, self._store_key(key, h), replace)
+            if v is not FAILED:
                 return v
             # The present entry was removed meanwhile: try again.
         raise self._restless()
 
     def _lookup(self, key, default):
-        """The value of ``key`` or ``default`` (any key; repeats while values move)."""
-        vals = self._vals
-        enc = encode(key)
+        """The value of ``key`` or ``default`` through the UDL (any key; repeats while
+        entries move)."""
         for _ in range(_RETRIES):
-            r = -1 if enc is None else _get(self._fh, 0, enc)
-            if r < 0:
-                r = self._op(self._store.get, key)
+            r = self._op(self._store.get, key)
             if r == 0:
                 return default
-            v = vals.get(r, _MISS)
-            if v is not _MISS:
+            v = _value(self._fh, r)
+            if v is not MISSING:
                 return v
         raise self._restless()
 
     def _pairs(self, handles: list, keys: list):
         """The ``(key, value)`` pairs of a page, an iterator over the snapshot taken now
-        (values are read now); entries that left meanwhile are dropped (a replaced value is
-        read again)."""
-        vals = self._vals
+        (values are read now); entries that left meanwhile are dropped."""
+        fh = self._fh
         if not self._hosts or not any(map(is_, keys, repeat(GONE))):
-            try:
-                return zip(keys, _values_of(vals, handles))
-            except KeyError:  # a value was replaced or removed meanwhile
-                pass
+            vals = _values(fh, _k.u64_bytes(handles), None)
+            if vals is not FAILED:
+                return zip(keys, vals)
         out = []
         for key, h in zip(keys, handles):
             if key is GONE:
                 continue
-            v = vals.get(h, _MISS)
-            if v is _MISS:
-                v = self._lookup(key, _MISS)
-                if v is _MISS:
-                    continue
-            out.append((key, v))
+            v = _value(fh, h)
+            if v is not MISSING:
+                out.append((key, v))
         return iter(out)
 
     # ---- single keys --------------------------------------------------------------------
@@ -416,139 +437,113 @@ class _Ordered:
         """The value of ``key``, or ``default`` (None) when absent."""
         t = type(key)
         if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _get_int(self._fh, key)
+            v = _get_int(self._fh, key)
         elif t is str:
-            r = _get(self._fh, 1, key)
+            v = _get(self._fh, 1, key)
         elif t is bytes:
-            r = _get(self._fh, 2, key)
+            v = _get(self._fh, 2, key)
         else:
-            r = _by_key(_get, self._fh, key)
-        if r > 0:
-            try:
-                return self._vals[r]
-            except KeyError:  # replaced or removed meanwhile
-                pass
-        elif r == 0:
+            v = _by_key(_get, self._fh, key)
+        if v is MISSING:
             return default
-        return self._lookup(key, default)
+        if v is FAILED:
+            return self._lookup(key, default)
+        return v
 
     def __getitem__(self, key):
         t = type(key)
         if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _get_int(self._fh, key)
+            v = _get_int(self._fh, key)
         elif t is str:
-            r = _get(self._fh, 1, key)
+            v = _get(self._fh, 1, key)
         elif t is bytes:
-            r = _get(self._fh, 2, key)
+            v = _get(self._fh, 2, key)
         else:
-            r = _by_key(_get, self._fh, key)
-        if r > 0:
-            try:
-                return self._vals[r]
-            except KeyError:
-                pass
-        if r != 0:
-            v = self._lookup(key, _MISS)
-            if v is not _MISS:
-                return v
-        raise KeyError(self._MISSING)
+            v = _by_key(_get, self._fh, key)
+        if v is FAILED:
+            v = self._lookup(key, MISSING)
+        if v is MISSING:
+            raise KeyError(self._MISSING)
+        return v
 
     def __contains__(self, key) -> bool:
         if type(key) is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
             r = _has_int(self._fh, key)
         else:
             r = _by_key(_has, self._fh, key)
-        if r >= 0:
-            return r == 1
-        return bool(self._op(self._store.contains, key))
+        if r is FAILED:
+            return bool(self._op(self._store.contains, key))
+        return r
+
+    def _take_key(self, key):
+        """Removes ``key``: its value, or MISSING when it was absent."""
+        t = type(key)
+        if self._hk_of:  # host keys are stored: their bookkeeping needs the handle
+            v = FAILED
+        elif t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
+            v = _rm_int(self._fh, key)
+        elif t is str:
+            v = _rm(self._fh, 1, key)
+        elif t is bytes:
+            v = _rm(self._fh, 2, key)
+        else:
+            v = _by_key(_rm, self._fh, key)
+        if v is FAILED:
+            r = self._op(self._store.remove, key)
+            return MISSING if r == 0 else self._removed(r)
+        return v
 
     def remove(self, key):
         """Removes ``key``; returns its value, or None when it was absent."""
-        t = type(key)
-        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _rm_int(self._fh, key)
-        elif t is str:
-            r = _rm(self._fh, 1, key)
-        elif t is bytes:
-            r = _rm(self._fh, 2, key)
-        else:
-            r = _by_key(_rm, self._fh, key)
-        if r < 0:
-            r = self._op(self._store.remove, key)
-        if r == 0:
-            return None
-        return self._removed(r) if self._hk_of else self._vals.pop(r)
+        v = self._take_key(key)
+        return None if v is MISSING else v
 
     def __delitem__(self, key) -> None:
-        t = type(key)
-        if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _rm_int(self._fh, key)
-        elif t is str:
-            r = _rm(self._fh, 1, key)
-        elif t is bytes:
-            r = _rm(self._fh, 2, key)
-        else:
-            r = _by_key(_rm, self._fh, key)
-        if r < 0:
-            r = self._op(self._store.remove, key)
-        if r == 0:
+        if self._take_key(key) is MISSING:
             raise KeyError(self._MISSING)
-        if self._hk_of:
-            self._removed(r)
-        else:
-            del self._vals[r]
 
     def insert(self, key, value):
         """Inserts ``key -> value``; returns None for a new key. For a present key a CSBTree
         replaces the value and returns the replaced one; a SkipList (insert-if-absent)
         changes nothing and returns the existing value."""
-        h = _next()
-        self._vals[h] = value
         t = type(key)
         if t is int and -0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF:
-            r = _ins_int(self._fh, key, h)
+            v = _ins_int(self._fh, key, value, self._REPLACE)
         elif t is str:
-            r = _ins(self._fh, 1, key, h)
+            v = _ins(self._fh, 1, key, value, self._REPLACE)
         elif t is bytes:
-            r = _ins(self._fh, 2, key, h)
+            v = _ins(self._fh, 2, key, value, self._REPLACE)
         else:
-            r = _by_key(_ins, self._fh, key, h)
-        if r < 0:
-            r = self._store_key(key, h, self._IF_ABSENT)
-        return self._present(key, value, h, r) if r else None
+            v = FAILED
+        if v is FAILED:
+            v = self._put(key, value, self._REPLACE)
+        return None if v is MISSING else v
 
     # ``c[k] = v`` is ``insert`` (the statement drops what insert returns).
     __setitem__ = insert
 
-    def _present(self, key, value, h: int, r: int):
-        """What ``insert`` returns when the core found ``key`` present with the handle ``r``
-        (``h``: the handle of the new value)."""
-        raise NotImplementedError
-
     # ---- whole container ----------------------------------------------------------------
 
-    # The value table holds exactly the handles the core holds whenever no operation is under
-    # way (every operation restores that before it returns), so its size is the length without
-    # a crossing; while other threads change the container it may count their pending values.
+    # The slot table holds exactly the entries' pairs whenever no insert is under way, so its
+    # count is the length without a crossing into the container; while other threads insert
+    # it may count their pending pairs.
     def __len__(self) -> int:
-        return len(self._vals)
+        return _held(self._fh)
 
     def is_empty(self) -> bool:
-        return not self._vals
+        return not _held(self._fh)
 
     def clear(self) -> None:
         """Removes every entry (their values and host keys are released)."""
-        handles = _k.u64_list(self._store.clear())
-        pop = self._vals.pop
-        if not self._hk_of:
-            for h in handles:
-                pop(h, None)
+        handles = self._store.clear()
+        if self._hk_of:
+            for h in _k.u64_list(handles):
+                self._removed(h)
             return
-        for h in handles:
-            self._removed(h)
+        _take_all(self._fh, handles)
 
     def __repr__(self) -> str:
-        return f"{self._NAME}(len={len(self._vals)})"
+        return f"{self._NAME}(len={len(self)})"
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle '{type(self).__name__}' object")
@@ -606,20 +601,20 @@ class _Ordered:
         hi = _bound(end)
         if lo is None or hi is None:
             return FAILED
-        return _entries(self._fh, self._vals, self._hosts, mode, *lo, *hi, limit)
+        return _entries(self._fh, mode, *lo, *hi, limit)
 
     def items(self) -> list:
         """Every ``(key, value)`` pair in ascending key order (one crossing)."""
+        out = _entries(self._fh, _PAIRS, _B_OPEN, None, _B_OPEN, None, 0)
+        if out is not FAILED:  # the held pairs themselves (§9.4)
+            return out
         _, handles, keys = entry_page(self._all(), self._hosts)
-        if len(handles) < _GC_PAUSE_ENTRIES:
-            return list(self._pairs(handles, keys))
-        with GC_PAUSE:  # thousands of new tuples, no cycles (see _ffi.GC_PAUSE)
-            return list(self._pairs(handles, keys))
+        return list(self._pairs(handles, keys))
 
     def keys(self) -> list:
         """Every key in ascending order (one crossing)."""
-        out = self._built(_KEYS, _OPEN, _OPEN, 0)
-        if out is not FAILED:  # the list the core builds (§9.4): faster than a page here
+        out = _entries(self._fh, _KEYS, _B_OPEN, None, _B_OPEN, None, 0)
+        if out is not FAILED:
             return out
         _, _, keys = entry_page(self._all(), self._hosts, handles=False)
         if self._hosts and any(map(is_, keys, repeat(GONE))):
@@ -628,18 +623,15 @@ class _Ordered:
 
     def values(self) -> list:
         """Every value in ascending key order (one crossing)."""
-        page = self._all()
-        _, handles, _ = entry_page(page, self._hosts, keys=False)
-        try:
-            return list(_values_of(self._vals, handles))
-        except KeyError:  # entries moved meanwhile
-            _, handles, keys = entry_page(page, self._hosts)
-            return [v for _, v in self._pairs(handles, keys)]
+        out = _entries(self._fh, _VALUES, _B_OPEN, None, _B_OPEN, None, 0)
+        if out is not FAILED:
+            return out
+        _, handles, keys = entry_page(self._all(), self._hosts)
+        return [v for _, v in self._pairs(handles, keys)]
 
     def __iter__(self):
         """A snapshot iterator of ``(key, value)`` pairs in ascending order."""
-        _, handles, keys = entry_page(self._all(), self._hosts)
-        return _new_iter(self._ITER, self._pairs(handles, keys))
+        return _new_iter(self._ITER, self.items())
 
     def range(self, start, end) -> list:
         """``[(key, value)]`` with ``start <= key < end`` (1.1.0: end exclusive; both are keys,
@@ -805,17 +797,17 @@ class _Ordered:
         return TypeError(message)
 
     def _send(self, fn, *args):
-        """A batch UDL call: ``(handles the core returned for the items it applied, the
-        error that stopped it or None)``."""
+        """A batch UDL call: ``(handles the core returned for the items it applied (u64 LE
+        bytes), the error that stopped it or None)``."""
         self._order.errors.pop(get_ident(), None)
         try:
             batch = fn(*args)
         except Exception as exc:
-            return [], self._error(exc)
-        prev = _k.u64_list(batch.previous)
+            return b"", self._error(exc)
+        prev = batch.previous
         if batch.error is None:
             return prev, None
-        return prev, self._batch_error(batch.error, len(prev))
+        return prev, self._batch_error(batch.error, len(prev) // 8)
 
     def _insert_many(self, keys: list, values: list, if_absent: bool) -> list:
         """Inserts ``keys[i] -> values[i]`` in order with one crossing (as ``insert`` each, or
@@ -826,14 +818,13 @@ class _Ordered:
             raise ValueError(f"insert_many: {n} keys but {len(values)} values")
         if n == 0:
             return []
-        vals = self._vals
-        handles = list(itertools.islice(_COUNTER, n))
-        vals.update(zip(handles, values))
+        fh = self._fh
+        replace = self._REPLACE and not if_absent
+        held = _hold_all(fh, keys, values)  # the pairs, held until stored or settled
         try:
             page, host_keys, bad = self._batch_keys(keys)
         except BaseException:
-            for h in handles:
-                vals.pop(h, None)
+            _take_all(fh, held)
             raise
         count = n if bad is None else bad.index
         out: list = []
@@ -842,10 +833,20 @@ class _Ordered:
         send = self._store.insert_many
         try:
             while done < count:
-                prev, error = self._send(send, page, _k.u64_bytes(handles[done:count]), if_absent)
-                if prev:
-                    self._settle(prev, handles, done, host_keys, out, if_absent)
-                    done += len(prev)
+                prev, error = self._send(send, page, held[8 * done : 8 * count], True)
+                applied = len(prev) // 8
+                if applied:
+                    mine = held[8 * done : 8 * (done + applied)]
+                    got = _settle_all(fh, mine, prev, replace)
+                    if host_keys:
+                        self._settle_hosts(mine, prev, done, host_keys)
+                    if FAILED in got:  # a present entry left meanwhile: insert those again
+                        for j, v in enumerate(got):
+                            if v is FAILED:
+                                v = self._put(keys[done + j], values[done + j], replace)
+                                got[j] = None if v is MISSING else v
+                    out.extend(got)
+                    done += applied
                 if error is not _STALE:
                     break
                 # A host key left meanwhile: go on with the items not applied yet.
@@ -854,42 +855,24 @@ class _Ordered:
                 page, rest, _ = self._batch_keys(keys[done:count])
                 host_keys = [(i + done, h) for i, h in rest]
         finally:
-            # Items that were not applied: their values and host keys go.
-            for h in handles[done:]:
-                vals.pop(h, None)
+            # Items that were not applied: their pairs and host keys go.
+            if done < n:
+                _take_all(fh, held[8 * done :])
             self._release(host_keys, done)
         return self._outcome(out, error, bad)
 
-    def _settle(self, prev, handles, base, host_keys, out, if_absent):
-        """Releases what the core handed back for the items ``base ...`` of a batch insert."""
-        vals = self._vals
-        hk_of = self._hk_of
-        hosts = self._hosts
-        hk_at = {i: h for i, h in host_keys if i >= base} if host_keys else None
-        if not hk_of and not hk_at and not any(prev):
-            out.extend(repeat(None, len(prev)))
-            return
-        keeps = if_absent or self._IF_ABSENT
-        for j, p in enumerate(prev):
-            i = base + j
-            h = handles[i]
-            hk = hk_at.get(i) if hk_at else None
-            if p == 0:
-                if hk is not None:
-                    hk_of[h] = hk
-                out.append(None)
+    def _settle_hosts(self, mine: bytes, prev: bytes, base: int, host_keys) -> None:
+        """The host keys of the applied batch items ``base ...``: a new entry keeps its key
+        object (released with the entry), a present one keeps its own."""
+        hk_at = {i: h for i, h in host_keys if i >= base}
+        for j, (h, p) in enumerate(zip(_k.u64_list(mine), _k.u64_list(prev))):
+            hk = hk_at.pop(base + j, None)
+            if hk is None:
                 continue
-            if hk is not None:  # an equal key was there and stays
-                hosts.pop(hk, None)
-            if keeps:  # nothing stored: the existing value stays
-                vals.pop(h, None)
-                out.append(vals.get(p))
-            else:  # replaced: the entry keeps its key (and its host key)
-                out.append(vals.pop(p, None))
-                if hk_of:
-                    old = hk_of.pop(p, None)
-                    if old is not None:
-                        hk_of[h] = old
+            if p == 0:
+                self._hk_of[h] = hk
+            else:
+                self._hosts.pop(hk, None)
 
     def insert_many(self, items, values=None) -> list:
         """Inserts many entries with one crossing: ``insert_many(pairs)`` or
@@ -915,20 +898,18 @@ class _Ordered:
         try:
             if bad is not None:
                 raise bad.error
-            found = _k.u64_list(self._udl(self._store.get_many, page))
+            found = self._udl(self._store.get_many, page)
         finally:
             self._release(host_keys)
-        vals = self._vals
-        try:
-            if 0 not in found:
-                return list(_values_of(vals, found))
-            return [vals[h] if h else default for h in found]
-        except KeyError:  # moved meanwhile
-            out = []
-            for key, h in zip(keys, found):
-                v = vals.get(h, _MISS) if h else default
-                out.append(self._lookup(key, default) if v is _MISS else v)
+        out = _values(self._fh, found, default)
+        if out is not FAILED:
             return out
+        # An entry left meanwhile: those keys again.
+        out = []
+        for key, h in zip(keys, _k.u64_list(found)):
+            v = _value(self._fh, h) if h else default
+            out.append(self._lookup(key, default) if v is MISSING else v)
+        return out
 
     def remove_many(self, keys) -> list:
         """Removes ``keys`` in order with one crossing; returns their values (None for absent
@@ -941,10 +922,10 @@ class _Ordered:
         try:
             while len(out) < count:
                 prev, error = self._send(self._store.remove_many, page)
-                if not self._hk_of and 0 not in prev:
-                    out.extend(map(self._vals.pop, prev))
+                if not self._hk_of:
+                    out.extend(_take_all(self._fh, prev))
                 else:
-                    for h in prev:
+                    for h in _k.u64_list(prev):
                         out.append(self._removed(h) if h else None)
                 if error is not _STALE:
                     break
@@ -979,24 +960,14 @@ class CSBTree(_Ordered):
             raise ValueError(f"CSBTree order {order} is too large")
         self._open(order)
 
-    def _present(self, key, value, h: int, r: int):
-        # Replaced: the old value goes, the entry keeps its key (and its host key).
-        old = self._vals.pop(r)
-        hk_of = self._hk_of
-        if hk_of:
-            hk = hk_of.pop(r, None)
-            if hk is not None:
-                hk_of[h] = hk
-        return old
-
     def get_default(self, key, default):
         """The value of ``key``, or ``default`` when absent."""
         return self.get(key, default)
 
     def setdefault(self, key, value):
         """The value of ``key``; when absent, inserts ``value`` and returns it."""
-        v = self._if_absent(key, value)
-        return value if v is _MISS else v
+        v = self._put(key, value, False)
+        return value if v is MISSING else v
 
     def update(self, items) -> None:
         """Inserts (replacing) every pair of ``items``: an iterable of ``(key, value)`` pairs
@@ -1031,23 +1002,36 @@ class SkipList(_Ordered):
     _NAME = "SkipList"
     _MISSING = "Key not found"
     _ITER = PySkipListIterator
-    _IF_ABSENT = True
+    _REPLACE = False
 
     def __init__(self):
         self._open(0)
-
-    def _present(self, key, value, h: int, r: int):
-        # Nothing was stored: the new value goes, the existing one is returned.
-        vals = self._vals
-        del vals[h]
-        try:
-            return vals[r]
-        except KeyError:  # removed meanwhile: the key is absent now
-            v = self._if_absent(key, value)
-            return None if v is _MISS else v
 
     def insert_many(self, items, values=None) -> list:
         """Inserts many entries with one crossing: ``insert_many(pairs)`` or
         ``insert_many(keys, values)``. Each item behaves as :meth:`insert` (insert-if-absent),
         in order; returns the list of what ``insert`` returned for each."""
         return super().insert_many(items, values)
+
+
+def _install_methods() -> None:
+    """Puts the core's method descriptors (docs/FORMAT.md §9.4) in place of ``get``, ``[]``,
+    ``in``, ``insert``, ``[] =``, ``remove`` and ``del`` on both classes: a call then runs no
+    Python frame. Anything the core does not take there (other keys, keywords, an absent key
+    where KeyError is due) calls the Python method of ``_Ordered``, which stays the fallback."""
+    fn = FAST.bind_py("ord_fast_method_factory", ()) if FAST.available else None
+    if fn is None:
+        return
+    (make,) = fn()
+    base = _Ordered
+    names = ("get", "__getitem__", "__contains__", "insert", "__setitem__", "remove", "__delitem__")
+    fallbacks = tuple(getattr(base, n) for n in names) + ("_fh",)
+    for cls, replace in ((CSBTree, True), (SkipList, False)):
+        descriptors = make(cls, replace, fallbacks)
+        if descriptors is FAILED:
+            return
+        for name, d in zip(names, descriptors):
+            setattr(cls, name, d)
+
+
+_install_methods()

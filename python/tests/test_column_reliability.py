@@ -48,6 +48,13 @@ def _acked(ackpath):
     return int(lines[-1]) if lines else 0
 
 
+def _await_ack(ackpath, before, child, timeout=60.0):
+    """Waits until the child acknowledged more rows than ``before`` (or exited)."""
+    deadline = time.time() + timeout
+    while _acked(ackpath) <= before and child.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+
+
 def _check(path, acked, previous):
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -74,10 +81,14 @@ def test_sigkill_keeps_every_acknowledged_append(tmp_path, cached):
     rng = random.Random(7 + cached)
     previous = 0
     for _ in range(12):
+        before = _acked(ackpath)
         child = subprocess.Popen(
             [sys.executable, "-c", WRITER, path, ackpath, "1" if cached else "0"]
         )
-        time.sleep(0.25 + rng.random() * 0.4)
+        # Kill it at a random moment while it appends: once it acknowledged its first batch
+        # (starting Python and numpy alone can take longer than the window on a slow machine).
+        _await_ack(ackpath, before, child)
+        time.sleep(rng.random() * 0.4)
         child.send_signal(signal.SIGKILL)
         child.wait()
         acked = _acked(ackpath)

@@ -385,7 +385,7 @@ def test_host_keys_order_as_python(box, keys):
     assert box.get_many(expected) == [shuffled.index(k) for k in expected]
     for k in shuffled:
         box.remove(k)
-    assert len(box) == 0 and box._hosts == {} and box._vals == {}
+    assert len(box) == 0 and box._hosts == {} and box._holding() == 0
 
 
 def test_decimal_mixed_with_int_keeps_the_first_key(box):
@@ -414,7 +414,7 @@ def test_host_key_exceptions_propagate_and_change_nothing(box):
     with pytest.raises(Raises.Boom):
         box.insert_many([(Raises(), 1)])
     assert box.items() == [(Version(1, 0), "a"), (Version(2, 0), "b")]
-    assert len(box._hosts) == 2 and len(box._vals) == 2
+    assert len(box._hosts) == 2 and box._holding() == 2
 
 
 def test_host_keys_are_released_with_their_entries():
@@ -508,7 +508,7 @@ def test_values_live_exactly_as_long_as_held(cls):
     del v
     box.clear()
     gc.collect()
-    assert all(r() is None for r in refs) and box._vals == {}
+    assert all(r() is None for r in refs) and box._holding() == 0
     refs = []
     pairs = []
     for i in range(100):
@@ -541,7 +541,7 @@ def test_batch_insert_replaces_and_releases():
     s = SkipList()
     s[1] = "first"
     assert s.insert_many([1, 2, 2], ["x", "y", "z"]) == ["first", None, "y"]
-    assert s.items() == [(1, "first"), (2, "y")] and len(s._vals) == 2
+    assert s.items() == [(1, "first"), (2, "y")] and s._holding() == 2
 
 
 # ---- batches, neighbours, pages ---------------------------------------------------------------------
@@ -638,13 +638,14 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
     built = []
 
     def no_entries(*args):  # as a failed builtin: the page path is taken instead
-        built.append(args[3])
+        built.append(args[1])
         return FAILED
 
     monkeypatch.setattr(ordered, "_entries", no_entries)
     assert reads() == fast
-    # range; keys; irange's pages of 64, 256 and the last 702 of its 1022 entries; neighbours
-    assert len(built) == 1 + 1 + 3 + 8
+    # range, items, keys, values, iter; irange's pages of 64, 256 and the last 702 of its 1022
+    # entries; neighbours
+    assert len(built) == 5 + 3 + 8
     refused = []
 
     def refuse(*args):  # as a failed fast call: the UDL call is made instead
@@ -971,7 +972,7 @@ def test_random_operations_match_a_reference(cls, order):
     assert len(box) == box._store.len() == len(ref.keys)
     assert len(box._hosts) == sum(1 for x in ref.keys if isinstance(x, Decimal))
     box.clear()
-    assert box._vals == {} and box._hosts == {} and box._hk_of == {}
+    assert box._holding() == 0 and box._hosts == {} and box._hk_of == {}
 
 
 # ---- conformance vectors -------------------------------------------------------------------------------
@@ -1022,23 +1023,26 @@ def test_conformance_vectors():
 
 @pytest.mark.parametrize("cls", [CSBTree, SkipList])
 def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
-    """The single-key builtins (docs/FORMAT.md §9.4) give the UDL's results for int, str and
-    bytes keys, and -1 (the UDL call then) for arguments they cannot take."""
+    """The single-key builtins (docs/FORMAT.md §9.4) give the held objects for int, str and
+    bytes keys, agree with the UDL's handles, and report "failed" (the general call then) for
+    arguments they cannot take, changing nothing."""
     from kohakuvault import ordered
+    from kohakuvault._ffi import FAILED, MISSING
 
-    if ordered._get_int is ordered._unavailable:
+    if ordered._get_int is ordered._failed:
         pytest.skip("the core cannot build Python objects here")
     t, ts, tb = cls(), cls(), cls()
     t[5] = "five"
     ts["s"] = "str"
     tb[b"b"] = "bytes"
     fh = t._fh
-    h5 = ordered._get_int(fh, 5)
-    assert h5 > 0 and t._vals[h5] == "five"
-    assert ordered._has_int(fh, 5) == 1 and ordered._has_int(fh, 6) == 0
-    hs, hb = ordered._get(ts._fh, 1, "s"), ordered._get(tb._fh, 2, b"b")
-    assert ts._vals[hs] == "str" and tb._vals[hb] == "bytes"
-    assert ordered._has(tb._fh, 2, b"zz") == 0 and ordered._get_int(fh, 6) == 0
+    assert ordered._get_int(fh, 5) == "five" and ordered._get_int(fh, 6) is MISSING
+    h5 = t._store.get(keycodec.encode(5))
+    assert ordered._value(fh, h5) == "five"
+    assert ordered._has_int(fh, 5) is True and ordered._has_int(fh, 6) is False
+    assert ordered._get(ts._fh, 1, "s") == "str" and ordered._get(tb._fh, 2, b"b") == "bytes"
+    assert ordered._has(tb._fh, 2, b"zz") is False
+    assert ordered._get(ts._fh, 0, keycodec.encode("s")) == "str"
     for bad in [
         (ordered._get_int, (fh, "5")),
         (ordered._get_int, (fh,)),
@@ -1050,7 +1054,31 @@ def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
         (ordered._get, (ts._fh, 1, "\ud800")),  # lone surrogate: a host key, the UDL's
         (ordered._get, (fh, 9, b"s")),
         (ordered._ins_int, (fh, 7)),
-        (ordered._ins, (fh, 2, b"x", "h")),
+        (ordered._ins_int, (fh, "7", "x", True)),
+        (ordered._ins, (fh, 2, "x", "h", True)),  # kind 2 takes bytes
+        (ordered._ins, (fh, 0, keycodec.encode(7), "h", True)),  # no key object: general path
+        (ordered._rm_int, (fh, 2.5)),
+        (ordered._value, (fh, "h")),
+        (ordered._values, (fh, b"1234567", None)),  # not whole handles
+        (ordered._take_all, (fh, "x")),
     ]:
-        assert bad[0](*bad[1]) == -1, bad
+        assert bad[0](*bad[1]) is FAILED, bad
+    assert ordered._value(fh, h5 + (1 << 32)) is MISSING  # another generation names nothing
+    assert ordered._value(fh, 0) is MISSING
     assert len(t) == 1 and t[5] == "five" and t.get(7) is None
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_a_present_entry_keeps_its_first_key_object_on_every_path(cls):
+    """An int key through the fast path meeting an equal float or bool key stored first
+    (and the reverse) keeps the first key object; a CSBTree takes the new value in place."""
+    for first, second in ((1.0, 1), (1, 1.0), (True, 1), ("s", "s"), (b"b", b"b")):
+        box = make(cls)
+        box[first] = "a"
+        box[second] = "b"
+        [(k, v)] = box.items()
+        assert same(k, first) and type(k) is type(first)
+        assert v == ("b" if cls is CSBTree else "a")
+        assert box[second] == v and box.get(first) == v and box._holding() == 1
+        assert box.remove(second) == v
+        assert box._holding() == 0 and len(box) == 0

@@ -35,7 +35,10 @@ type FloatFn = unsafe extern "C" fn(f64) -> PyObj;
 type SizeFn = unsafe extern "C" fn(PyObj) -> isize;
 type ItemFn = unsafe extern "C" fn(PyObj, isize) -> PyObj;
 type TypeFn = unsafe extern "C" fn(PyObj) -> PyObj;
-type DictGetFn = unsafe extern "C" fn(PyObj, PyObj) -> PyObj;
+type IsTrackedFn = unsafe extern "C" fn(PyObj) -> i32;
+type NewDescrFn = unsafe extern "C" fn(PyObj, *const MethodDef) -> PyObj;
+type GetAttrFn = unsafe extern "C" fn(PyObj, PyObj) -> PyObj;
+type VectorcallFn = unsafe extern "C" fn(PyObj, *const PyObj, usize, PyObj) -> PyObj;
 
 /// The table [`kohakuvault_py_init`] receives, in this order (one machine word each).
 struct Api {
@@ -77,12 +80,17 @@ struct Api {
     tuple_size: SizeFn,
     tuple_get: ItemFn,
     type_of: TypeFn,
-    /// `PyDict_GetItem` (a borrowed reference or null, never an exception)
-    dict_get: DictGetFn,
+    /// `PyObject_GC_IsTracked`, `PyObject_GC_UnTrack`
+    is_tracked: IsTrackedFn,
+    untrack: RefFn,
+    /// `PyDescr_NewMethod`, `PyObject_GetAttr`, `PyObject_Vectorcall`
+    new_descr: NewDescrFn,
+    getattr: GetAttrFn,
+    vectorcall: VectorcallFn,
     /// The facade's objects, kept alive by it for the life of the process: the "missing"
     /// and "failed" sentinels, `True`, `False`, and the decoder `decode(kind, payload,
     /// allow_pickle)` for kinds other than raw bytes and UTF-8 text; the type `bytes`;
-    /// `None`.
+    /// `None`; the types `int` and `str`.
     missing: PyObj,
     failed: PyObj,
     true_: PyObj,
@@ -90,6 +98,8 @@ struct Api {
     decoder: PyObj,
     bytes_type: PyObj,
     none: PyObj,
+    int_type: PyObj,
+    str_type: PyObj,
 }
 
 // The pointers are process-wide C functions and immortal (facade-owned) objects; they are only
@@ -97,11 +107,11 @@ struct Api {
 unsafe impl Send for Api {}
 unsafe impl Sync for Api {}
 
-const TABLE_LEN: usize = 33;
+const TABLE_LEN: usize = 39;
 
 static API: OnceLock<Api> = OnceLock::new();
 
-/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 33 and no entry 0).
+/// Registers the Python C-API table (see [`Api`] for the order; `n` must be 39 and no entry 0).
 /// 0 when registered (or already registered: the first table stays), -1 when refused.
 ///
 /// # Safety
@@ -147,14 +157,20 @@ pub unsafe extern "C" fn kohakuvault_py_init(table: *const usize, n: usize) -> i
             tuple_size: std::mem::transmute::<usize, SizeFn>(t[22]),
             tuple_get: std::mem::transmute::<usize, ItemFn>(t[23]),
             type_of: std::mem::transmute::<usize, TypeFn>(t[24]),
-            dict_get: std::mem::transmute::<usize, DictGetFn>(t[25]),
-            missing: obj(26),
-            failed: obj(27),
-            true_: obj(28),
-            false_: obj(29),
-            decoder: obj(30),
-            bytes_type: obj(31),
-            none: obj(32),
+            is_tracked: std::mem::transmute::<usize, IsTrackedFn>(t[25]),
+            untrack: std::mem::transmute::<usize, RefFn>(t[26]),
+            new_descr: std::mem::transmute::<usize, NewDescrFn>(t[27]),
+            getattr: std::mem::transmute::<usize, GetAttrFn>(t[28]),
+            vectorcall: std::mem::transmute::<usize, VectorcallFn>(t[29]),
+            missing: obj(30),
+            failed: obj(31),
+            true_: obj(32),
+            false_: obj(33),
+            decoder: obj(34),
+            bytes_type: obj(35),
+            none: obj(36),
+            int_type: obj(37),
+            str_type: obj(38),
         };
         let _ = API.set(api);
         0
@@ -348,6 +364,46 @@ impl Py {
         Some(borrowed(p, n))
     }
 
+    /// A new reference to `obj`.
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object.
+    pub unsafe fn share(self, obj: PyObj) -> PyObj {
+        self.new_ref(obj)
+    }
+
+    /// Item `i` of a tuple (borrowed from it), or null when `tuple` is no tuple or too short
+    /// (no exception left set).
+    ///
+    /// # Safety
+    /// The GIL must be held and `tuple` kept alive while the item is used.
+    pub unsafe fn item(self, tuple: PyObj, i: isize) -> PyObj {
+        let x = (self.0.tuple_get)(tuple, i);
+        if x.is_null() {
+            (self.0.err_clear)();
+        }
+        x
+    }
+
+    /// A new list of `objs` (new references, taken over also on failure), or null with a
+    /// Python exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn list_of(self, objs: Vec<PyObj>) -> PyObj {
+        let list = (self.0.list_new)(objs.len() as isize);
+        if list.is_null() {
+            for x in objs {
+                (self.0.decref)(x);
+            }
+            return list;
+        }
+        for (i, x) in objs.into_iter().enumerate() {
+            (self.0.list_set)(list, i as isize, x); // steals; cannot fail in range
+        }
+        list
+    }
+
     /// A new `int` (null with an exception set on failure).
     ///
     /// # Safety
@@ -416,23 +472,94 @@ impl Py {
         self.new_ref(self.0.none)
     }
 
-    /// A new reference to `dict[key]` for an `int` key, or null when the key is absent or
-    /// `dict` is not a dict (no exception left set).
+    /// Takes `obj` (a new tuple) out of the cycle collector's sight when none of its items is
+    /// tracked (numbers, strings, bytes, None ...): the rule CPython applies to its own
+    /// tuples, which cannot be part of a cycle then. Tuples a container holds for long would
+    /// otherwise be visited by every collection.
     ///
     /// # Safety
-    /// The GIL must be held; `dict` must be a live object.
-    pub unsafe fn dict_get_int(self, dict: PyObj, key: u64) -> PyObj {
-        let k = (self.0.ulong)(key);
-        if k.is_null() {
+    /// The GIL must be held; `obj` must be a tuple no one else has seen yet.
+    pub unsafe fn untrack_atomic(self, obj: PyObj, items: &[PyObj]) {
+        let api = self.0;
+        if (api.is_tracked)(obj) == 1 && items.iter().all(|&x| (api.is_tracked)(x) == 0) {
+            (api.untrack)(obj);
+        }
+    }
+
+    /// Whether `obj` is the "missing" sentinel.
+    pub fn is_missing(self, obj: PyObj) -> bool {
+        obj == self.0.missing
+    }
+
+    /// Which of `int`, `str` and `bytes` `obj`'s type is exactly (subclasses are none).
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object.
+    pub unsafe fn exact_kind(self, obj: PyObj) -> Option<ExactKind> {
+        let t = (self.0.type_of)(obj);
+        if t.is_null() {
             (self.0.err_clear)();
-            return k;
+            return None;
         }
-        let v = (self.0.dict_get)(dict, k);
-        (self.0.decref)(k);
-        if v.is_null() {
-            return v;
+        (self.0.decref)(t);
+        let api = self.0;
+        if t == api.int_type {
+            Some(ExactKind::Int)
+        } else if t == api.str_type {
+            Some(ExactKind::Str)
+        } else if t == api.bytes_type {
+            Some(ExactKind::Bytes)
+        } else {
+            None
         }
-        self.new_ref(v)
+    }
+
+    /// `obj.<name>` (a new reference), or null with no exception left set.
+    ///
+    /// # Safety
+    /// The GIL must be held; both must be live objects.
+    pub unsafe fn getattr(self, obj: PyObj, name: PyObj) -> PyObj {
+        let r = (self.0.getattr)(obj, name);
+        if r.is_null() {
+            (self.0.err_clear)();
+        }
+        r
+    }
+
+    /// A method descriptor of `def` for the type `owner` (a new reference), or null with an
+    /// exception set.
+    ///
+    /// # Safety
+    /// The GIL must be held; `owner` must be a type; `def` must live as long as the process.
+    pub unsafe fn method_descriptor(self, owner: PyObj, def: &'static MethodDef) -> PyObj {
+        (self.0.new_descr)(owner, def)
+    }
+
+    /// `f(*args, **kwargs)` as CPython's vectorcall: `args` holds the positional arguments
+    /// then the values of the keywords named by the tuple `kwnames` (null: none).
+    ///
+    /// # Safety
+    /// The GIL must be held; all objects must be live.
+    pub unsafe fn vectorcall(
+        self,
+        f: PyObj,
+        args: &[PyObj],
+        nargs: usize,
+        kwnames: PyObj,
+    ) -> PyObj {
+        (self.0.vectorcall)(f, args.as_ptr(), nargs, kwnames)
+    }
+
+    /// How many keyword names a vectorcall's `kwnames` holds (0 for null).
+    ///
+    /// # Safety
+    /// The GIL must be held; `kwnames` must be null or a tuple.
+    pub unsafe fn kw_count(self, kwnames: PyObj) -> usize {
+        if kwnames.is_null() {
+            0
+        } else {
+            (self.0.tuple_size)(kwnames).max(0) as usize
+        }
     }
 
     /// The items of a Python `list` (borrowed from it), else None (no exception left set).
@@ -572,10 +699,29 @@ impl Drop for Unlocked {
     }
 }
 
+/// An exact built-in type of a Python object ([`Py::exact_kind`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ExactKind {
+    Int,
+    Str,
+    Bytes,
+}
+
 /// A builtin's body: `(self, args, nargs)` as CPython's `METH_FASTCALL` calls it.
 pub type FastCall = unsafe extern "C" fn(PyObj, *const PyObj, isize) -> PyObj;
+/// A method's body: `(self, args, nargs, kwnames)` as `METH_FASTCALL | METH_KEYWORDS`.
+pub type FastCallKw = unsafe extern "C" fn(PyObj, *const PyObj, isize, PyObj) -> PyObj;
 
 const METH_FASTCALL: i32 = 0x0080;
+const METH_KEYWORDS: i32 = 0x0002;
+
+/// The function of a [`MethodDef`] (CPython's `ml_meth`, cast by its flags).
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Meth {
+    fast: FastCall,
+    keywords: FastCallKw,
+}
 
 /// CPython's `PyMethodDef` for a `METH_FASTCALL` function: entry points that Python calls as
 /// builtin functions (a vectorcall, a fraction of a ctypes call's cost). Each vault keeps its
@@ -583,7 +729,7 @@ const METH_FASTCALL: i32 = 0x0080;
 #[repr(C)]
 pub struct MethodDef {
     name: *const c_char,
-    meth: FastCall,
+    meth: Meth,
     flags: i32,
     doc: *const c_char,
 }
@@ -595,9 +741,23 @@ impl MethodDef {
     pub const fn new(name: &'static std::ffi::CStr, meth: FastCall) -> Self {
         MethodDef {
             name: name.as_ptr(),
-            meth,
+            meth: Meth { fast: meth },
             flags: METH_FASTCALL,
             doc: std::ptr::null(),
+        }
+    }
+
+    /// A method taking positional and keyword arguments (for [`Py::method_descriptor`]).
+    pub const fn method(
+        name: &'static std::ffi::CStr,
+        meth: FastCallKw,
+        doc: &'static std::ffi::CStr,
+    ) -> Self {
+        MethodDef {
+            name: name.as_ptr(),
+            meth: Meth { keywords: meth },
+            flags: METH_FASTCALL | METH_KEYWORDS,
+            doc: doc.as_ptr(),
         }
     }
 }

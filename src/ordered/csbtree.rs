@@ -561,34 +561,56 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
         let kp = key.prefix();
         let mut path = Path::new();
         let leaf_idx = self.leaf_path(&key, kp, &mut path)?;
-        let leaf = &mut self.leaves[leaf_idx];
-        match leaf.keys.find(&key, kp)? {
-            Ok(i) => return Ok(Some(mem::replace(&mut leaf.vals[i], value))),
+        match self.leaves[leaf_idx].keys.find(&key, kp)? {
+            Ok(i) => Ok(Some(mem::replace(
+                &mut self.leaves[leaf_idx].vals[i],
+                value,
+            ))),
             Err(i) => {
-                if leaf.keys.capacity() == 0 {
-                    leaf.keys.reserve_exact(self.order + 1);
-                    leaf.vals.reserve_exact(self.order + 1);
-                }
-                leaf.keys.insert(i, (key, kp));
-                leaf.vals.insert(i, value);
+                self.insert_new(leaf_idx, &path, i, (key, kp), value);
+                Ok(None)
             }
         }
+    }
+
+    /// Inserts `key -> value` when the key is absent (None), else changes nothing and gives
+    /// the present value: one search.
+    pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<Option<&V>, Incomparable> {
+        key.validate()?;
+        let kp = key.prefix();
+        let mut path = Path::new();
+        let leaf_idx = self.leaf_path(&key, kp, &mut path)?;
+        match self.leaves[leaf_idx].keys.find(&key, kp)? {
+            Ok(i) => Ok(Some(&self.leaves[leaf_idx].vals[i])),
+            Err(i) => {
+                self.insert_new(leaf_idx, &path, i, (key, kp), value);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Puts a new key at position `i` of the leaf `path` ends in, splitting it when full.
+    fn insert_new(&mut self, leaf_idx: u32, path: &Path, i: usize, key: Sep<K>, value: V) {
+        let leaf = &mut self.leaves[leaf_idx];
+        if leaf.keys.capacity() == 0 {
+            leaf.keys.reserve_exact(self.order + 1);
+            leaf.vals.reserve_exact(self.order + 1);
+        }
+        leaf.keys.insert(i, key);
+        leaf.vals.insert(i, value);
         self.len += 1;
         if self.leaves[leaf_idx].keys.len() > self.order {
-            self.split_leaf(leaf_idx, &path);
+            self.split_leaf(leaf_idx, path);
         }
-        Ok(None)
     }
 
     /// Returns the value of `key`, inserting `value` first when the key is absent.
     pub fn setdefault(&mut self, key: K, value: V) -> Result<&V, Incomparable> {
-        key.validate()?;
-        if !self.contains_key(&key)? {
-            let probe = key.clone();
-            self.insert(key, value)?;
+        let probe = key.clone();
+        if self.insert_if_absent(key, value)?.is_none() {
             return Ok(self.get(&probe)?.expect("just inserted"));
         }
-        Ok(self.get(&key)?.expect("present"))
+        Ok(self.get(&probe)?.expect("present"))
     }
 
     /// Inserts every pair in order, pushing each previous value (or `None`) to `previous`.
@@ -1378,6 +1400,33 @@ impl<V: Clone, K: OrderedKey + Clone> SharedCsbTree<V, K> {
         f(&mut self.tree.write())
     }
 
+    /// Runs `f` under the read lock if it is free now (None: another thread holds or waits
+    /// for the write lock).
+    pub fn try_read<R>(&self, f: impl FnOnce(&CsbTree<V, K>) -> R) -> Option<R> {
+        let t = self.tree.try_read()?;
+        Some(f(&t))
+    }
+
+    /// Runs `f` under the write lock if it is free now (None: another thread holds it).
+    pub fn try_write<R>(&self, f: impl FnOnce(&mut CsbTree<V, K>) -> R) -> Option<R> {
+        let mut t = self.tree.try_write()?;
+        Some(f(&mut t))
+    }
+
+    /// [`CsbTree::insert_if_absent`] if the write lock is free now, else the key and value
+    /// back.
+    #[allow(clippy::type_complexity)]
+    pub fn try_insert_if_absent(
+        &self,
+        key: K,
+        value: V,
+    ) -> Result<Result<Option<V>, Incomparable>, (K, V)> {
+        match self.tree.try_write() {
+            Some(mut t) => Ok(t.insert_if_absent(key, value).map(|v| v.cloned())),
+            None => Err((key, value)),
+        }
+    }
+
     pub fn order(&self) -> usize {
         self.tree.read().order
     }
@@ -1421,6 +1470,11 @@ impl<V: Clone, K: OrderedKey + Clone> SharedCsbTree<V, K> {
     /// See [`CsbTree::setdefault`].
     pub fn setdefault(&self, key: K, value: V) -> Result<V, Incomparable> {
         Ok(self.tree.write().setdefault(key, value)?.clone())
+    }
+
+    /// See [`CsbTree::insert_if_absent`] (the present value, copied).
+    pub fn insert_if_absent(&self, key: K, value: V) -> Result<Option<V>, Incomparable> {
+        Ok(self.tree.write().insert_if_absent(key, value)?.cloned())
     }
 
     /// See [`CsbTree::insert_many`] (one write lock for the whole batch).

@@ -3,10 +3,11 @@
 //! names. -1 on any error; the caller then makes the UDL call for the typed error.
 
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
-use crate::ffi::pyobj::{self, MethodDef, Py, PyObj};
+use crate::ffi::pyobj::{self, ExactKind, MethodDef, Py, PyObj};
+use crate::ffi::slots::Slots;
 
 use super::key::Key;
-use super::store::{Neighbor, OrderedRange, OrderedStore, PageKey};
+use super::store::{Neighbor, OrderedRange, OrderedStore, SingleOp};
 use super::wire::HostKey;
 
 const KIND_ENCODED: i32 = 0;
@@ -209,54 +210,58 @@ pub unsafe extern "C" fn ord_fast_neighbor(
     })
 }
 
-// ---- builtins for Python (FORMAT.md §5.1, §9.4) -------------------------------------------
-// The single-key entry points above as Python builtin functions taking Python ints and bytes:
-// `(handle, key[, value handle])` for int keys, `(handle, kind, key[, value handle])` for the
-// others (kind 1: a str key; 0 and 2: bytes of an encoding or a bytes key). They run without the GIL (a host key's comparison calls back into Python)
-// and return the entry point's result as an int; -1 also for arguments they cannot take.
+// ---- builtins for Python (FORMAT.md §5.1, §9.4, §9.5) ----------------------------------
+// A Python facade's values are held here (`OrderedStore::py`, a slot table of `(key, value)`
+// tuples, src/ffi/slots.rs) and its entries store their slots' handles. The builtins take and
+// return Python objects: a get or a range reads handles without the GIL (a host key's
+// comparison calls back into Python) and turns them into the held objects with it; a handle
+// whose entry left meanwhile no longer names an object (its generation changed) and the read
+// is repeated. An insert holds `(key, value)` first and stores the handle if the key is absent;
+// a present entry keeps its slot (and its first key object): a CSBTree's replacement puts
+// `(its key, new value)` into that slot. Only the call that took a handle out of the container
+// (remove, clear, a batch) frees its slot, so a freed handle is never reused while an entry
+// stores it.
+//
+// Results: the value or list asked for; "missing" (absent; for an insert: the key was new);
+// "failed" for arguments a builtin does not take, a refused key or a race lost too often (the
+// facade then makes its general call, which raises the typed error).
 
-/// Parses the handle and (with `parse`) the key's arguments, then runs `run` without the GIL.
-unsafe fn builtin_call<const N: usize, A>(
+/// How often a read or insert is repeated when the entry it met left meanwhile.
+const RETRIES: usize = 64;
+
+/// The store behind a builtin's handle argument.
+unsafe fn store_arg(py: Py, h: PyObj) -> Option<std::sync::Arc<OrderedStore>> {
+    lookup::<OrderedStore>(u32::try_from(py.as_i64(h)?).ok()? as u64)
+}
+
+/// Runs a builtin's body: `body` gives None for "failed"; a panic is "failed" too.
+unsafe fn builtin<const N: usize>(
     args: *const PyObj,
     nargs: isize,
-    parse: impl FnOnce(Py, &[PyObj; N]) -> Option<A>,
-    run: impl FnOnce(u32, A) -> i64,
+    body: impl FnOnce(Py, &OrderedStore, &[PyObj; N]) -> Option<PyObj>,
 ) -> PyObj {
     let Some(py) = Py::get() else {
         return std::ptr::null_mut(); // never called before the table is registered
     };
-    let r = pyobj::args::<N>(args, nargs)
-        .and_then(|a| {
-            let h = u32::try_from(py.as_i64(a[0])?).ok()?;
-            let parsed = parse(py, a)?;
-            let _gil = py.unlock();
-            Some(run(h, parsed))
-        })
-        .unwrap_or(-1);
-    py.int(r)
+    let r = entry(None, || {
+        let a = pyobj::args::<N>(args, nargs)?;
+        let store = store_arg(py, a[0])?;
+        body(py, &store, a)
+    });
+    r.unwrap_or_else(|| py.failed())
 }
 
-/// The int key (and value handle) of an int-keyed builtin's arguments.
-unsafe fn int_args(py: Py, a: &[PyObj]) -> Option<(i32, i32, i64)> {
-    let k = py.as_i64(a[1])?;
-    let v = match a.get(2) {
-        Some(&v) => py.as_i64(v)?,
-        None => 0,
-    };
-    Some((k as i32, (k >> 32) as i32, v))
+/// The key of an int builtin's argument (an `int` within 64 bits).
+unsafe fn int_key_arg(py: Py, obj: PyObj) -> Option<HostKey> {
+    Some(HostKey::Native(Key::Int(py.as_i64(obj)?)))
 }
 
-/// The (kind, key bytes) (and value handle) of a keyed builtin's arguments: with kind 1 the key
-/// is a `str` (its UTF-8), else `bytes`; borrowed from the caller's argument, alive for the
-/// call.
-unsafe fn key_args<'a>(py: Py, a: &[PyObj]) -> Option<(i32, &'a [u8], i64)> {
-    let kind = i32::try_from(py.as_i64(a[1])?).ok()?;
-    let b = key_bytes(py, kind, a[2])?;
-    let v = match a.get(3) {
-        Some(&v) => py.as_i64(v)?,
-        None => 0,
-    };
-    Some((kind, b, v))
+/// The key of a keyed builtin's `(kind, key)` arguments: kind 1 a `str`, 2 a `bytes` key,
+/// 0 a key encoding (`bytes`).
+unsafe fn kind_key_arg(py: Py, store: &OrderedStore, kind: PyObj, obj: PyObj) -> Option<HostKey> {
+    let kind = i32::try_from(py.as_i64(kind)?).ok()?;
+    let b = key_bytes(py, kind, obj)?;
+    key_arg(store, kind, b.as_ptr(), b.len() as i32)
 }
 
 /// The bytes a key argument of `kind` stands for: a `str`'s UTF-8 (kind 1, the str itself),
@@ -271,72 +276,242 @@ unsafe fn key_bytes<'a>(py: Py, kind: i32, obj: PyObj) -> Option<&'a [u8]> {
     Some(b)
 }
 
-macro_rules! int_builtin {
-    ($name:ident, $fast:ident) => {
-        unsafe extern "C" fn $name(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
-            builtin_call::<2, _>(
-                args,
-                nargs,
-                |py, a| int_args(py, a),
-                |h, (lo, hi, _)| $fast(h, lo, hi),
-            )
-        }
-    };
+/// A new reference to item `i` of the held tuple `t` (key 0, value 1).
+unsafe fn part(py: Py, t: PyObj, i: isize) -> Option<PyObj> {
+    let x = py.item(t, i);
+    (!x.is_null()).then(|| py.share(x))
 }
 
-macro_rules! key_builtin {
-    ($name:ident, $fast:ident) => {
-        unsafe extern "C" fn $name(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
-            builtin_call::<3, _>(
-                args,
-                nargs,
-                |py, a| key_args(py, a),
-                |h, (kind, b, _)| $fast(h, kind, b.as_ptr(), b.len() as i32),
-            )
-        }
-    };
+/// A new `(key, value)` tuple to hold (null with an exception set), out of the cycle
+/// collector's sight when it cannot be part of a cycle ([`Py::untrack_atomic`]).
+unsafe fn held_pair(py: Py, key: PyObj, value: PyObj) -> PyObj {
+    let t = py.pair(py.share(key), py.share(value));
+    if !t.is_null() {
+        py.untrack_atomic(t, &[key, value]);
+    }
+    t
 }
 
-int_builtin!(get_int, ord_fast_get_int);
-int_builtin!(contains_int, ord_fast_contains_int);
-int_builtin!(remove_int, ord_fast_remove_int);
-key_builtin!(get, ord_fast_get);
-key_builtin!(contains, ord_fast_contains);
-key_builtin!(remove, ord_fast_remove);
+/// A single-key operation on the store: with the GIL held when the container can answer at
+/// once (a host key's comparison then calls back into Python on this thread, which holds the
+/// GIL already), else with the GIL released while it waits, so a thread holding the GIL never
+/// waits for a lock whose holder may need the GIL. Saves releasing and taking the GIL back.
+unsafe fn single(py: Py, store: &OrderedStore, op: SingleOp<'_>) -> Option<u64> {
+    match store.try_single(op) {
+        Ok(r) => r.ok(),
+        Err(op) => unlocked(py, || store.run_single(op)).ok(),
+    }
+}
 
+/// `op` on the store without the GIL.
+unsafe fn unlocked<R>(py: Py, op: impl FnOnce() -> R) -> R {
+    let _gil = py.unlock();
+    op()
+}
+
+/// The value of `k`: the held value, "missing", or None (refused, or raced too often).
+unsafe fn get_value(py: Py, store: &OrderedStore, k: &HostKey) -> Option<PyObj> {
+    for _ in 0..RETRIES {
+        let h = single(py, store, SingleOp::Get(k))?;
+        if h == 0 {
+            return Some(py.missing());
+        }
+        if let Some(t) = store.py.get(h) {
+            return part(py, t, 1);
+        }
+        // The entry left meanwhile: ask again.
+    }
+    None
+}
+
+/// The value of the entry `remove` took out of the container (its slot is freed), or
+/// "missing" when there was none.
+unsafe fn removed_value(py: Py, store: &OrderedStore, h: u64) -> Option<PyObj> {
+    if h == 0 {
+        return Some(py.missing());
+    }
+    let t = store.py.take(h)?;
+    let v = part(py, t, 1);
+    py.release(t);
+    v
+}
+
+/// What became of an insert of the held `(key, value)` `h` that found the handle `r`
+/// present (0: `h` is stored now).
+enum Settled {
+    /// The key was new.
+    New,
+    /// The present value (a new reference): kept (insert-if-absent) or replaced.
+    Prev(PyObj),
+    /// The present entry left meanwhile (nothing changed; `h` is freed): try again.
+    Stale,
+}
+
+/// Settles an insert (see [`Settled`]); with `replace` a present entry gets `h`'s value in its
+/// own slot (keeping its first key). None when building the new tuple failed (exception set).
+unsafe fn settle(py: Py, slots: &Slots, h: u64, r: u64, replace: bool) -> Option<Settled> {
+    if r == 0 {
+        return Some(Settled::New);
+    }
+    let mine = slots.take(h);
+    let out = settle_present(py, slots, mine, r, replace);
+    if let Some(m) = mine {
+        py.release(m);
+    }
+    out
+}
+
+unsafe fn settle_present(
+    py: Py,
+    slots: &Slots,
+    mine: Option<PyObj>,
+    r: u64,
+    replace: bool,
+) -> Option<Settled> {
+    let Some(old) = slots.get(r) else {
+        return Some(Settled::Stale);
+    };
+    if !replace {
+        return part(py, old, 1).map(Settled::Prev);
+    }
+    let key = part(py, old, 0)?; // kept before allocating (a GC run may free `old`)
+    let value = mine.and_then(|m| part(py, m, 1));
+    let Some(value) = value else {
+        py.release(key);
+        return None;
+    };
+    let t = py.pair(key, value);
+    if t.is_null() {
+        return None;
+    }
+    py.untrack_atomic(t, &[py.item(t, 0), py.item(t, 1)]);
+    match slots.replace(r, t) {
+        Ok(prev) => {
+            let v = part(py, prev, 1);
+            py.release(prev);
+            v.map(Settled::Prev)
+        }
+        Err(t) => {
+            py.release(t);
+            Some(Settled::Stale)
+        }
+    }
+}
+
+/// Inserts `key_obj -> value` under the key `k` (parsed from `key_obj` by `key`): the
+/// previous value (replaced, or kept without `replace`), "missing" for a new key, None for
+/// "failed".
+unsafe fn insert_value(
+    py: Py,
+    store: &OrderedStore,
+    key_obj: PyObj,
+    value: PyObj,
+    replace: bool,
+    key: impl Fn() -> Option<HostKey>,
+) -> Option<PyObj> {
+    for _ in 0..RETRIES {
+        let k = key()?;
+        let t = held_pair(py, key_obj, value);
+        if t.is_null() {
+            return Some(t);
+        }
+        let h = store.py.hold(t);
+        match single(py, store, SingleOp::InsertIfAbsent(k, h)) {
+            Some(r) => match settle(py, &store.py, h, r, replace) {
+                Some(Settled::New) => return Some(py.missing()),
+                Some(Settled::Prev(v)) => return Some(v),
+                Some(Settled::Stale) => continue,
+                None => return Some(std::ptr::null_mut()),
+            },
+            None => {
+                if let Some(t) = store.py.take(h) {
+                    py.release(t);
+                }
+                return None;
+            }
+        }
+    }
+    None
+}
+
+fn flag(py: Py, obj: PyObj) -> Option<bool> {
+    // SAFETY: builtins call this with the GIL held on their own live arguments.
+    unsafe { py.as_i64(obj).map(|v| v != 0) }
+}
+
+unsafe extern "C" fn get_int(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        get_value(py, s, &int_key_arg(py, a[1])?)
+    })
+}
+
+unsafe extern "C" fn get(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        get_value(py, s, &kind_key_arg(py, s, a[1], a[2])?)
+    })
+}
+
+unsafe extern "C" fn contains_int(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        let k = int_key_arg(py, a[1])?;
+        let found = single(py, s, SingleOp::Contains(&k))?;
+        Some(py.boolean(found != 0))
+    })
+}
+
+unsafe extern "C" fn contains(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let k = kind_key_arg(py, s, a[1], a[2])?;
+        let found = single(py, s, SingleOp::Contains(&k))?;
+        Some(py.boolean(found != 0))
+    })
+}
+
+unsafe extern "C" fn remove_int(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        let k = int_key_arg(py, a[1])?;
+        let h = single(py, s, SingleOp::Remove(&k))?;
+        removed_value(py, s, h)
+    })
+}
+
+unsafe extern "C" fn remove(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let k = kind_key_arg(py, s, a[1], a[2])?;
+        let h = single(py, s, SingleOp::Remove(&k))?;
+        removed_value(py, s, h)
+    })
+}
+
+/// `(h, key, value, replace)`.
 unsafe extern "C" fn insert_int(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
-    builtin_call::<3, _>(
-        args,
-        nargs,
-        |py, a| int_args(py, a),
-        |h, (lo, hi, v)| ord_fast_insert_int(h, lo, hi, v as i32, (v >> 32) as i32),
-    )
+    builtin::<4>(args, nargs, |py, s, a| {
+        let replace = flag(py, a[3])?;
+        int_key_arg(py, a[1])?;
+        insert_value(py, s, a[1], a[2], replace, || int_key_arg(py, a[1]))
+    })
 }
 
+/// `(h, kind, key, value, replace)` for kinds 1 (str) and 2 (bytes): the key object is
+/// stored as given.
 unsafe extern "C" fn insert(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
-    builtin_call::<4, _>(
-        args,
-        nargs,
-        |py, a| key_args(py, a),
-        |h, (kind, b, v)| {
-            ord_fast_insert(
-                h,
-                kind,
-                b.as_ptr(),
-                b.len() as i32,
-                v as i32,
-                (v >> 32) as i32,
-            )
-        },
-    )
+    builtin::<5>(args, nargs, |py, s, a| {
+        let replace = flag(py, a[4])?;
+        let kind = py.as_i64(a[1])?;
+        if kind != KIND_STR as i64 && kind != KIND_BYTES as i64 {
+            return None;
+        }
+        kind_key_arg(py, s, a[1], a[2])?;
+        insert_value(py, s, a[2], a[3], replace, || {
+            kind_key_arg(py, s, a[1], a[2])
+        })
+    })
 }
 
-// ---- entries as Python objects (FORMAT.md §9.4) ------------------------------------------
-// `ord_entries(h, vals, hosts, mode, lo_kind, lo, hi_kind, hi, limit)`: a range of the store as
-// a list of Python objects built here, so a page never goes through bytes the facade decodes.
-// `vals` and `hosts` are the facade's `handle -> value` and `handle -> host key` dicts (an
-// entry whose handle one of them lacks left meanwhile: "failed", and the facade takes its
-// general path); the core reads its entries without the GIL and builds the objects with it.
+// ---- ranges as lists (FORMAT.md §9.4) ------------------------------------------------------
+// `ord_entries(h, mode, lo_kind, lo, hi_kind, hi, limit)`: a range as a list of the held
+// tuples, keys or values ("failed" when an entry left between reading its handle and building
+// the list: the facade's general path then reads the range again).
 
 const WHAT_MASK: i64 = 3;
 const WHAT_PAIRS: i64 = 0;
@@ -369,122 +544,260 @@ unsafe fn bound_arg(
     }))
 }
 
-/// Why building a result stopped: an exception is set, or an entry left meanwhile.
-enum Stop {
-    Raised,
-    Left,
-}
-
-/// `obj`, or why it is null (`left`: no exception is set, the entry left).
-fn built(obj: PyObj, left: bool) -> Result<PyObj, Stop> {
-    match (obj.is_null(), left) {
-        (false, _) => Ok(obj),
-        (true, true) => Err(Stop::Left),
-        (true, false) => Err(Stop::Raised),
-    }
-}
-
-/// The Python object of a native key (a new reference, or null with an exception set).
-unsafe fn native_obj(py: Py, k: &Key) -> PyObj {
-    match k {
-        Key::None => py.none(),
-        Key::Bool(b) => py.boolean(*b),
-        Key::Int(v) => py.int(*v),
-        Key::Float(v) => py.float(*v),
-        Key::Str(s) => py.str(s),
-        Key::Bytes(b) => py.bytes(b),
-        Key::Tuple(items) => py.tuple(items.len(), |i| native_obj(py, &items[i])),
-    }
-}
-
-/// The Python object of a stored key: a host key is the facade's object in `hosts`.
-unsafe fn key_obj(py: Py, k: &PageKey, hosts: PyObj) -> Result<PyObj, Stop> {
-    match k {
-        PageKey::Int(v) => built(py.int(*v), false),
-        PageKey::Key(HostKey::Native(k)) => built(native_obj(py, k), false),
-        PageKey::Key(HostKey::Host(h, _)) => built(py.dict_get_int(hosts, *h), true),
-    }
-}
-
-/// The list `what` asks for (pairs, keys or values) of `entries`.
-unsafe fn entries_list(
+/// New references to what `what` asks of each live held tuple of `handles` (pairs: the
+/// tuples, keys, values); handles whose entries left are skipped, 0 gives `zero` when set.
+unsafe fn held_parts(
     py: Py,
+    slots: &Slots,
+    handles: &[u64],
     what: i64,
-    entries: &[(PageKey, u64)],
-    vals: PyObj,
-    hosts: PyObj,
-) -> Result<PyObj, Stop> {
-    let mut stop = Stop::Raised;
-    let list = py.list(entries.len(), |i| {
-        let (k, v) = &entries[i];
-        let item = match what {
-            WHAT_KEYS => key_obj(py, k, hosts),
-            WHAT_VALUES => built(py.dict_get_int(vals, *v), true),
-            _ => key_obj(py, k, hosts).and_then(|key| {
-                let val = py.dict_get_int(vals, *v);
-                let left = val.is_null();
-                built(py.pair(key, val), left)
-            }),
-        };
-        item.unwrap_or_else(|why| {
-            stop = why;
-            std::ptr::null_mut()
-        })
+    zero: Option<PyObj>,
+) -> (Vec<PyObj>, bool) {
+    let mut out = Vec::with_capacity(handles.len());
+    let mut all = true;
+    slots.get_each(handles, |i, t| match t {
+        Some(t) => {
+            let x = match what {
+                WHAT_PAIRS => t,
+                WHAT_KEYS => py.item(t, 0),
+                _ => py.item(t, 1),
+            };
+            if !x.is_null() {
+                out.push(py.share(x)); // an incref runs no Python code
+            }
+        }
+        None => match zero {
+            Some(z) if handles[i] == 0 => out.push(py.share(z)),
+            _ => all = false,
+        },
     });
-    if list.is_null() {
-        return Err(stop);
-    }
-    Ok(list)
-}
-
-/// `ord_entries`' work: None when its arguments are not ones it takes, an entry left
-/// meanwhile or the core refused the range (the facade then takes its general path).
-unsafe fn entries_of(py: Py, args: *const PyObj, nargs: isize) -> Option<PyObj> {
-    let a = pyobj::args::<9>(args, nargs)?;
-    let h = u32::try_from(py.as_i64(a[0])?).ok()?;
-    let store = lookup::<OrderedStore>(h as u64)?;
-    let mode = py.as_i64(a[3])?;
-    let what = mode & WHAT_MASK;
-    if !matches!(what, WHAT_PAIRS | WHAT_KEYS | WHAT_VALUES) {
-        return None;
-    }
-    let start = bound_arg(py, &store, py.as_i64(a[4])?, a[5])?;
-    let end = bound_arg(py, &store, py.as_i64(a[6])?, a[7])?;
-    let range = OrderedRange {
-        start: None,
-        start_inclusive: mode & LO_INCLUSIVE != 0,
-        end: None,
-        end_inclusive: mode & HI_INCLUSIVE != 0,
-        limit: u32::try_from(py.as_i64(a[8])?).ok()?,
-        reverse: mode & REVERSE != 0,
-    };
-    let (entries, done) = {
-        let _gil = py.unlock(); // a host key's comparison calls back into Python
-        store.range_entries(&range, &start, &end).ok()?
-    };
-    let list = match entries_list(py, what, &entries, a[1], a[2]) {
-        Ok(list) => list,
-        Err(Stop::Raised) => return Some(std::ptr::null_mut()),
-        Err(Stop::Left) => return None,
-    };
-    Some(if mode & WITH_DONE != 0 {
-        py.pair(py.boolean(done), list)
-    } else {
-        list
-    })
+    (out, all)
 }
 
 unsafe extern "C" fn entries(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
-    let Some(py) = Py::get() else {
-        return std::ptr::null_mut();
-    };
-    match entry(None, || entries_of(py, args, nargs)) {
-        Some(obj) => obj,
-        None => py.failed(),
-    }
+    builtin::<7>(args, nargs, |py, store, a| {
+        let mode = py.as_i64(a[1])?;
+        let what = mode & WHAT_MASK;
+        if !matches!(what, WHAT_PAIRS | WHAT_KEYS | WHAT_VALUES) {
+            return None;
+        }
+        let start = bound_arg(py, store, py.as_i64(a[2])?, a[3])?;
+        let end = bound_arg(py, store, py.as_i64(a[4])?, a[5])?;
+        let range = OrderedRange {
+            start: None,
+            start_inclusive: mode & LO_INCLUSIVE != 0,
+            end: None,
+            end_inclusive: mode & HI_INCLUSIVE != 0,
+            limit: u32::try_from(py.as_i64(a[6])?).ok()?,
+            reverse: mode & REVERSE != 0,
+        };
+        let (handles, done) = unlocked(py, || store.range_handles(&range, &start, &end)).ok()?;
+        let (objs, all) = held_parts(py, &store.py, &handles, what, None);
+        if !all {
+            // An entry left meanwhile: the facade's general path repeats what it must.
+            for o in objs {
+                py.release(o);
+            }
+            return None;
+        }
+        let list = py.list_of(objs);
+        Some(if mode & WITH_DONE != 0 {
+            py.pair(py.boolean(done), list)
+        } else {
+            list
+        })
+    })
 }
 
-static BUILTINS: [MethodDef; 9] = [
+// ---- the slot table for the facade's general calls (FORMAT.md §9.5) -----------------------
+// The UDL calls (host keys, batches of other keys, counts) take and return handles; these
+// builtins turn objects into held handles and back.
+
+/// u64 LE handles of a `bytes` argument.
+unsafe fn handles_arg(py: Py, obj: PyObj) -> Option<Vec<u64>> {
+    super::wire::handles_of(py.as_bytes(obj)?).ok()
+}
+
+/// `(h, key, value)` -> the handle of the held `(key, value)` (an int).
+unsafe extern "C" fn hold(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let t = held_pair(py, a[1], a[2]);
+        if t.is_null() {
+            return Some(t);
+        }
+        Some(py.uint(s.py.hold(t)))
+    })
+}
+
+/// `(h, keys, values)` (two lists of one length) -> the handles of the held pairs (`bytes`,
+/// u64 LE).
+unsafe extern "C" fn hold_all(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let keys: Vec<PyObj> = py.list_items(a[1])?.collect();
+        let values: Vec<PyObj> = py.list_items(a[2])?.collect();
+        if keys.len() != values.len() {
+            return None;
+        }
+        for &k in &keys {
+            py.keep(k); // the lists may change while tuples are allocated (a GC run)
+        }
+        for &v in &values {
+            py.keep(v);
+        }
+        let mut tuples = Vec::with_capacity(keys.len());
+        let mut failed = false;
+        for (k, v) in keys.into_iter().zip(values) {
+            if failed {
+                py.release(k);
+                py.release(v);
+                continue;
+            }
+            let t = py.pair(k, v);
+            if t.is_null() {
+                failed = true;
+            } else {
+                py.untrack_atomic(t, &[k, v]);
+                tuples.push(t);
+            }
+        }
+        if failed {
+            for t in tuples {
+                py.release(t);
+            }
+            return Some(std::ptr::null_mut());
+        }
+        let mut handles = Vec::with_capacity(tuples.len());
+        s.py.hold_all(&tuples, &mut handles);
+        Some(py.bytes(&super::wire::handles_bytes(handles.into_iter())))
+    })
+}
+
+/// `(h, handle, found, replace)`: settles an insert of the held `handle` that the container
+/// answered with `found` -> "missing" (new), the previous value, or "failed" (the present
+/// entry left meanwhile: `handle` is freed, insert again).
+unsafe extern "C" fn settle_one(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<4>(args, nargs, |py, s, a| {
+        let h = py.as_i64(a[1])? as u64;
+        let r = py.as_i64(a[2])? as u64;
+        let replace = flag(py, a[3])?;
+        match settle(py, &s.py, h, r, replace) {
+            Some(Settled::New) => Some(py.missing()),
+            Some(Settled::Prev(v)) => Some(v),
+            Some(Settled::Stale) => None,
+            None => Some(std::ptr::null_mut()),
+        }
+    })
+}
+
+/// `(h, handles, found, replace)`: [`settle_one`] for a batch (`found` may be shorter: the
+/// items applied) -> a list: None for a new key, the previous value, or "failed" for an item
+/// whose present entry left meanwhile (its handle is freed).
+unsafe extern "C" fn settle_all(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<4>(args, nargs, |py, s, a| {
+        let handles = handles_arg(py, a[1])?;
+        let found = handles_arg(py, a[2])?;
+        let replace = flag(py, a[3])?;
+        if found.len() > handles.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(found.len());
+        for (&h, &r) in handles.iter().zip(&found) {
+            let x = match settle(py, &s.py, h, r, replace) {
+                Some(Settled::New) => py.none(),
+                Some(Settled::Prev(v)) => v,
+                Some(Settled::Stale) => py.failed(),
+                None => std::ptr::null_mut(),
+            };
+            if x.is_null() {
+                for o in out {
+                    py.release(o);
+                }
+                return Some(x);
+            }
+            out.push(x);
+        }
+        Some(py.list_of(out))
+    })
+}
+
+/// `(h, handle)` -> the value of the held `handle` (its slot is freed), or "missing".
+unsafe extern "C" fn take(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        let h = py.as_i64(a[1])? as u64;
+        Some(match s.py.take(h) {
+            Some(t) => {
+                let v = part(py, t, 1);
+                py.release(t);
+                v?
+            }
+            None => py.missing(),
+        })
+    })
+}
+
+/// `(h, handles)` -> the values of the held `handles` (their slots are freed; None for 0).
+unsafe extern "C" fn take_all(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        let handles = handles_arg(py, a[1])?;
+        let tuples = s.py.take_all(&handles);
+        let mut out = Vec::with_capacity(tuples.len());
+        for t in &tuples {
+            out.push(match t {
+                Some(t) => part(py, *t, 1).unwrap_or_else(|| py.none()),
+                None => py.none(),
+            });
+        }
+        for t in tuples.into_iter().flatten() {
+            py.release(t);
+        }
+        Some(py.list_of(out))
+    })
+}
+
+/// `(h, handle)` -> the value of the held `handle`, or "missing" (it names no held object).
+unsafe extern "C" fn value(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        let h = py.as_i64(a[1])? as u64;
+        Some(match s.py.get(h) {
+            Some(t) => part(py, t, 1)?,
+            None => py.missing(),
+        })
+    })
+}
+
+/// `(h, handles, default)` -> the values of `handles` (`default` for 0), or "failed" when one
+/// names no held object (its entry left meanwhile).
+unsafe extern "C" fn values(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let handles = handles_arg(py, a[1])?;
+        let (objs, all) = held_parts(py, &s.py, &handles, WHAT_VALUES, Some(a[2]));
+        if !all {
+            for o in objs {
+                py.release(o);
+            }
+            return None;
+        }
+        Some(py.list_of(objs))
+    })
+}
+
+/// `(h,)` -> how many objects the table holds.
+unsafe extern "C" fn held(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<1>(args, nargs, |py, s, _| Some(py.uint(s.py.len() as u64)))
+}
+
+/// `(h,)` -> None: releases every held object (the facade is going away; the entries keep
+/// handles that name nothing).
+unsafe extern "C" fn release(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<1>(args, nargs, |py, s, _| {
+        for o in s.py.drain() {
+            py.release(o);
+        }
+        Some(py.none())
+    })
+}
+
+static BUILTINS: [MethodDef; 19] = [
     MethodDef::new(c"ord_get_int", get_int),
     MethodDef::new(c"ord_contains_int", contains_int),
     MethodDef::new(c"ord_remove_int", remove_int),
@@ -494,11 +807,299 @@ static BUILTINS: [MethodDef; 9] = [
     MethodDef::new(c"ord_remove", remove),
     MethodDef::new(c"ord_insert", insert),
     MethodDef::new(c"ord_entries", entries),
+    MethodDef::new(c"ord_hold", hold),
+    MethodDef::new(c"ord_hold_all", hold_all),
+    MethodDef::new(c"ord_settle", settle_one),
+    MethodDef::new(c"ord_settle_all", settle_all),
+    MethodDef::new(c"ord_take", take),
+    MethodDef::new(c"ord_take_all", take_all),
+    MethodDef::new(c"ord_value", value),
+    MethodDef::new(c"ord_values", values),
+    MethodDef::new(c"ord_held", held),
+    MethodDef::new(c"ord_release", release),
 ];
 
-/// The ordered containers' builtins for Python (FORMAT.md §5.1): the tuple `(get_int,
-/// contains_int, remove_int, insert_int, get, contains, remove, insert, entries)`, a new reference;
-/// called through `ctypes.PyDLL` with `restype = py_object` after `kohakuvault_py_init`.
+// ---- methods of the facade's classes (FORMAT.md §9.4) --------------------------------------
+// `get`, `[]`, `in`, `insert`, `[] =`, `remove` and `del` of CSBTree and SkipList as method
+// descriptors of the facade's classes, so a call runs no Python frame: `self._fh` names the
+// store, keys of exactly `int` (within 64 bits), `str` or `bytes` take the single-key path
+// above, and everything else (other keys, keywords, an absent key where an exception is due,
+// a refused key, removals once host keys were stored) calls the facade's own Python method of
+// the same name (the fallback), which raises the typed error.
+
+/// The facade's Python methods, in [`METHOD_NAMES`] order, and the name `_fh`; registered
+/// by the first `ord_fast_methods` call and kept for the life of the process.
+static FALLBACKS: std::sync::OnceLock<[usize; 8]> = std::sync::OnceLock::new();
+
+const M_GET: usize = 0;
+const M_GETITEM: usize = 1;
+const M_CONTAINS: usize = 2;
+const M_INSERT: usize = 3;
+const M_SETITEM: usize = 4;
+const M_REMOVE: usize = 5;
+const M_DELITEM: usize = 6;
+const FH_NAME: usize = 7;
+
+/// The key of a method argument when it is exactly an `int` within 64 bits, a `str` without
+/// lone surrogates or a `bytes`.
+unsafe fn method_key(py: Py, obj: PyObj) -> Option<HostKey> {
+    Some(HostKey::Native(match py.exact_kind(obj)? {
+        ExactKind::Int => Key::Int(py.as_i64(obj)?),
+        ExactKind::Str => Key::Str(std::str::from_utf8(py.as_utf8(obj)?).ok()?.to_owned()),
+        ExactKind::Bytes => Key::Bytes(py.as_bytes(obj)?.to_vec()),
+    }))
+}
+
+/// Runs a method: `body(py, store, args)` when the call has `arity` positional arguments and
+/// no keywords; its None (or any other miss) calls the fallback with the same arguments.
+unsafe fn method(
+    which: usize,
+    slf: PyObj,
+    args: *const PyObj,
+    nargs: isize,
+    kwnames: PyObj,
+    arity: std::ops::RangeInclusive<usize>,
+    body: impl FnOnce(Py, &OrderedStore, &[PyObj]) -> Option<PyObj>,
+) -> PyObj {
+    let (Some(py), Some(fb)) = (Py::get(), FALLBACKS.get()) else {
+        return std::ptr::null_mut(); // never installed before both are registered
+    };
+    let n = nargs.max(0) as usize;
+    let total = n + py.kw_count(kwnames);
+    let a: &[PyObj] = if total == 0 || args.is_null() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(args, total)
+    };
+    if kwnames.is_null() && arity.contains(&n) {
+        let done = entry(None, || {
+            let fh = py.getattr(slf, fb[FH_NAME] as PyObj);
+            if fh.is_null() {
+                return None;
+            }
+            let h = py.as_i64(fh);
+            py.release(fh);
+            let store = lookup::<OrderedStore>(u32::try_from(h?).ok()? as u64)?;
+            body(py, &store, a)
+        });
+        if let Some(obj) = done {
+            return obj;
+        }
+    }
+    let mut all = Vec::with_capacity(total + 1);
+    all.push(slf);
+    all.extend_from_slice(a);
+    py.vectorcall(fb[which] as PyObj, &all, n + 1, kwnames)
+}
+
+/// The value of a get, or None for "absent" (the caller decides) or "take the fallback".
+unsafe fn method_get(py: Py, store: &OrderedStore, key: PyObj) -> Option<Option<PyObj>> {
+    let v = get_value(py, store, &method_key(py, key)?)?;
+    if py.is_missing(v) {
+        py.release(v);
+        return Some(None);
+    }
+    Some(Some(v))
+}
+
+unsafe extern "C" fn m_get(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_GET, slf, args, n, kw, 1..=2, |py, s, a| {
+        Some(match method_get(py, s, a[0])? {
+            Some(v) => v,
+            None => a.get(1).map_or_else(|| py.none(), |&d| py.share(d)),
+        })
+    })
+}
+
+unsafe extern "C" fn m_getitem(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_GETITEM, slf, args, n, kw, 1..=1, |py, s, a| {
+        method_get(py, s, a[0])? // absent: the fallback raises KeyError
+    })
+}
+
+unsafe extern "C" fn m_contains(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_CONTAINS, slf, args, n, kw, 1..=1, |py, s, a| {
+        let k = method_key(py, a[0])?;
+        let found = single(py, s, SingleOp::Contains(&k))?;
+        Some(py.boolean(found != 0))
+    })
+}
+
+/// An insert through a method: the previous value (None for a new key) or, with `unit`,
+/// None always.
+unsafe fn method_insert(
+    py: Py,
+    s: &OrderedStore,
+    a: &[PyObj],
+    replace: bool,
+    unit: bool,
+) -> Option<PyObj> {
+    method_key(py, a[0])?;
+    let v = insert_value(py, s, a[0], a[1], replace, || method_key(py, a[0]))?;
+    if v.is_null() {
+        return Some(v);
+    }
+    if unit || py.is_missing(v) {
+        py.release(v);
+        return Some(py.none());
+    }
+    Some(v)
+}
+
+macro_rules! insert_methods {
+    ($insert:ident, $setitem:ident, $replace:expr) => {
+        unsafe extern "C" fn $insert(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+            method(M_INSERT, slf, args, n, kw, 2..=2, |py, s, a| {
+                method_insert(py, s, a, $replace, false)
+            })
+        }
+        unsafe extern "C" fn $setitem(
+            slf: PyObj,
+            args: *const PyObj,
+            n: isize,
+            kw: PyObj,
+        ) -> PyObj {
+            method(M_SETITEM, slf, args, n, kw, 2..=2, |py, s, a| {
+                method_insert(py, s, a, $replace, true)
+            })
+        }
+    };
+}
+
+insert_methods!(m_insert_replace, m_setitem_replace, true);
+insert_methods!(m_insert_keep, m_setitem_keep, false);
+
+/// The value a method's removal took out, or None for "absent" (None when it must take the
+/// fallback: host keys were stored, whose bookkeeping is the facade's).
+unsafe fn method_remove(py: Py, s: &OrderedStore, key: PyObj) -> Option<Option<PyObj>> {
+    if s.may_hold_host_keys() {
+        return None;
+    }
+    let k = method_key(py, key)?;
+    let v = removed_value(py, s, single(py, s, SingleOp::Remove(&k))?)?;
+    if py.is_missing(v) {
+        py.release(v);
+        return Some(None);
+    }
+    Some(Some(v))
+}
+
+unsafe extern "C" fn m_remove(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_REMOVE, slf, args, n, kw, 1..=1, |py, s, a| {
+        Some(method_remove(py, s, a[0])?.unwrap_or_else(|| py.none()))
+    })
+}
+
+unsafe extern "C" fn m_delitem(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_DELITEM, slf, args, n, kw, 1..=1, |py, s, a| {
+        let v = method_remove(py, s, a[0])??; // absent: the fallback raises KeyError
+        py.release(v);
+        Some(py.none())
+    })
+}
+
+/// The method names, in the order of the descriptors `ord_fast_methods` returns.
+const METHOD_NAMES: [&std::ffi::CStr; 7] = [
+    c"get",
+    c"__getitem__",
+    c"__contains__",
+    c"insert",
+    c"__setitem__",
+    c"remove",
+    c"__delitem__",
+];
+
+macro_rules! method_defs {
+    ($insert:ident, $setitem:ident, $insert_doc:expr) => {
+        [
+            MethodDef::method(
+                METHOD_NAMES[0],
+                m_get,
+                c"get(key, default=None): the value of key, or default when absent.",
+            ),
+            MethodDef::method(METHOD_NAMES[1], m_getitem, c"self[key]"),
+            MethodDef::method(METHOD_NAMES[2], m_contains, c"key in self"),
+            MethodDef::method(METHOD_NAMES[3], $insert, $insert_doc),
+            MethodDef::method(METHOD_NAMES[4], $setitem, c"self[key] = value (insert)"),
+            MethodDef::method(
+                METHOD_NAMES[5],
+                m_remove,
+                c"remove(key): removes key; its value, or None when absent.",
+            ),
+            MethodDef::method(METHOD_NAMES[6], m_delitem, c"del self[key]"),
+        ]
+    };
+}
+
+static CSB_METHODS: [MethodDef; 7] = method_defs!(
+    m_insert_replace,
+    m_setitem_replace,
+    c"insert(key, value): None for a new key, else replaces the value and returns the old one."
+);
+static SKIP_METHODS: [MethodDef; 7] = method_defs!(
+    m_insert_keep,
+    m_setitem_keep,
+    c"insert(key, value): None for a new key, else changes nothing and returns the present value."
+);
+
+/// `(cls, replace, fallbacks)` -> the method descriptors of [`METHOD_NAMES`] for the class
+/// `cls` (insert replacing with `replace`, a CSBTree, else keeping); `fallbacks` is the tuple
+/// of the facade's Python methods of those names and the str `"_fh"`, registered on the first
+/// call (later calls must pass the same objects).
+unsafe extern "C" fn methods(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    let Some(py) = Py::get() else {
+        return std::ptr::null_mut();
+    };
+    let r = entry(None, || {
+        let a = pyobj::args::<3>(args, nargs)?;
+        if FALLBACKS.get().is_none() {
+            let mut fb = [0usize; 8];
+            for (i, slot) in fb.iter_mut().enumerate() {
+                let f = py.item(a[2], i as isize);
+                if f.is_null() {
+                    return None;
+                }
+                py.keep(f); // for the life of the process
+                *slot = f as usize;
+            }
+            let _ = FALLBACKS.set(fb);
+        }
+        let defs = if py.as_i64(a[1])? != 0 {
+            &CSB_METHODS
+        } else {
+            &SKIP_METHODS
+        };
+        let mut out = Vec::with_capacity(defs.len());
+        for d in defs {
+            let m = py.method_descriptor(a[0], d);
+            if m.is_null() {
+                for o in out {
+                    py.release(o);
+                }
+                return Some(m);
+            }
+            out.push(m);
+        }
+        Some(py.tuple(out.len(), |i| out[i]))
+    });
+    r.unwrap_or_else(|| py.failed())
+}
+
+static METHOD_FACTORY: [MethodDef; 1] = [MethodDef::new(c"ord_fast_methods", methods)];
+
+/// `(ord_fast_methods,)`: the builtin that makes the facade's method descriptors (a new
+/// reference; as [`ord_fast_builtins`]).
+///
+/// # Safety
+/// The calling thread must hold the GIL.
+#[no_mangle]
+pub unsafe extern "C" fn ord_fast_method_factory() -> PyObj {
+    pyobj::builtins(&METHOD_FACTORY)
+}
+
+/// The ordered containers' builtins for Python (FORMAT.md §5.1, §9.4, §9.5): a tuple of the 19
+/// functions of `BUILTINS` in that order, a new reference; called through `ctypes.PyDLL` with
+/// `restype = py_object` after `kohakuvault_py_init`.
 ///
 /// # Safety
 /// The calling thread must hold the GIL.

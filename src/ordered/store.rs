@@ -2,10 +2,11 @@
 //! (docs/FORMAT.md §9): keys cross as encodings and pages, values as handles the facade owns.
 
 use std::ops::Bound;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{guard, Error, Result, VResult};
+use crate::ffi::slots::Slots;
 
 use super::csbtree::SharedCsbTree;
 use super::key::{BatchError, Incomparable, OrderedKey};
@@ -50,21 +51,17 @@ pub struct OrderedBatch {
 
 type Entry = (HostKey, u64);
 
-/// A key as [`OrderedStore::range_entries`] gives it: int keys (the common case) without a
-/// copy of the whole key.
-pub(super) enum PageKey {
-    Int(i64),
-    Key(HostKey),
+/// A single-key operation for [`OrderedStore::try_single`].
+pub(super) enum SingleOp<'k> {
+    Get(&'k HostKey),
+    /// `Some(1)` when present.
+    Contains(&'k HostKey),
+    Remove(&'k HostKey),
+    InsertIfAbsent(HostKey, u64),
 }
 
-impl PageKey {
-    fn of(k: &HostKey) -> PageKey {
-        match k {
-            HostKey::Native(super::Key::Int(v)) => PageKey::Int(*v),
-            k => PageKey::Key(k.clone()),
-        }
-    }
-}
+/// The outcome of a [`SingleOp`]: the handle found, removed or present.
+type Single = Result<Option<u64>, Incomparable>;
 
 /// The operations both containers offer, over host keys and u64 handles.
 trait Container: Send + Sync {
@@ -93,6 +90,16 @@ trait Container: Send + Sync {
     }
     /// Removes every entry, returning the handles removed.
     fn clear(&self) -> Vec<u64>;
+    /// Runs `op` when the container can without waiting for another thread, else gives it
+    /// back (nothing done). The lock-free SkipList never waits.
+    fn try_single<'k>(&self, op: SingleOp<'k>) -> Result<Single, SingleOp<'k>> {
+        Ok(match op {
+            SingleOp::Get(k) => self.get(k),
+            SingleOp::Contains(k) => self.contains(k).map(|found| found.then_some(1)),
+            SingleOp::Remove(k) => self.remove(k),
+            SingleOp::InsertIfAbsent(k, v) => self.insert_if_absent(k, v),
+        })
+    }
     fn neighbor(&self, which: Neighbor, k: &HostKey) -> Result<Option<Entry>, Incomparable>;
     fn page(
         &self,
@@ -167,10 +174,22 @@ impl Container for SharedCsbTree<u64, HostKey> {
     fn insert(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
         SharedCsbTree::insert(self, k, v)
     }
+    fn try_single<'k>(&self, op: SingleOp<'k>) -> Result<Single, SingleOp<'k>> {
+        match op {
+            SingleOp::Get(k) => self
+                .try_read(|t| Ok(t.get(k)?.copied()))
+                .ok_or(SingleOp::Get(k)),
+            SingleOp::Contains(k) => self
+                .try_read(|t| Ok(t.contains_key(k)?.then_some(1)))
+                .ok_or(SingleOp::Contains(k)),
+            SingleOp::Remove(k) => self.try_write(|t| t.remove(k)).ok_or(SingleOp::Remove(k)),
+            SingleOp::InsertIfAbsent(k, v) => self
+                .try_insert_if_absent(k, v)
+                .map_err(|(k, v)| SingleOp::InsertIfAbsent(k, v)),
+        }
+    }
     fn insert_if_absent(&self, k: HostKey, v: u64) -> Result<Option<u64>, Incomparable> {
-        // Handles are unique, so the stored value is `v` exactly when it was inserted.
-        let stored = self.setdefault(k, v)?;
-        Ok((stored != v).then_some(stored))
+        SharedCsbTree::insert_if_absent(self, k, v)
     }
     fn insert_many(
         &self,
@@ -183,10 +202,10 @@ impl Container for SharedCsbTree<u64, HostKey> {
         }
         self.write(|t| {
             for (index, (k, v)) in items.into_iter().enumerate() {
-                let stored = *t
-                    .setdefault(k, v)
+                let present = t
+                    .insert_if_absent(k, v)
                     .map_err(|error| BatchError { index, error })?;
-                prev.push((stored != v).then_some(stored));
+                prev.push(present.copied());
             }
             Ok(())
         })
@@ -390,6 +409,12 @@ pub struct OrderedStore {
     map: Box<dyn Container>,
     host: Option<Arc<dyn HostKeyOrder>>,
     pub(super) fast_id: AtomicU64,
+    /// The Python objects of a Python facade's entries (its value handles name them); empty
+    /// for every other caller.
+    pub(super) py: Slots,
+    /// Set once a host key was ever offered to an insert (the fast path's methods leave
+    /// removals to the facade then: its host-key bookkeeping needs them).
+    hosts_stored: AtomicBool,
 }
 
 impl Drop for OrderedStore {
@@ -456,6 +481,8 @@ impl OrderedStore {
                 map,
                 host: host_order.map(Arc::from),
                 fast_id: AtomicU64::new(0),
+                py: Slots::default(),
+                hosts_stored: AtomicBool::new(false),
             })
         })
     }
@@ -494,11 +521,24 @@ impl OrderedStore {
     // The typed operations, shared by the UDL methods and the C fast path.
 
     pub(super) fn insert_key(&self, k: HostKey, v: u64) -> Result<u64> {
+        self.note_key(&k);
         Ok(self.map.insert(k, handle_arg(v)?)?.unwrap_or(0))
     }
 
     pub(super) fn insert_if_absent_key(&self, k: HostKey, v: u64) -> Result<u64> {
+        self.note_key(&k);
         Ok(self.map.insert_if_absent(k, handle_arg(v)?)?.unwrap_or(0))
+    }
+
+    fn note_key(&self, k: &HostKey) {
+        if matches!(k, HostKey::Host(..)) {
+            self.hosts_stored.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether an insert was ever offered a host key.
+    pub(super) fn may_hold_host_keys(&self) -> bool {
+        self.hosts_stored.load(Ordering::Acquire)
     }
 
     pub(super) fn get_key(&self, k: &HostKey) -> Result<u64> {
@@ -507,6 +547,32 @@ impl OrderedStore {
 
     pub(super) fn contains_key(&self, k: &HostKey) -> Result<bool> {
         Ok(self.map.contains(k)?)
+    }
+
+    /// Runs `op` with the calling thread's locks as they are when the container needs no
+    /// waiting for another thread, else gives it back (the fast path then releases the GIL
+    /// and makes the waiting call).
+    pub(super) fn try_single<'k>(&self, op: SingleOp<'k>) -> Result<Result<u64>, SingleOp<'k>> {
+        if let SingleOp::InsertIfAbsent(_, v) = &op {
+            if let Err(e) = handle_arg(*v) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(self
+            .map
+            .try_single(op)?
+            .map(|h| h.unwrap_or(0))
+            .map_err(Into::into))
+    }
+
+    /// Runs `op`, waiting for other threads' locks as needed.
+    pub(super) fn run_single(&self, op: SingleOp<'_>) -> Result<u64> {
+        match op {
+            SingleOp::Get(k) => self.get_key(k),
+            SingleOp::Contains(k) => self.contains_key(k).map(u64::from),
+            SingleOp::Remove(k) => self.remove_key(k),
+            SingleOp::InsertIfAbsent(k, v) => self.insert_if_absent_key(k, v),
+        }
     }
 
     pub(super) fn remove_key(&self, k: &HostKey) -> Result<u64> {
@@ -552,6 +618,7 @@ impl OrderedStore {
             for &v in &values {
                 handle_arg(v)?;
             }
+            keys.iter().for_each(|k| self.note_key(k));
             let mut prev = Vec::with_capacity(keys.len());
             let r =
                 self.map
@@ -679,33 +746,32 @@ impl OrderedStore {
         }
     }
 
-    /// The entries of a range between decoded bounds (`range`'s own bounds are ignored; its
-    /// flags, limit and direction apply) and whether they are the last ones: the fast path's
-    /// pages of Python objects (docs/FORMAT.md §9.4).
-    pub(super) fn range_entries(
+    /// The value handles of a range between decoded bounds (`range`'s own bounds are ignored;
+    /// its flags, limit and direction apply) and whether they are the last ones: the fast
+    /// path's Python lists (docs/FORMAT.md §9.4), whose objects the handles name.
+    pub(super) fn range_handles(
         &self,
         range: &OrderedRange,
         start: &Option<HostKey>,
         end: &Option<HostKey>,
-    ) -> Result<(Vec<(PageKey, u64)>, bool)> {
+    ) -> Result<(Vec<u64>, bool)> {
         let take = match range.limit {
             0 => usize::MAX,
             n => n as usize + 1, // one more tells whether the page is the last
         };
-        let mut entries = Vec::new();
+        let mut handles = Vec::new();
         if range.reverse {
             let found = self.collect_between(range, start, end, take)?;
-            entries.extend(found.iter().map(|(k, v)| (PageKey::of(k), *v)));
+            handles.extend(found.iter().map(|(_, v)| *v));
         } else {
             let (lo, hi) = bounds_of(range, start, end);
             if take == usize::MAX && start.is_none() && end.is_none() {
-                entries.reserve(self.map.len()); // the whole container
+                handles.reserve(self.map.len()); // the whole container
             }
-            self.map
-                .visit(lo, hi, take, &mut |k, v| entries.push((PageKey::of(k), v)))?;
+            self.map.visit(lo, hi, take, &mut |_, v| handles.push(v))?;
         }
-        let done = trim(&mut entries, range.limit);
-        Ok((entries, done))
+        let done = trim(&mut handles, range.limit);
+        Ok((handles, done))
     }
 
     pub fn count_range(&self, range: OrderedRange) -> VResult<u64> {
@@ -733,10 +799,10 @@ mod tests {
         out
     }
 
-    /// `range_entries` (the fast path's Python lists) gives exactly the entries of the UDL's
+    /// `range_handles` (the fast path's Python lists) gives exactly the handles of the UDL's
     /// `range` page, in every direction, with and without a limit, for int and str keys.
     #[test]
-    fn range_entries_equal_range_pages() {
+    fn range_handles_equal_range_pages() {
         for kind in [OrderedKind::CsbTree, OrderedKind::SkipList] {
             for strs in [false, true] {
                 let key = |i: i64| {
@@ -768,17 +834,14 @@ mod tests {
                             limit,
                             reverse,
                         };
-                        let (got, done) = store.range_entries(&r, &start, &end).unwrap();
-                        let got: Vec<(HostKey, u64)> = got
-                            .into_iter()
-                            .map(|(k, v)| match k {
-                                PageKey::Int(i) => (HostKey::Native(Key::Int(i)), v),
-                                PageKey::Key(k) => (k, v),
-                            })
-                            .collect();
+                        let (got, done) = store.range_handles(&r, &start, &end).unwrap();
+                        let page = store.range_page(&r).unwrap();
+                        let n = u32::from_le_bytes(page[4..8].try_into().unwrap()) as usize;
+                        let page_done = page[0] != 0;
+                        let handles = wire::handles_of(&page[8..8 + 8 * n]).unwrap();
                         assert_eq!(
-                            wire::entry_page(&got, done),
-                            store.range_page(&r).unwrap(),
+                            (got, done),
+                            (handles, page_done),
                             "{kind:?} strs={strs} {lo:?}..{hi:?} {limit} {reverse}"
                         );
                     }

@@ -1,0 +1,239 @@
+//! Python objects a container holds for a Python facade (docs/FORMAT.md §9.5).
+//!
+//! A facade's values must stay Python objects, and a container stores u64 handles. A
+//! [`Slots`] table owns one reference per held object and names it by a handle
+//! `generation << 32 | (index + 1)`: the container stores the handle, entry points read handles
+//! without the GIL and turn them back into objects with it. A slot's generation changes every
+//! time it is freed, so a handle read before its entry left (another thread removed it, and
+//! its slot may hold another object by now) no longer matches: [`Slots::get`] gives None
+//! instead of a freed or foreign object.
+//!
+//! Every method must be called with the GIL held (the objects are only touched then). The
+//! table's own lock guards the Rust data; it is never held while Python code can run: methods
+//! give back references and the caller releases them (a release may run any `__del__`, which
+//! may call back into the table). A table dropped while holding objects leaks them (they can
+//! only be released with the GIL): the facade empties it with [`Slots::drain`] first.
+//!
+//! Nothing here knows any vault.
+
+use parking_lot::Mutex;
+
+use super::pyobj::PyObj;
+
+/// Generations use 31 bits, so every handle is a positive i63 (what containers accept).
+const GEN_MASK: u32 = 0x7FFF_FFFF;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The held object (`PyObject*`), 0 when the slot is free.
+    obj: usize,
+    generation: u32,
+}
+
+#[derive(Default)]
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+/// The held objects of one container (see the module documentation).
+#[derive(Default)]
+pub struct Slots {
+    table: Mutex<Table>,
+}
+
+fn split(h: u64) -> Option<(usize, u32)> {
+    let index = (h as u32).checked_sub(1)? as usize;
+    Some((index, (h >> 32) as u32))
+}
+
+impl Table {
+    fn hold(&mut self, obj: PyObj) -> u64 {
+        let index = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.slots.push(Slot {
+                    obj: 0,
+                    generation: 1,
+                });
+                self.slots.len() - 1
+            }
+        };
+        let slot = &mut self.slots[index];
+        slot.obj = obj as usize;
+        self.live += 1;
+        (u64::from(slot.generation) << 32) | (index as u64 + 1)
+    }
+
+    fn slot(&mut self, h: u64) -> Option<&mut Slot> {
+        let (index, generation) = split(h)?;
+        let slot = self.slots.get_mut(index)?;
+        (slot.obj != 0 && slot.generation == generation).then_some(slot)
+    }
+
+    fn take(&mut self, h: u64) -> Option<PyObj> {
+        let index = split(h)?.0;
+        let slot = self.slot(h)?;
+        let obj = slot.obj as PyObj;
+        slot.obj = 0;
+        slot.generation = (slot.generation % GEN_MASK) + 1;
+        self.free.push(index as u32);
+        self.live -= 1;
+        Some(obj)
+    }
+}
+
+impl Slots {
+    /// Holds `obj` (a new reference, taken over) and returns its handle.
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object, not null.
+    pub unsafe fn hold(&self, obj: PyObj) -> u64 {
+        self.table.lock().hold(obj)
+    }
+
+    /// Holds every object of `objs` (new references, taken over), pushing their handles.
+    ///
+    /// # Safety
+    /// As [`Slots::hold`], for each object.
+    pub unsafe fn hold_all(&self, objs: &[PyObj], out: &mut Vec<u64>) {
+        let mut t = self.table.lock();
+        out.extend(objs.iter().map(|&o| t.hold(o)));
+    }
+
+    /// The object `h` names (borrowed: valid while the GIL stays held and no Python code
+    /// runs), or None when `h` names no held object.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn get(&self, h: u64) -> Option<PyObj> {
+        self.table.lock().slot(h).map(|s| s.obj as PyObj)
+    }
+
+    /// [`Slots::get`] for many handles under one lock: `f(i, object or None)` for each.
+    ///
+    /// # Safety
+    /// The GIL must be held; `f` must not run Python code (no allocation, no release).
+    pub unsafe fn get_each(&self, handles: &[u64], mut f: impl FnMut(usize, Option<PyObj>)) {
+        let mut t = self.table.lock();
+        for (i, &h) in handles.iter().enumerate() {
+            f(i, t.slot(h).map(|s| s.obj as PyObj));
+        }
+    }
+
+    /// Frees `h`'s slot and gives its reference to the caller, or None when `h` names no
+    /// held object.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn take(&self, h: u64) -> Option<PyObj> {
+        self.table.lock().take(h)
+    }
+
+    /// [`Slots::take`] for many handles under one lock (0 and stale handles give None).
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn take_all(&self, handles: &[u64]) -> Vec<Option<PyObj>> {
+        let mut t = self.table.lock();
+        handles.iter().map(|&h| t.take(h)).collect()
+    }
+
+    /// Puts `obj` (a new reference, taken over) into `h`'s slot and gives the caller the
+    /// reference it held; the handle stays valid. When `h` names no held object nothing
+    /// changes and `obj` comes back as `Err`.
+    ///
+    /// # Safety
+    /// The GIL must be held; `obj` must be a live object, not null.
+    pub unsafe fn replace(&self, h: u64, obj: PyObj) -> Result<PyObj, PyObj> {
+        match self.table.lock().slot(h) {
+            Some(slot) => Ok(std::mem::replace(&mut slot.obj, obj as usize) as PyObj),
+            None => Err(obj),
+        }
+    }
+
+    /// How many objects are held.
+    pub fn len(&self) -> usize {
+        self.table.lock().live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Frees every slot, giving the caller every reference held.
+    ///
+    /// # Safety
+    /// The GIL must be held.
+    pub unsafe fn drain(&self) -> Vec<PyObj> {
+        let mut t = self.table.lock();
+        let mut out = Vec::with_capacity(t.live);
+        for index in 0..t.slots.len() {
+            let slot = t.slots[index];
+            if slot.obj != 0 {
+                let h = (u64::from(slot.generation) << 32) | (index as u64 + 1);
+                out.extend(t.take(h));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(n: usize) -> PyObj {
+        n as PyObj // never dereferenced here
+    }
+
+    /// Handles name their object until freed; a freed slot's old handle stays stale after the
+    /// slot is reused, and `replace` keeps the handle.
+    #[test]
+    fn stale_handles_never_name_another_object() {
+        let s = Slots::default();
+        unsafe {
+            let a = s.hold(obj(8));
+            let b = s.hold(obj(16));
+            assert!(a != b && a > 0 && a <= i64::MAX as u64);
+            assert_eq!(s.get(a), Some(obj(8)));
+            assert_eq!(s.take(a), Some(obj(8)));
+            assert_eq!(s.get(a), None);
+            assert_eq!(s.take(a), None);
+            let c = s.hold(obj(24)); // reuses a's slot with a new generation
+            assert_ne!(c, a);
+            assert_eq!(c as u32, a as u32);
+            assert_eq!(s.get(a), None);
+            assert_eq!(s.get(c), Some(obj(24)));
+            assert_eq!(s.replace(c, obj(32)), Ok(obj(24)));
+            assert_eq!(s.get(c), Some(obj(32)));
+            assert_eq!(s.replace(a, obj(40)), Err(obj(40)));
+            assert_eq!(s.get(0), None);
+            assert_eq!(s.len(), 2);
+            let mut all = s.drain();
+            all.sort();
+            assert_eq!(all, vec![obj(16), obj(32)]);
+            assert!(s.is_empty() && s.get(b).is_none() && s.get(c).is_none());
+        }
+    }
+
+    /// Generations wrap within 31 bits, so handles stay positive i63 values.
+    #[test]
+    fn generations_wrap_within_31_bits() {
+        let s = Slots::default();
+        s.table.lock().slots.push(Slot {
+            obj: 0,
+            generation: GEN_MASK,
+        });
+        s.table.lock().free.push(0);
+        unsafe {
+            let h = s.hold(obj(8));
+            assert_eq!(h >> 32, u64::from(GEN_MASK));
+            s.take(h);
+            let h2 = s.hold(obj(8));
+            assert_eq!(h2 >> 32, 1);
+            assert!(h2 <= i64::MAX as u64);
+        }
+    }
+}
