@@ -1082,3 +1082,45 @@ def test_a_present_entry_keeps_its_first_key_object_on_every_path(cls):
         assert box[second] == v and box.get(first) == v and box._holding() == 1
         assert box.remove(second) == v
         assert box._holding() == 0 and len(box) == 0
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_core_methods_fall_back_to_the_python_methods(cls):
+    """The core's method descriptors (get, [], in, insert, [] =, remove, del) give what the
+    facade's Python methods give for every kind of call: keywords, keys they do not take
+    (int subclasses, big ints, str subclasses, floats, host keys), absent keys (KeyError with
+    the same message) and wrong argument counts (TypeError)."""
+    from kohakuvault import ordered
+
+    box = make(cls)
+    base = ordered._Ordered
+    for key in (3, 2**70, 1.5, True, Version(1, 0)):
+        other = make(cls)
+        assert other.insert(key, "a") is None and base.get(other, key) == "a"
+    box.insert(key=5, value="five")
+    assert box.get(key=5) == "five" and box.get(6, default="d") == "d" and box.get(6) is None
+    big = 2**70
+    box[big] = "big"
+    assert box[big] == "big" and big in box and box.get(big) == "big"
+    assert box.remove(big) == "big" and big not in box
+    with pytest.raises(KeyError) as e:
+        box[6]
+    assert str(e.value) == repr(box._MISSING)
+    with pytest.raises(KeyError) as e:
+        del box[6]
+    assert str(e.value) == repr(box._MISSING)
+    del e  # its traceback holds the fallback's frame, and so the container
+    with pytest.raises(TypeError):
+        box.get()
+    with pytest.raises(TypeError):
+        box.insert(1)
+    with pytest.raises(TypeError):
+        box["str key in an int container"] = 1
+    assert box.items() == [(5, "five")] and box._holding() == 1
+    fresh = make(cls)
+    v, w = _weak_value(9)
+    fresh[7] = v
+    assert fresh[7] is v and fresh.get(7) is v and 7 in fresh
+    del v
+    del fresh  # released at once (the methods make no cycle), not at the next collection
+    assert w() is None
