@@ -1081,6 +1081,147 @@ fn skiplist_paged_iteration() {
 
 /// 8 threads insert, remove and iterate concurrently; afterwards no key is lost or duplicated,
 /// and every iteration seen was strictly ascending.
+/// Two threads inserting and removing odd keys below 40,000 until told to stop.
+fn churn_odd_keys(
+    list: &Arc<SkipList<u64, Key>>,
+    seed: u64,
+) -> (Arc<AtomicBool>, Vec<thread::JoinHandle<()>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = (0..2)
+        .map(|t| {
+            let (list, stop) = (list.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut r = Rng(seed + t);
+                while !stop.load(Mem::Relaxed) {
+                    let k = r.range(0, 20_000) * 2 + 1;
+                    if r.below(2) == 0 {
+                        list.insert(int(k), k as u64).unwrap();
+                    } else {
+                        list.remove(&int(k)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    (stop, churn)
+}
+
+fn stop_churn(stop: Arc<AtomicBool>, churn: Vec<thread::JoinHandle<()>>) {
+    stop.store(true, Mem::Relaxed);
+    for h in churn {
+        h.join().unwrap();
+    }
+}
+
+/// Batch gets in any order of the keys (ascending, descending, random, with repeats and
+/// absent keys) find what single gets find; while other threads insert and remove odd keys,
+/// every even key (never touched) is found with its value.
+#[test]
+fn skiplist_get_many_ordered_matches_get() {
+    let list: Arc<SkipList<u64, Key>> = Arc::new(SkipList::new());
+    let mut r = Rng(77);
+    for _ in 0..20_000 {
+        let k = r.range(0, 40_000);
+        list.insert(int(k), k as u64).unwrap();
+    }
+    let keys: Vec<Key> = (0..30_000).map(|_| int(r.range(-10, 40_010))).collect();
+    let want: Vec<Option<u64>> = keys.iter().map(|k| list.get(k).unwrap()).collect();
+    let n = keys.len() as u32;
+    let mut ascending: Vec<u32> = (0..n).collect();
+    ascending.sort_by(|&a, &b| keys[a as usize].partial_cmp(&keys[b as usize]).unwrap());
+    let descending: Vec<u32> = ascending.iter().rev().copied().collect();
+    let mut random: Vec<u32> = (0..n).collect();
+    for i in (1..random.len()).rev() {
+        random.swap(i, r.below(i as u64 + 1) as usize);
+    }
+    for order in [&ascending, &descending, &random] {
+        assert_eq!(list.get_many_ordered(&keys, order).unwrap(), want);
+    }
+    // A refused key is an error.
+    let mixed = vec![int(1), s("x")];
+    assert!(list.get_many_ordered(&mixed, &[0, 1]).is_err());
+
+    for k in (0..40_000).step_by(2) {
+        list.insert(int(k), k as u64).unwrap();
+    }
+    let evens: Vec<Key> = (0..40_000).step_by(2).map(int).collect();
+    let order: Vec<u32> = (0..evens.len() as u32).collect();
+    let (stop, churn) = churn_odd_keys(&list, 500);
+    for _ in 0..20 {
+        let found = list.get_many_ordered(&evens, &order).unwrap();
+        for (i, v) in found.iter().enumerate() {
+            assert_eq!(*v, Some(2 * i as u64), "even key {}", 2 * i);
+        }
+    }
+    stop_churn(stop, churn);
+}
+
+/// Batch removals in any order of the keys (with repeats and absent keys) remove what single
+/// removals remove; while other threads insert and remove odd keys, removing every even key
+/// in key order returns each value exactly once and leaves no even key behind.
+#[test]
+fn skiplist_remove_many_ordered_matches_remove() {
+    let mut r = Rng(91);
+    for round in 0..3 {
+        let a: SkipList<u64, Key> = SkipList::new();
+        let b: SkipList<u64, Key> = SkipList::new();
+        for _ in 0..20_000 {
+            let k = r.range(0, 30_000);
+            a.insert(int(k), k as u64).unwrap();
+            b.insert(int(k), k as u64).unwrap();
+        }
+        let keys: Vec<Key> = (0..15_000).map(|_| int(r.range(-10, 30_010))).collect();
+        let want: Vec<Option<u64>> = keys.iter().map(|k| b.remove(k).unwrap()).collect();
+        let mut order: Vec<u32> = (0..keys.len() as u32).collect();
+        match round {
+            0 => order.sort_by(|&x, &y| keys[x as usize].partial_cmp(&keys[y as usize]).unwrap()),
+            1 => order.reverse(),
+            _ => {
+                for i in (1..order.len()).rev() {
+                    order.swap(i, r.below(i as u64 + 1) as usize);
+                }
+            }
+        }
+        // Equal keys: the first in batch order gets the value, as one by one.
+        let mut sorted = order.clone();
+        sorted.sort_by(|&x, &y| {
+            keys[x as usize]
+                .partial_cmp(&keys[y as usize])
+                .unwrap()
+                .then(x.cmp(&y))
+        });
+        let order = if round == 0 { sorted } else { order };
+        let got = a.remove_many_ordered(&keys, &order);
+        if round == 0 {
+            assert_eq!(got, want);
+        } else {
+            let count = |v: &[Option<u64>]| v.iter().flatten().count();
+            assert_eq!(count(&got), count(&want));
+        }
+        assert_eq!(a.items(), b.items());
+    }
+
+    let list: Arc<SkipList<u64, Key>> = Arc::new(SkipList::new());
+    for k in 0..40_000 {
+        list.insert(int(k), k as u64).unwrap();
+    }
+    let evens: Vec<Key> = (0..40_000).step_by(2).map(int).collect();
+    let order: Vec<u32> = (0..evens.len() as u32).collect();
+    let (stop, churn) = churn_odd_keys(&list, 700);
+    let got = list.remove_many_ordered(&evens, &order);
+    stop_churn(stop, churn);
+    for (i, v) in got.iter().enumerate() {
+        assert_eq!(*v, Some(2 * i as u64), "even key {}", 2 * i);
+    }
+    let items = list.items();
+    assert!(items
+        .iter()
+        .all(|(k, _)| matches!(k, Key::Int(x) if x % 2 == 1)));
+    assert!(items
+        .windows(2)
+        .all(|w| w[0].0.partial_cmp(&w[1].0) == Some(Ordering::Less)));
+}
+
 #[test]
 fn skiplist_concurrent_stress() {
     const THREADS: u64 = 8;

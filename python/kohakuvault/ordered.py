@@ -69,6 +69,11 @@ def _failed(*_args):
     return FAILED
 
 
+def _as_list(items) -> list:
+    """``items`` itself when it is a list (the core's batch builtins read it), else a list."""
+    return items if type(items) is list else list(items)
+
+
 def _builtins():
     """The builtins (docs/FORMAT.md §5.1, §9.4, §9.5), or stand-ins when the core cannot build
     Python objects here: the single-key and range builtins report "failed" (every call takes
@@ -88,6 +93,9 @@ def _builtins():
         t.values,
         t.held,
         t.release,
+        _failed,
+        _failed,
+        _failed,
     )
 
 
@@ -97,7 +105,10 @@ def _builtins():
 # hi, limit) -> a list. The slot table (§9.5): _hold (h, key, value) -> handle; _hold_all (h,
 # keys, values) -> handles (u64 LE bytes); _settle (h, handle, found, replace) and _settle_all
 # settle an insert the UDL answered; _take / _take_all free handles the container gave back;
-# _value / _values read them; _held counts them; _release frees them all.
+# _value / _values read them; _held counts them; _release frees them all. Batches of plain keys
+# (exactly int, str, bytes): _ins_many (h, keys, values or None for pairs, replace), _get_many
+# (h, keys, default), _rm_many (h, keys) -> the result list (shorter when a key stopped the
+# batch: the general call goes on from there) or FAILED (nothing changed).
 (
     _get_int,
     _has_int,
@@ -118,6 +129,9 @@ def _builtins():
     _values,
     _held,
     _release,
+    _ins_many,
+    _get_many,
+    _rm_many,
 ) = _builtins()
 
 # ``mode`` of _entries: what the list holds, the bounds' flags, the direction, and whether the
@@ -840,7 +854,7 @@ class _Ordered:
                     got = _settle_all(fh, mine, prev, replace)
                     if host_keys:
                         self._settle_hosts(mine, prev, done, host_keys)
-                    if FAILED in got:  # a present entry left meanwhile: insert those again
+                    if any(v is FAILED for v in got):  # a present entry left meanwhile
                         for j, v in enumerate(got):
                             if v is FAILED:
                                 v = self._put(keys[done + j], values[done + j], replace)
@@ -874,24 +888,62 @@ class _Ordered:
             else:
                 self._hosts.pop(hk, None)
 
+    def _insert_batch(self, keys: list, values, if_absent: bool) -> list:
+        """``insert_many`` of ``keys[i] -> values[i]`` (``values`` None: ``keys`` is a list of
+        pairs) in one call of the core when every key is plain (§9.4), else the general call."""
+        replace = self._REPLACE and not if_absent
+        out = _ins_many(self._fh, keys, values, replace)
+        if out is FAILED:
+            return self._insert_general(keys, values, if_absent)
+        if type(out) is tuple:  # present entries that kept leaving (other threads): one by one
+            out, lost = out
+            for j in lost:
+                k, v = keys[j] if values is None else (keys[j], values[j])
+                v = self._put(k, v, replace)
+                out[j] = None if v is MISSING else v
+        done = len(out)
+        if done < len(keys):  # a key stopped the batch: the general call raises its error
+            rest = None if values is None else values[done:]
+            out.extend(self._insert_general(keys[done:], rest, if_absent))
+        return out
+
+    def _insert_general(self, keys: list, values, if_absent: bool) -> list:
+        """:meth:`_insert_many` of ``keys`` and ``values`` or, ``values`` None, of the pairs
+        ``keys`` (the pairs before one that is not a pair are inserted, then its error raised)."""
+        if values is not None:
+            return self._insert_many(keys, values, if_absent)
+        ks: list = []
+        vs: list = []
+        try:
+            for pair in keys:
+                k = pair[0]
+                v = pair[1]
+                ks.append(k)
+                vs.append(v)
+        except BaseException:
+            self._insert_many(ks, vs, if_absent)
+            raise
+        return self._insert_many(ks, vs, if_absent)
+
     def insert_many(self, items, values=None) -> list:
         """Inserts many entries with one crossing: ``insert_many(pairs)`` or
         ``insert_many(keys, values)``. Each item behaves as :meth:`insert`, in order; returns
-        the list of what ``insert`` returned for each."""
+        the list of what ``insert`` returned for each. Stops at the first item that cannot be
+        used (not a pair, a key that cannot be ordered), after applying the ones before it."""
         if values is None:
-            keys = []
-            vals = []
-            for pair in items:
-                keys.append(pair[0])
-                vals.append(pair[1])
-        else:
-            keys = list(items)
-            vals = list(values)
-        return self._insert_many(keys, vals, False)
+            return self._insert_batch(_as_list(items), None, False)
+        keys = list(items)
+        vals = list(values)
+        if len(keys) != len(vals):
+            raise ValueError(f"insert_many: {len(keys)} keys but {len(vals)} values")
+        return self._insert_batch(keys, vals, False)
 
     def get_many(self, keys, default=None) -> list:
         """The values of ``keys`` (``default`` for absent ones) with one crossing."""
-        keys = list(keys)
+        keys = _as_list(keys)
+        out = _get_many(self._fh, keys, default)
+        if out is not FAILED:
+            return out
         if not keys:
             return []
         page, host_keys, bad = self._batch_keys(keys)
@@ -914,7 +966,15 @@ class _Ordered:
     def remove_many(self, keys) -> list:
         """Removes ``keys`` in order with one crossing; returns their values (None for absent
         keys). Stops at the first key that cannot be ordered, after removing the ones before."""
-        keys = list(keys)
+        keys = _as_list(keys)
+        out = _rm_many(self._fh, keys)
+        if out is FAILED:
+            return self._remove_general(keys)
+        if len(out) < len(keys):  # a key stopped the batch: the general call raises its error
+            out.extend(self._remove_general(keys[len(out) :]))
+        return out
+
+    def _remove_general(self, keys: list) -> list:
         page, host_keys, bad = self._batch_keys(keys)
         count = len(keys) if bad is None else bad.index
         out: list = []
@@ -974,21 +1034,19 @@ class CSBTree(_Ordered):
         or a mapping. Items before a failing one stay inserted."""
         if hasattr(items, "keys"):
             keys = list(items.keys())
-            values = [items[k] for k in keys]
-            self._insert_many(keys, values, False)
+            self._insert_batch(keys, [items[k] for k in keys], False)
             return
-        keys = []
-        values = []
+        if type(items) is list:
+            self._insert_batch(items, None, False)
+            return
+        pairs = []
         try:
             for pair in items:
-                k = pair[0]
-                v = pair[1]
-                keys.append(k)
-                values.append(v)
+                pairs.append(pair)
         except BaseException:
-            self._insert_many(keys, values, False)
+            self._insert_batch(pairs, None, False)
             raise
-        self._insert_many(keys, values, False)
+        self._insert_batch(pairs, None, False)
 
 
 class SkipList(_Ordered):
@@ -1016,7 +1074,7 @@ class SkipList(_Ordered):
 
 def _install_methods() -> None:
     """Puts the core's method descriptors (docs/FORMAT.md §9.4) in place of ``get``, ``[]``,
-    ``in``, ``insert``, ``[] =``, ``remove`` and ``del`` on both classes: a call then runs no
+    ``in``, ``insert``, ``[] =``, ``remove``, ``del`` and ``range`` on both classes: a call then runs no
     Python frame. Anything the core does not take there (other keys, keywords, an absent key
     where KeyError is due) calls the Python method of ``_Ordered``, which stays the fallback."""
     fn = FAST.bind_py("ord_fast_method_factory", ()) if FAST.available else None
@@ -1024,7 +1082,16 @@ def _install_methods() -> None:
         return
     (make,) = fn()
     base = _Ordered
-    names = ("get", "__getitem__", "__contains__", "insert", "__setitem__", "remove", "__delitem__")
+    names = (
+        "get",
+        "__getitem__",
+        "__contains__",
+        "insert",
+        "__setitem__",
+        "remove",
+        "__delitem__",
+        "range",
+    )
     fallbacks = tuple(getattr(base, n) for n in names) + ("_fh",)
     for cls, replace in ((CSBTree, True), (SkipList, False)):
         descriptors = make(cls, replace, fallbacks)

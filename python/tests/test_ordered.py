@@ -617,7 +617,7 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
 
     def reads():
         return (
-            box.range(key(3), key(40)),
+            ordered._Ordered.range(box, key(3), key(40)),  # the facade's own method
             box.items(),
             box.keys(),
             box.values(),
@@ -628,7 +628,7 @@ def test_pages_through_the_udl_equal_the_fast_path(box, kind, monkeypatch):
         )
 
     fast = reads()
-    assert fast[0] == [(key(i), -i) for i in range(3, 40)]
+    assert fast[0] == [(key(i), -i) for i in range(3, 40)] == box.range(key(3), key(40))
     assert fast[1] == [(key(i), -i) for i in range(n)] == fast[4]
     assert fast[5] == [(key(i), -i) for i in range(n - 7, 5, -1)]
     assert fast[6] == [(key(0), 0), (key(n - 1), 1 - n), (key(7), -7), (key(6), -6), (key(7), -7)]
@@ -1066,6 +1066,53 @@ def test_single_key_builtins_agree_with_the_udl_and_refuse_bad_arguments(cls):
     assert ordered._value(fh, h5 + (1 << 32)) is MISSING  # another generation names nothing
     assert ordered._value(fh, 0) is MISSING
     assert len(t) == 1 and t[5] == "five" and t.get(7) is None
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_batch_builtins_take_plain_keys_and_leave_the_rest_to_the_general_path(cls):
+    """The batch builtins (docs/FORMAT.md §9.4) run insert_many / get_many / remove_many of
+    plain keys (exactly int, str, bytes) in one call; any other argument is "failed" with
+    nothing changed, and a key that stops the batch leaves the results of the items before."""
+    from kohakuvault import ordered
+
+    if ordered._get_int is ordered._failed:
+        pytest.skip("the core cannot build Python objects here")
+    t = cls()
+    fh = t._fh
+    replace = cls is CSBTree
+    assert ordered._ins_many(fh, [3, 1, 2], ["c", "a", "b"], replace) == [None] * 3
+    assert ordered._ins_many(fh, [(1, "A"), (4, "d")], None, replace) == ["a", None]
+    assert t.items() == [(1, "A" if replace else "a"), (2, "b"), (3, "c"), (4, "d")]
+    d = object()
+    assert ordered._get_many(fh, [4, 5, 1], d) == ["d", d, t[1]]
+    # Stopped by "x" (not comparable with ints): the items before it are applied.
+    assert ordered._ins_many(fh, [5, "x", 6], [5, 0, 6], replace) == [None]
+    assert 5 in t and 6 not in t and t._holding() == 5
+    assert ordered._rm_many(fh, [5, "x", 4]) == [5]
+    assert 5 not in t and 4 in t
+    before = t.items()
+    for bad in [
+        (ordered._ins_many, (fh, [7, 8.5], [1, 2], replace)),  # a float key
+        (ordered._ins_many, (fh, [7, 8], [1], replace)),  # lengths differ
+        (ordered._ins_many, (fh, [(7, 1), (8, 2, 3)], None, replace)),  # not a pair
+        (ordered._ins_many, (fh, (7, 8), [1, 2], replace)),  # not a list
+        (ordered._get_many, (fh, [1, True], None)),  # bool is not exactly an int
+        (ordered._get_many, (fh, [2**64], None)),
+        (ordered._rm_many, (fh, ["\ud800"])),
+    ]:
+        assert bad[0](*bad[1]) is FAILED, bad
+    assert t.items() == before and t._holding() == len(t)
+    # Through the facade the same calls fall back and agree.
+    assert t.insert_many([(7, 1), (8, 2, 3)]) == [None, None] and t[8] == 2
+    with pytest.raises(TypeError):
+        t.insert_many([(9, 1), 10])
+    assert 9 in t
+    assert t.get_many([1, True, 2.0]) == [t[1], t[1], "b"]
+    # Once a host key was stored, removals leave the host-key bookkeeping to the facade.
+    t[Decimal("2.5")] = "dec"
+    assert ordered._rm_many(fh, [2]) is FAILED
+    assert t.remove_many([Decimal("2.5"), 2]) == ["dec", "b"] and not t._hosts
+    assert t._holding() == len(t)
 
 
 @pytest.mark.parametrize("cls", KINDS)

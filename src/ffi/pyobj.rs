@@ -491,6 +491,11 @@ impl Py {
         obj == self.0.missing
     }
 
+    /// Whether `obj` is `None`.
+    pub fn is_none(self, obj: PyObj) -> bool {
+        obj == self.0.none
+    }
+
     /// Which of `int`, `str` and `bytes` `obj`'s type is exactly (subclasses are none).
     ///
     /// # Safety

@@ -14,6 +14,10 @@
 //! may call back into the table). A table dropped while holding objects leaks them (they can
 //! only be released with the GIL): the facade empties it with [`Slots::drain`] first.
 //!
+//! Each slot also keeps two *parts* of its object ([`Held`]): borrowed objects the held one
+//! keeps alive (for a tuple, its items), so a read of a part touches the slot only, not the
+//! object (a range read in key order visits objects in random memory order).
+//!
 //! Nothing here knows any vault.
 
 use parking_lot::Mutex;
@@ -27,7 +31,31 @@ const GEN_MASK: u32 = 0x7FFF_FFFF;
 struct Slot {
     /// The held object (`PyObject*`), 0 when the slot is free.
     obj: usize,
+    /// Its parts (borrowed `PyObject*`s it keeps alive).
+    parts: [usize; 2],
     generation: u32,
+}
+
+/// A held object and two borrowed objects it keeps alive for as long as it lives (for an
+/// immutable tuple, its items): the caller vouches for that when holding it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub obj: PyObj,
+    pub parts: [PyObj; 2],
+}
+
+impl Slot {
+    fn held(&self) -> Held {
+        Held {
+            obj: self.obj as PyObj,
+            parts: self.parts.map(|p| p as PyObj),
+        }
+    }
+
+    fn set(&mut self, held: Held) {
+        self.obj = held.obj as usize;
+        self.parts = held.parts.map(|p| p as usize);
+    }
 }
 
 #[derive(Default)]
@@ -49,19 +77,20 @@ fn split(h: u64) -> Option<(usize, u32)> {
 }
 
 impl Table {
-    fn hold(&mut self, obj: PyObj) -> u64 {
+    fn hold(&mut self, held: Held) -> u64 {
         let index = match self.free.pop() {
             Some(i) => i as usize,
             None => {
                 self.slots.push(Slot {
                     obj: 0,
+                    parts: [0; 2],
                     generation: 1,
                 });
                 self.slots.len() - 1
             }
         };
         let slot = &mut self.slots[index];
-        slot.obj = obj as usize;
+        slot.set(held);
         self.live += 1;
         (u64::from(slot.generation) << 32) | (index as u64 + 1)
     }
@@ -77,6 +106,7 @@ impl Table {
         let slot = self.slot(h)?;
         let obj = slot.obj as PyObj;
         slot.obj = 0;
+        slot.parts = [0; 2];
         slot.generation = (slot.generation % GEN_MASK) + 1;
         self.free.push(index as u32);
         self.live -= 1;
@@ -85,40 +115,41 @@ impl Table {
 }
 
 impl Slots {
-    /// Holds `obj` (a new reference, taken over) and returns its handle.
+    /// Holds `held.obj` (a new reference, taken over) and returns its handle.
     ///
     /// # Safety
-    /// The GIL must be held; `obj` must be a live object, not null.
-    pub unsafe fn hold(&self, obj: PyObj) -> u64 {
-        self.table.lock().hold(obj)
+    /// The GIL must be held; `held.obj` must be a live object, not null, that keeps its parts
+    /// alive while it lives.
+    pub unsafe fn hold(&self, held: Held) -> u64 {
+        self.table.lock().hold(held)
     }
 
     /// Holds every object of `objs` (new references, taken over), pushing their handles.
     ///
     /// # Safety
     /// As [`Slots::hold`], for each object.
-    pub unsafe fn hold_all(&self, objs: &[PyObj], out: &mut Vec<u64>) {
+    pub unsafe fn hold_all(&self, objs: &[Held], out: &mut Vec<u64>) {
         let mut t = self.table.lock();
         out.extend(objs.iter().map(|&o| t.hold(o)));
     }
 
-    /// The object `h` names (borrowed: valid while the GIL stays held and no Python code
-    /// runs), or None when `h` names no held object.
+    /// The object `h` names and its parts (borrowed: valid while the GIL stays held and no
+    /// Python code runs), or None when `h` names no held object.
     ///
     /// # Safety
     /// The GIL must be held.
-    pub unsafe fn get(&self, h: u64) -> Option<PyObj> {
-        self.table.lock().slot(h).map(|s| s.obj as PyObj)
+    pub unsafe fn get(&self, h: u64) -> Option<Held> {
+        self.table.lock().slot(h).map(|s| s.held())
     }
 
     /// [`Slots::get`] for many handles under one lock: `f(i, object or None)` for each.
     ///
     /// # Safety
     /// The GIL must be held; `f` must not run Python code (no allocation, no release).
-    pub unsafe fn get_each(&self, handles: &[u64], mut f: impl FnMut(usize, Option<PyObj>)) {
+    pub unsafe fn get_each(&self, handles: &[u64], mut f: impl FnMut(usize, Option<Held>)) {
         let mut t = self.table.lock();
         for (i, &h) in handles.iter().enumerate() {
-            f(i, t.slot(h).map(|s| s.obj as PyObj));
+            f(i, t.slot(h).map(|s| s.held()));
         }
     }
 
@@ -140,16 +171,20 @@ impl Slots {
         handles.iter().map(|&h| t.take(h)).collect()
     }
 
-    /// Puts `obj` (a new reference, taken over) into `h`'s slot and gives the caller the
+    /// Puts `held.obj` (a new reference, taken over) into `h`'s slot and gives the caller the
     /// reference it held; the handle stays valid. When `h` names no held object nothing
-    /// changes and `obj` comes back as `Err`.
+    /// changes and `held.obj` comes back as `Err`.
     ///
     /// # Safety
-    /// The GIL must be held; `obj` must be a live object, not null.
-    pub unsafe fn replace(&self, h: u64, obj: PyObj) -> Result<PyObj, PyObj> {
+    /// As [`Slots::hold`].
+    pub unsafe fn replace(&self, h: u64, held: Held) -> Result<PyObj, PyObj> {
         match self.table.lock().slot(h) {
-            Some(slot) => Ok(std::mem::replace(&mut slot.obj, obj as usize) as PyObj),
-            None => Err(obj),
+            Some(slot) => {
+                let old = slot.obj as PyObj;
+                slot.set(held);
+                Ok(old)
+            }
+            None => Err(held.obj),
         }
     }
 
@@ -188,27 +223,34 @@ mod tests {
         n as PyObj // never dereferenced here
     }
 
+    fn held(n: usize) -> Held {
+        Held {
+            obj: obj(n),
+            parts: [obj(n + 1), obj(n + 2)],
+        }
+    }
+
     /// Handles name their object until freed; a freed slot's old handle stays stale after the
     /// slot is reused, and `replace` keeps the handle.
     #[test]
     fn stale_handles_never_name_another_object() {
         let s = Slots::default();
         unsafe {
-            let a = s.hold(obj(8));
-            let b = s.hold(obj(16));
+            let a = s.hold(held(8));
+            let b = s.hold(held(16));
             assert!(a != b && a > 0 && a <= i64::MAX as u64);
-            assert_eq!(s.get(a), Some(obj(8)));
+            assert_eq!(s.get(a), Some(held(8)));
             assert_eq!(s.take(a), Some(obj(8)));
             assert_eq!(s.get(a), None);
             assert_eq!(s.take(a), None);
-            let c = s.hold(obj(24)); // reuses a's slot with a new generation
+            let c = s.hold(held(24)); // reuses a's slot with a new generation
             assert_ne!(c, a);
             assert_eq!(c as u32, a as u32);
             assert_eq!(s.get(a), None);
-            assert_eq!(s.get(c), Some(obj(24)));
-            assert_eq!(s.replace(c, obj(32)), Ok(obj(24)));
-            assert_eq!(s.get(c), Some(obj(32)));
-            assert_eq!(s.replace(a, obj(40)), Err(obj(40)));
+            assert_eq!(s.get(c), Some(held(24)));
+            assert_eq!(s.replace(c, held(32)), Ok(obj(24)));
+            assert_eq!(s.get(c), Some(held(32)));
+            assert_eq!(s.replace(a, held(40)), Err(obj(40)));
             assert_eq!(s.get(0), None);
             assert_eq!(s.len(), 2);
             let mut all = s.drain();
@@ -224,14 +266,15 @@ mod tests {
         let s = Slots::default();
         s.table.lock().slots.push(Slot {
             obj: 0,
+            parts: [0; 2],
             generation: GEN_MASK,
         });
         s.table.lock().free.push(0);
         unsafe {
-            let h = s.hold(obj(8));
+            let h = s.hold(held(8));
             assert_eq!(h >> 32, u64::from(GEN_MASK));
             s.take(h);
-            let h2 = s.hold(obj(8));
+            let h2 = s.hold(held(8));
             assert_eq!(h2 >> 32, 1);
             assert!(h2 <= i64::MAX as u64);
         }

@@ -4,7 +4,7 @@
 
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 use crate::ffi::pyobj::{self, ExactKind, MethodDef, Py, PyObj};
-use crate::ffi::slots::Slots;
+use crate::ffi::slots::{Held, Slots};
 
 use super::key::Key;
 use super::store::{Neighbor, OrderedRange, OrderedStore, SingleOp};
@@ -282,14 +282,24 @@ unsafe fn part(py: Py, t: PyObj, i: isize) -> Option<PyObj> {
     (!x.is_null()).then(|| py.share(x))
 }
 
-/// A new `(key, value)` tuple to hold (null with an exception set), out of the cycle
-/// collector's sight when it cannot be part of a cycle ([`Py::untrack_atomic`]).
-unsafe fn held_pair(py: Py, key: PyObj, value: PyObj) -> PyObj {
-    let t = py.pair(py.share(key), py.share(value));
-    if !t.is_null() {
-        py.untrack_atomic(t, &[key, value]);
+/// A new `(key, value)` tuple to hold, with its items as its parts (None with an exception
+/// set), out of the cycle collector's sight when it cannot be part of a cycle
+/// ([`Py::untrack_atomic`]).
+unsafe fn held_pair(py: Py, key: PyObj, value: PyObj) -> Option<Held> {
+    pair_of(py, py.share(key), py.share(value))
+}
+
+/// [`held_pair`] of two new references (taken over, also on failure).
+unsafe fn pair_of(py: Py, key: PyObj, value: PyObj) -> Option<Held> {
+    let t = py.pair(key, value);
+    if t.is_null() {
+        return None;
     }
-    t
+    py.untrack_atomic(t, &[key, value]);
+    Some(Held {
+        obj: t,
+        parts: [key, value], // the tuple's own references: alive while it is
+    })
 }
 
 /// A single-key operation on the store: with the GIL held when the container can answer at
@@ -317,7 +327,7 @@ unsafe fn get_value(py: Py, store: &OrderedStore, k: &HostKey) -> Option<PyObj> 
             return Some(py.missing());
         }
         if let Some(t) = store.py.get(h) {
-            return part(py, t, 1);
+            return Some(py.share(t.parts[1]));
         }
         // The entry left meanwhile: ask again.
     }
@@ -372,19 +382,15 @@ unsafe fn settle_present(
         return Some(Settled::Stale);
     };
     if !replace {
-        return part(py, old, 1).map(Settled::Prev);
+        return Some(Settled::Prev(py.share(old.parts[1])));
     }
-    let key = part(py, old, 0)?; // kept before allocating (a GC run may free `old`)
+    let key = py.share(old.parts[0]); // kept before allocating (a GC run may free `old`)
     let value = mine.and_then(|m| part(py, m, 1));
     let Some(value) = value else {
         py.release(key);
         return None;
     };
-    let t = py.pair(key, value);
-    if t.is_null() {
-        return None;
-    }
-    py.untrack_atomic(t, &[py.item(t, 0), py.item(t, 1)]);
+    let t = pair_of(py, key, value)?;
     match slots.replace(r, t) {
         Ok(prev) => {
             let v = part(py, prev, 1);
@@ -411,10 +417,9 @@ unsafe fn insert_value(
 ) -> Option<PyObj> {
     for _ in 0..RETRIES {
         let k = key()?;
-        let t = held_pair(py, key_obj, value);
-        if t.is_null() {
-            return Some(t);
-        }
+        let Some(t) = held_pair(py, key_obj, value) else {
+            return Some(std::ptr::null_mut());
+        };
         let h = store.py.hold(t);
         match single(py, store, SingleOp::InsertIfAbsent(k, h)) {
             Some(r) => match settle(py, &store.py, h, r, replace) {
@@ -558,13 +563,11 @@ unsafe fn held_parts(
     slots.get_each(handles, |i, t| match t {
         Some(t) => {
             let x = match what {
-                WHAT_PAIRS => t,
-                WHAT_KEYS => py.item(t, 0),
-                _ => py.item(t, 1),
+                WHAT_PAIRS => t.obj,
+                WHAT_KEYS => t.parts[0],
+                _ => t.parts[1],
             };
-            if !x.is_null() {
-                out.push(py.share(x)); // an incref runs no Python code
-            }
+            out.push(py.share(x)); // an incref runs no Python code
         }
         None => match zero {
             Some(z) if handles[i] == 0 => out.push(py.share(z)),
@@ -591,22 +594,35 @@ unsafe extern "C" fn entries(_: PyObj, args: *const PyObj, nargs: isize) -> PyOb
             limit: u32::try_from(py.as_i64(a[6])?).ok()?,
             reverse: mode & REVERSE != 0,
         };
-        let (handles, done) = unlocked(py, || store.range_handles(&range, &start, &end)).ok()?;
-        let (objs, all) = held_parts(py, &store.py, &handles, what, None);
-        if !all {
-            // An entry left meanwhile: the facade's general path repeats what it must.
-            for o in objs {
-                py.release(o);
-            }
-            return None;
-        }
-        let list = py.list_of(objs);
+        let (list, done) = range_list(py, store, &range, &start, &end, what)?;
         Some(if mode & WITH_DONE != 0 {
             py.pair(py.boolean(done), list)
         } else {
             list
         })
     })
+}
+
+/// The list of what `what` asks of each entry of `range` between `start` and `end`, and
+/// whether no more entries follow; None when an entry left between reading its handle and
+/// building the list (the facade's general path repeats what it must).
+unsafe fn range_list(
+    py: Py,
+    store: &OrderedStore,
+    range: &OrderedRange,
+    start: &Option<HostKey>,
+    end: &Option<HostKey>,
+    what: i64,
+) -> Option<(PyObj, bool)> {
+    let (handles, done) = unlocked(py, || store.range_handles(range, start, end)).ok()?;
+    let (objs, all) = held_parts(py, &store.py, &handles, what, None);
+    if !all {
+        for o in objs {
+            py.release(o);
+        }
+        return None;
+    }
+    Some((py.list_of(objs), done))
 }
 
 // ---- the slot table for the facade's general calls (FORMAT.md §9.5) -----------------------
@@ -621,12 +637,54 @@ unsafe fn handles_arg(py: Py, obj: PyObj) -> Option<Vec<u64>> {
 /// `(h, key, value)` -> the handle of the held `(key, value)` (an int).
 unsafe extern "C" fn hold(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     builtin::<3>(args, nargs, |py, s, a| {
-        let t = held_pair(py, a[1], a[2]);
-        if t.is_null() {
-            return Some(t);
-        }
+        let Some(t) = held_pair(py, a[1], a[2]) else {
+            return Some(std::ptr::null_mut());
+        };
         Some(py.uint(s.py.hold(t)))
     })
+}
+
+/// New `(key, value)` tuples of the pairs `keys[i], values[i]` (borrowed objects; a tuple
+/// takes its own references), or None with an exception set (the tuples made are released).
+unsafe fn pair_tuples(py: Py, keys: &[PyObj], values: &[PyObj]) -> Option<Vec<Held>> {
+    let mut tuples: Vec<Held> = Vec::with_capacity(keys.len());
+    for (&k, &v) in keys.iter().zip(values) {
+        let Some(t) = held_pair(py, k, v) else {
+            for t in tuples {
+                py.release(t.obj);
+            }
+            return None;
+        };
+        tuples.push(t);
+    }
+    Some(tuples)
+}
+
+/// References of their own to `objs` while a builtin uses them (a GC run while tuples are
+/// allocated, or another thread while the GIL is released, may change the lists they came
+/// from); released on drop.
+struct Kept<'p> {
+    py: Py,
+    objs: &'p [PyObj],
+}
+
+impl<'p> Kept<'p> {
+    unsafe fn new(py: Py, objs: &'p [PyObj]) -> Self {
+        for &o in objs {
+            py.keep(o);
+        }
+        Kept { py, objs }
+    }
+}
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        for &o in self.objs {
+            // SAFETY: the references taken in `new`, released with the GIL still held (a
+            // builtin's body never drops a Kept while the GIL is released).
+            unsafe { self.py.release(o) };
+        }
+    }
 }
 
 /// `(h, keys, values)` (two lists of one length) -> the handles of the held pairs (`bytes`,
@@ -638,34 +696,11 @@ unsafe extern "C" fn hold_all(_: PyObj, args: *const PyObj, nargs: isize) -> PyO
         if keys.len() != values.len() {
             return None;
         }
-        for &k in &keys {
-            py.keep(k); // the lists may change while tuples are allocated (a GC run)
-        }
-        for &v in &values {
-            py.keep(v);
-        }
-        let mut tuples = Vec::with_capacity(keys.len());
-        let mut failed = false;
-        for (k, v) in keys.into_iter().zip(values) {
-            if failed {
-                py.release(k);
-                py.release(v);
-                continue;
-            }
-            let t = py.pair(k, v);
-            if t.is_null() {
-                failed = true;
-            } else {
-                py.untrack_atomic(t, &[k, v]);
-                tuples.push(t);
-            }
-        }
-        if failed {
-            for t in tuples {
-                py.release(t);
-            }
+        let _k = Kept::new(py, &keys);
+        let _v = Kept::new(py, &values);
+        let Some(tuples) = pair_tuples(py, &keys, &values) else {
             return Some(std::ptr::null_mut());
-        }
+        };
         let mut handles = Vec::with_capacity(tuples.len());
         s.py.hold_all(&tuples, &mut handles);
         Some(py.bytes(&super::wire::handles_bytes(handles.into_iter())))
@@ -735,22 +770,28 @@ unsafe extern "C" fn take(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     })
 }
 
+/// The values of the held `handles`, their slots freed (None for 0 and for a handle that
+/// names nothing).
+unsafe fn taken_values(py: Py, slots: &Slots, handles: &[u64]) -> Vec<PyObj> {
+    let tuples = slots.take_all(handles);
+    let out = tuples
+        .iter()
+        .map(|t| match t {
+            Some(t) => part(py, *t, 1).unwrap_or_else(|| py.none()),
+            None => py.none(),
+        })
+        .collect();
+    for t in tuples.into_iter().flatten() {
+        py.release(t);
+    }
+    out
+}
+
 /// `(h, handles)` -> the values of the held `handles` (their slots are freed; None for 0).
 unsafe extern "C" fn take_all(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     builtin::<2>(args, nargs, |py, s, a| {
         let handles = handles_arg(py, a[1])?;
-        let tuples = s.py.take_all(&handles);
-        let mut out = Vec::with_capacity(tuples.len());
-        for t in &tuples {
-            out.push(match t {
-                Some(t) => part(py, *t, 1).unwrap_or_else(|| py.none()),
-                None => py.none(),
-            });
-        }
-        for t in tuples.into_iter().flatten() {
-            py.release(t);
-        }
-        Some(py.list_of(out))
+        Some(py.list_of(taken_values(py, &s.py, &handles)))
     })
 }
 
@@ -759,7 +800,7 @@ unsafe extern "C" fn value(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj 
     builtin::<2>(args, nargs, |py, s, a| {
         let h = py.as_i64(a[1])? as u64;
         Some(match s.py.get(h) {
-            Some(t) => part(py, t, 1)?,
+            Some(t) => py.share(t.parts[1]),
             None => py.missing(),
         })
     })
@@ -797,7 +838,166 @@ unsafe extern "C" fn release(_: PyObj, args: *const PyObj, nargs: isize) -> PyOb
     })
 }
 
-static BUILTINS: [MethodDef; 19] = [
+// ---- batches of plain keys (FORMAT.md §9.4) ------------------------------------------------
+// `ord_insert_many(h, keys, values, replace)` (`values` None: `keys` is a list of pairs),
+// `ord_get_many(h, keys, default)` and `ord_remove_many(h, keys)`: the UDL batches of the same
+// names and the lists the facade returns, in one call, when every key is exactly an `int`
+// within 64 bits, a `str` or a `bytes` (read here by [`method_key`]); the container runs
+// without the GIL. "failed" (nothing changed) for any other argument, and for a removal once
+// host keys were stored (their bookkeeping is the facade's). When a key stops the batch (the
+// container cannot order it with its entries), the list holds the results of the items before
+// it: the facade's general call goes on from there and raises the typed error.
+
+/// The objects of a batch's `list` argument (borrowed).
+unsafe fn list_arg(py: Py, list: PyObj) -> Option<Vec<PyObj>> {
+    Some(py.list_items(list)?.collect())
+}
+
+/// The keys of `objs` when every one is plain ([`method_key`]).
+unsafe fn plain_keys(py: Py, objs: &[PyObj]) -> Option<Vec<HostKey>> {
+    objs.iter().map(|&o| method_key(py, o)).collect()
+}
+
+/// The key and value objects of `ord_insert_many`'s `(keys, values)` (borrowed): two lists
+/// of one length, or one list of pairs and None.
+unsafe fn insert_args(py: Py, keys: PyObj, values: PyObj) -> Option<(Vec<PyObj>, Vec<PyObj>)> {
+    if !py.is_none(values) {
+        let (k, v) = (list_arg(py, keys)?, list_arg(py, values)?);
+        return (k.len() == v.len()).then_some((k, v));
+    }
+    let mut k = Vec::new();
+    let mut v = Vec::new();
+    for pair in py.list_items(keys)? {
+        let (a, b) = py.pair_items(pair)?;
+        k.push(a);
+        v.push(b);
+    }
+    Some((k, v))
+}
+
+/// `(h, keys, values, replace)` -> for each applied item what `insert` returns (None for a new
+/// key, else the previous value), as a list; or `(list, indices)` when the present entries of
+/// the items at `indices` kept leaving meanwhile (other threads): those were not inserted.
+unsafe extern "C" fn insert_many(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<4>(args, nargs, |py, s, a| {
+        let replace = flag(py, a[3])?;
+        let (keys, values) = insert_args(py, a[1], a[2])?;
+        let _k = Kept::new(py, &keys);
+        let _v = Kept::new(py, &values);
+        let plain = plain_keys(py, &keys)?;
+        let Some(tuples) = pair_tuples(py, &keys, &values) else {
+            return Some(std::ptr::null_mut());
+        };
+        let mut held = Vec::with_capacity(tuples.len());
+        s.py.hold_all(&tuples, &mut held);
+        let items = plain.into_iter().zip(held.iter().copied()).collect();
+        let mut found = Vec::with_capacity(held.len());
+        // A refused key stops the batch: `found` holds the items applied.
+        let _ = unlocked(py, || s.insert_many_keys(items, true, &mut found));
+        for t in s.py.take_all(&held[found.len()..]).into_iter().flatten() {
+            py.release(t);
+        }
+        let mut out = Vec::with_capacity(found.len());
+        let mut stale = Vec::new();
+        let mut error = false;
+        for (i, (&h, r)) in held.iter().zip(&found).enumerate() {
+            out.push(match settle(py, &s.py, h, r.unwrap_or(0), replace) {
+                Some(Settled::New) => py.none(),
+                Some(Settled::Prev(v)) => v,
+                Some(Settled::Stale) => {
+                    stale.push(i);
+                    py.none()
+                }
+                None => {
+                    error = true; // settle the others, then raise
+                    py.none()
+                }
+            });
+        }
+        let mut lost = Vec::new();
+        for i in stale {
+            if error {
+                break;
+            }
+            let v = insert_value(py, s, keys[i], values[i], replace, || {
+                method_key(py, keys[i])
+            });
+            match v {
+                Some(v) if v.is_null() => error = true,
+                Some(v) if py.is_missing(v) => py.release(v),
+                Some(v) => py.release(std::mem::replace(&mut out[i], v)),
+                None => lost.push(i),
+            }
+        }
+        if error {
+            for o in out {
+                py.release(o);
+            }
+            return Some(std::ptr::null_mut());
+        }
+        let list = py.list_of(out);
+        if lost.is_empty() {
+            return Some(list);
+        }
+        let indices = py.list(lost.len(), |j| py.uint(lost[j] as u64));
+        Some(py.pair(list, indices))
+    })
+}
+
+/// `(h, keys, default)` -> the value of each key (`default` for an absent one), as a list.
+unsafe extern "C" fn get_many(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<3>(args, nargs, |py, s, a| {
+        let objs = list_arg(py, a[1])?;
+        let keys = plain_keys(py, &objs)?;
+        let found = unlocked(py, || s.get_many_keys(&keys)).ok()?;
+        let handles: Vec<u64> = found.iter().map(|h| h.unwrap_or(0)).collect();
+        let default = a[2];
+        let mut out = Vec::with_capacity(handles.len());
+        let mut stale = Vec::new();
+        s.py.get_each(&handles, |i, t| {
+            let x = match t {
+                Some(t) => t.parts[1],
+                None => {
+                    if handles[i] != 0 {
+                        stale.push(i); // its entry left meanwhile: read again below
+                    }
+                    default
+                }
+            };
+            out.push(py.share(x)); // an incref runs no Python code
+        });
+        for i in stale {
+            match get_value(py, s, &keys[i]) {
+                Some(v) if py.is_missing(v) => py.release(v),
+                Some(v) => py.release(std::mem::replace(&mut out[i], v)),
+                None => {
+                    for o in out {
+                        py.release(o);
+                    }
+                    return None;
+                }
+            }
+        }
+        Some(py.list_of(out))
+    })
+}
+
+/// `(h, keys)` -> the value each removed key had (None for an absent one), as a list.
+unsafe extern "C" fn remove_many(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
+    builtin::<2>(args, nargs, |py, s, a| {
+        if s.may_hold_host_keys() {
+            return None;
+        }
+        let keys = plain_keys(py, &list_arg(py, a[1])?)?;
+        let mut prev = Vec::with_capacity(keys.len());
+        // A refused key stops the batch: `prev` holds the items applied.
+        let _ = unlocked(py, || s.remove_many_keys(&keys, &mut prev));
+        let handles: Vec<u64> = prev.iter().map(|h| h.unwrap_or(0)).collect();
+        Some(py.list_of(taken_values(py, &s.py, &handles)))
+    })
+}
+
+static BUILTINS: [MethodDef; 22] = [
     MethodDef::new(c"ord_get_int", get_int),
     MethodDef::new(c"ord_contains_int", contains_int),
     MethodDef::new(c"ord_remove_int", remove_int),
@@ -817,6 +1017,9 @@ static BUILTINS: [MethodDef; 19] = [
     MethodDef::new(c"ord_values", values),
     MethodDef::new(c"ord_held", held),
     MethodDef::new(c"ord_release", release),
+    MethodDef::new(c"ord_insert_many", insert_many),
+    MethodDef::new(c"ord_get_many", get_many),
+    MethodDef::new(c"ord_remove_many", remove_many),
 ];
 
 // ---- methods of the facade's classes (FORMAT.md §9.4) --------------------------------------
@@ -829,7 +1032,7 @@ static BUILTINS: [MethodDef; 19] = [
 
 /// The facade's Python methods, in [`METHOD_NAMES`] order, and the name `_fh`; registered
 /// by the first `ord_fast_methods` call and kept for the life of the process.
-static FALLBACKS: std::sync::OnceLock<[usize; 8]> = std::sync::OnceLock::new();
+static FALLBACKS: std::sync::OnceLock<[usize; 9]> = std::sync::OnceLock::new();
 
 const M_GET: usize = 0;
 const M_GETITEM: usize = 1;
@@ -838,7 +1041,8 @@ const M_INSERT: usize = 3;
 const M_SETITEM: usize = 4;
 const M_REMOVE: usize = 5;
 const M_DELITEM: usize = 6;
-const FH_NAME: usize = 7;
+const M_RANGE: usize = 7;
+const FH_NAME: usize = 8;
 
 /// The key of a method argument when it is exactly an `int` within 64 bits, a `str` without
 /// lone surrogates or a `bytes`.
@@ -998,8 +1202,24 @@ unsafe extern "C" fn m_delitem(slf: PyObj, args: *const PyObj, n: isize, kw: PyO
     })
 }
 
+unsafe extern "C" fn m_range(slf: PyObj, args: *const PyObj, n: isize, kw: PyObj) -> PyObj {
+    method(M_RANGE, slf, args, n, kw, 2..=2, |py, s, a| {
+        let start = Some(method_key(py, a[0])?);
+        let end = Some(method_key(py, a[1])?);
+        let range = OrderedRange {
+            start: None,
+            start_inclusive: true,
+            end: None,
+            end_inclusive: false,
+            limit: 0,
+            reverse: false,
+        };
+        Some(range_list(py, s, &range, &start, &end, WHAT_PAIRS)?.0)
+    })
+}
+
 /// The method names, in the order of the descriptors `ord_fast_methods` returns.
-const METHOD_NAMES: [&std::ffi::CStr; 7] = [
+const METHOD_NAMES: [&std::ffi::CStr; 8] = [
     c"get",
     c"__getitem__",
     c"__contains__",
@@ -1007,6 +1227,7 @@ const METHOD_NAMES: [&std::ffi::CStr; 7] = [
     c"__setitem__",
     c"remove",
     c"__delitem__",
+    c"range",
 ];
 
 macro_rules! method_defs {
@@ -1027,16 +1248,21 @@ macro_rules! method_defs {
                 c"remove(key): removes key; its value, or None when absent.",
             ),
             MethodDef::method(METHOD_NAMES[6], m_delitem, c"del self[key]"),
+            MethodDef::method(
+                METHOD_NAMES[7],
+                m_range,
+                c"range(start, end): [(key, value)] with start <= key < end, ascending.",
+            ),
         ]
     };
 }
 
-static CSB_METHODS: [MethodDef; 7] = method_defs!(
+static CSB_METHODS: [MethodDef; 8] = method_defs!(
     m_insert_replace,
     m_setitem_replace,
     c"insert(key, value): None for a new key, else replaces the value and returns the old one."
 );
-static SKIP_METHODS: [MethodDef; 7] = method_defs!(
+static SKIP_METHODS: [MethodDef; 8] = method_defs!(
     m_insert_keep,
     m_setitem_keep,
     c"insert(key, value): None for a new key, else changes nothing and returns the present value."
@@ -1053,7 +1279,7 @@ unsafe extern "C" fn methods(_: PyObj, args: *const PyObj, nargs: isize) -> PyOb
     let r = entry(None, || {
         let a = pyobj::args::<3>(args, nargs)?;
         if FALLBACKS.get().is_none() {
-            let mut fb = [0usize; 8];
+            let mut fb = [0usize; 9];
             for (i, slot) in fb.iter_mut().enumerate() {
                 let f = py.item(a[2], i as isize);
                 if f.is_null() {
@@ -1097,7 +1323,7 @@ pub unsafe extern "C" fn ord_fast_method_factory() -> PyObj {
     pyobj::builtins(&METHOD_FACTORY)
 }
 
-/// The ordered containers' builtins for Python (FORMAT.md §5.1, §9.4, §9.5): a tuple of the 19
+/// The ordered containers' builtins for Python (FORMAT.md §5.1, §9.4, §9.5): a tuple of the 22
 /// functions of `BUILTINS` in that order, a new reference; called through `ctypes.PyDLL` with
 /// `restype = py_object` after `kohakuvault_py_init`.
 ///

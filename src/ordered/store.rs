@@ -79,14 +79,14 @@ trait Container: Send + Sync {
     ) -> Result<(), BatchError>;
     fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError>;
     /// Removes `keys` in order, pushing what each removed; stops at the first refused key.
-    fn remove_many(&self, keys: &[HostKey], prev: &mut Vec<Option<u64>>) -> Result<(), BatchError> {
-        for (index, k) in keys.iter().enumerate() {
-            prev.push(
-                self.remove(k)
-                    .map_err(|error| BatchError { index, error })?,
-            );
-        }
-        Ok(())
+    /// `no_hosts`: the container was never offered a host key.
+    fn remove_many(
+        &self,
+        keys: &[HostKey],
+        prev: &mut Vec<Option<u64>>,
+        _no_hosts: bool,
+    ) -> Result<(), BatchError> {
+        remove_each(keys, prev, |k| self.remove(k))
     }
     /// Removes every entry, returning the handles removed.
     fn clear(&self) -> Vec<u64>;
@@ -232,7 +232,12 @@ impl Container for SharedCsbTree<u64, HostKey> {
         }
         SharedCsbTree::get_many(self, keys)
     }
-    fn remove_many(&self, keys: &[HostKey], prev: &mut Vec<Option<u64>>) -> Result<(), BatchError> {
+    fn remove_many(
+        &self,
+        keys: &[HostKey],
+        prev: &mut Vec<Option<u64>>,
+        no_hosts: bool,
+    ) -> Result<(), BatchError> {
         self.write(|t| {
             // No tuples: their comparability is not transitive, so keys a read-only pass
             // found comparable could meet others once entries left.
@@ -245,7 +250,9 @@ impl Container for SharedCsbTree<u64, HostKey> {
                 // In key order, once a read-only pass found every key comparable with the
                 // entries, so nothing refuses a key half-way; removing keys in another order
                 // leaves the same entries, and equal keys keep their order.
-                if t.get_many_ordered(keys, &order).is_ok() {
+                // Keys of the entries' class need no such pass: they compare with every entry.
+                let comparable = no_hosts && one_class(keys, t.first().map(|(k, _)| k));
+                if comparable || t.get_many_ordered(keys, &order).is_ok() {
                     let mut out = vec![None; keys.len()];
                     for &i in &order {
                         out[i as usize] = t.remove(&keys[i as usize]).ok().flatten();
@@ -254,10 +261,7 @@ impl Container for SharedCsbTree<u64, HostKey> {
                     return Ok(());
                 }
             }
-            for (index, k) in keys.iter().enumerate() {
-                prev.push(t.remove(k).map_err(|error| BatchError { index, error })?);
-            }
-            Ok(())
+            remove_each(keys, prev, |k| t.remove(k))
         })
     }
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
@@ -327,7 +331,32 @@ impl Container for SkipList<u64, HostKey> {
     }
     shared_ops!();
     fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        if let Some(order) = batch_order(keys) {
+            // In key order (each search starts from the one before); any refusal: the batch
+            // again in its own order, which reports the first refused key.
+            if let Ok(found) = self.get_many_ordered(keys, &order) {
+                return Ok(found);
+            }
+        }
         Self::get_many(self, keys)
+    }
+    fn remove_many(
+        &self,
+        keys: &[HostKey],
+        prev: &mut Vec<Option<u64>>,
+        no_hosts: bool,
+    ) -> Result<(), BatchError> {
+        // In key order (each search starts from the one before) when every key compares with
+        // every entry (see `one_class`), so nothing refuses a key half-way; removing keys in
+        // another order leaves the same entries, and equal keys keep their order.
+        let first = || self.first().map(|(k, _)| k);
+        if no_hosts {
+            if let Some(order) = batch_order(keys).filter(|_| one_class(keys, first().as_ref())) {
+                prev.extend(self.remove_many_ordered(keys, &order));
+                return Ok(());
+            }
+        }
+        remove_each(keys, prev, |k| SkipList::remove(self, k))
     }
     fn visit(
         &self,
@@ -400,6 +429,40 @@ fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
         }
     }
     Some(sorted(v))
+}
+
+/// Removes `keys` in order with `remove`, pushing what each removed; stops at the first
+/// refused key.
+fn remove_each(
+    keys: &[HostKey],
+    prev: &mut Vec<Option<u64>>,
+    mut remove: impl FnMut(&HostKey) -> Result<Option<u64>, Incomparable>,
+) -> Result<(), BatchError> {
+    for (index, k) in keys.iter().enumerate() {
+        prev.push(remove(k).map_err(|error| BatchError { index, error })?);
+    }
+    Ok(())
+}
+
+/// Whether every key of `keys` is of the class of `first` (numbers, str, bytes or None; not
+/// tuples, which compare item by item, nor host keys). Keys of different classes never compare,
+/// so a container never offered a host key holds keys of one class, and every key of that
+/// class compares with every entry (the batch keys here are validated: no NaN).
+fn one_class(keys: &[HostKey], first: Option<&HostKey>) -> bool {
+    use super::Key;
+    fn class(k: &HostKey) -> Option<u8> {
+        match k {
+            HostKey::Native(Key::None) => Some(0),
+            HostKey::Native(Key::Bool(_) | Key::Int(_) | Key::Float(_)) => Some(1),
+            HostKey::Native(Key::Str(_)) => Some(2),
+            HostKey::Native(Key::Bytes(_)) => Some(3),
+            _ => None,
+        }
+    }
+    let Some(c) = first.and_then(class) else {
+        return false;
+    };
+    keys.iter().all(|k| class(k) == Some(c))
 }
 
 /// A CSBTree or a SkipList for a facade (UDL `OrderedStore`).
@@ -618,32 +681,57 @@ impl OrderedStore {
             for &v in &values {
                 handle_arg(v)?;
             }
-            keys.iter().for_each(|k| self.note_key(k));
             let mut prev = Vec::with_capacity(keys.len());
             let r =
-                self.map
-                    .insert_many(keys.into_iter().zip(values).collect(), if_absent, &mut prev);
+                self.insert_many_keys(keys.into_iter().zip(values).collect(), if_absent, &mut prev);
             Ok(batch_outcome(prev, r))
         })
+    }
+
+    /// Inserts `items` (valid handles) in order, pushing what each found present; stops at
+    /// the first refused key (shared by the UDL and the fast path).
+    pub(super) fn insert_many_keys(
+        &self,
+        items: Vec<Entry>,
+        if_absent: bool,
+        prev: &mut Vec<Option<u64>>,
+    ) -> Result<(), BatchError> {
+        items.iter().for_each(|(k, _)| self.note_key(k));
+        self.map.insert_many(items, if_absent, prev)
     }
 
     pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
         guard(|| {
             let keys = self.decoder().page(keys)?;
-            let found = self.map.get_many(&keys)?;
+            let found = self.get_many_keys(&keys)?;
             Ok(wire::handles_bytes(
                 found.into_iter().map(|v| v.unwrap_or(0)),
             ))
         })
     }
 
+    /// The handles of `keys` (shared by the UDL and the fast path).
+    pub(super) fn get_many_keys(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError> {
+        self.map.get_many(keys)
+    }
+
     pub fn remove_many(&self, keys: &[u8]) -> VResult<OrderedBatch> {
         guard(|| {
             let keys = self.decoder().page(keys)?;
             let mut prev = Vec::with_capacity(keys.len());
-            let r = self.map.remove_many(&keys, &mut prev);
+            let r = self.remove_many_keys(&keys, &mut prev);
             Ok(batch_outcome(prev, r))
         })
+    }
+
+    /// Removes `keys` in order, pushing what each removed; stops at the first refused key
+    /// (shared by the UDL and the fast path).
+    pub(super) fn remove_many_keys(
+        &self,
+        keys: &[HostKey],
+        prev: &mut Vec<Option<u64>>,
+    ) -> Result<(), BatchError> {
+        self.map.remove_many(keys, prev, !self.may_hold_host_keys())
     }
 
     pub fn neighbor(&self, which: Neighbor, key: &[u8]) -> VResult<Vec<u8>> {
