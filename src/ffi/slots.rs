@@ -153,6 +153,34 @@ impl Slots {
         }
     }
 
+    /// [`Slots::get_each`] visiting the slots in table order instead of `handles` order: for
+    /// many handles read in another order (a container's key order), the table, and objects
+    /// allocated in the order they were held, are then read in memory order.
+    ///
+    /// # Safety
+    /// As [`Slots::get_each`].
+    pub unsafe fn get_each_in_table_order(
+        &self,
+        handles: &[u64],
+        mut f: impl FnMut(usize, Option<Held>),
+    ) {
+        let mut t = self.table.lock();
+        let mut at = vec![u32::MAX; t.slots.len()];
+        for (i, &h) in handles.iter().enumerate() {
+            let index = split(h).map(|(index, _)| index);
+            match (t.slot(h).map(|s| s.held()), index) {
+                (Some(held), Some(index)) if at[index] != u32::MAX => f(i, Some(held)), // again
+                (Some(_), Some(index)) => at[index] = i as u32,
+                _ => f(i, None),
+            }
+        }
+        for (index, &i) in at.iter().enumerate() {
+            if i != u32::MAX {
+                f(i as usize, Some(t.slots[index].held()));
+            }
+        }
+    }
+
     /// Frees `h`'s slot and gives its reference to the caller, or None when `h` names no
     /// held object.
     ///
@@ -257,6 +285,27 @@ mod tests {
             all.sort();
             assert_eq!(all, vec![obj(16), obj(32)]);
             assert!(s.is_empty() && s.get(b).is_none() && s.get(c).is_none());
+        }
+    }
+
+    /// Reading in table order gives each handle's object at its own position, stale and
+    /// repeated handles included.
+    #[test]
+    fn table_order_reads_match_handle_order_reads() {
+        let s = Slots::default();
+        unsafe {
+            let hs: Vec<u64> = (1..=6).map(|n| s.hold(held(n * 8))).collect();
+            s.take(hs[2]);
+            let handles = vec![hs[5], hs[0], hs[2], 0, hs[4], hs[0], hs[2] + (1 << 32)];
+            let mut a = vec![None; handles.len()];
+            let mut b = vec![None; handles.len()];
+            s.get_each(&handles, |i, h| a[i] = Some(h));
+            s.get_each_in_table_order(&handles, |i, h| b[i] = Some(h));
+            assert_eq!(a, b);
+            assert_eq!(b[0], Some(Some(held(48))));
+            assert_eq!(b[5], Some(Some(held(8))));
+            assert!(b[2] == Some(None) && b[3] == Some(None) && b[6] == Some(None));
+            s.drain();
         }
     }
 

@@ -549,8 +549,12 @@ unsafe fn bound_arg(
     }))
 }
 
+/// From how many handles [`held_parts`] reads the slot table in its own order.
+const TABLE_ORDER_MIN: usize = 4096;
+
 /// New references to what `what` asks of each live held tuple of `handles` (pairs: the
-/// tuples, keys, values); handles whose entries left are skipped, 0 gives `zero` when set.
+/// tuples, keys, values), in `handles` order; 0 gives `zero` when set. `false` when a handle
+/// names nothing (its entry left meanwhile): the list then holds only the others.
 unsafe fn held_parts(
     py: Py,
     slots: &Slots,
@@ -558,23 +562,50 @@ unsafe fn held_parts(
     what: i64,
     zero: Option<PyObj>,
 ) -> (Vec<PyObj>, bool) {
-    let mut out = Vec::with_capacity(handles.len());
+    let mut out = vec![std::ptr::null_mut(); handles.len()];
     let mut all = true;
-    slots.get_each(handles, |i, t| match t {
+    let f = |i: usize, t: Option<Held>| match t {
         Some(t) => {
             let x = match what {
                 WHAT_PAIRS => t.obj,
                 WHAT_KEYS => t.parts[0],
                 _ => t.parts[1],
             };
-            out.push(py.share(x)); // an incref runs no Python code
+            out[i] = py.share(x); // an incref runs no Python code
         }
         None => match zero {
-            Some(z) if handles[i] == 0 => out.push(py.share(z)),
+            Some(z) if handles[i] == 0 => out[i] = py.share(z),
             _ => all = false,
         },
-    });
+    };
+    if handles.len() >= TABLE_ORDER_MIN {
+        slots.get_each_in_table_order(handles, f);
+    } else {
+        slots.get_each(handles, f);
+    }
+    if !all {
+        out.retain(|o| !o.is_null());
+    }
     (out, all)
+}
+
+/// The list of [`held_parts`], or None when a handle named nothing (the references are
+/// released).
+unsafe fn held_list(
+    py: Py,
+    slots: &Slots,
+    handles: &[u64],
+    what: i64,
+    zero: Option<PyObj>,
+) -> Option<PyObj> {
+    let (objs, all) = held_parts(py, slots, handles, what, zero);
+    if !all {
+        for o in objs {
+            py.release(o);
+        }
+        return None;
+    }
+    Some(py.list_of(objs))
 }
 
 unsafe extern "C" fn entries(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
@@ -615,14 +646,7 @@ unsafe fn range_list(
     what: i64,
 ) -> Option<(PyObj, bool)> {
     let (handles, done) = unlocked(py, || store.range_handles(range, start, end)).ok()?;
-    let (objs, all) = held_parts(py, &store.py, &handles, what, None);
-    if !all {
-        for o in objs {
-            py.release(o);
-        }
-        return None;
-    }
-    Some((py.list_of(objs), done))
+    Some((held_list(py, &store.py, &handles, what, None)?, done))
 }
 
 // ---- the slot table for the facade's general calls (FORMAT.md §9.5) -----------------------
@@ -811,14 +835,7 @@ unsafe extern "C" fn value(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj 
 unsafe extern "C" fn values(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     builtin::<3>(args, nargs, |py, s, a| {
         let handles = handles_arg(py, a[1])?;
-        let (objs, all) = held_parts(py, &s.py, &handles, WHAT_VALUES, Some(a[2]));
-        if !all {
-            for o in objs {
-                py.release(o);
-            }
-            return None;
-        }
-        Some(py.list_of(objs))
+        held_list(py, &s.py, &handles, WHAT_VALUES, Some(a[2]))
     })
 }
 
@@ -944,41 +961,16 @@ unsafe extern "C" fn insert_many(_: PyObj, args: *const PyObj, nargs: isize) -> 
     })
 }
 
-/// `(h, keys, default)` -> the value of each key (`default` for an absent one), as a list.
+/// `(h, keys, default)` -> the value of each key (`default` for an absent one), as a list
+/// ("failed" when an entry left between finding its handle and reading it).
 unsafe extern "C" fn get_many(_: PyObj, args: *const PyObj, nargs: isize) -> PyObj {
     builtin::<3>(args, nargs, |py, s, a| {
         let objs = list_arg(py, a[1])?;
         let keys = plain_keys(py, &objs)?;
         let found = unlocked(py, || s.get_many_keys(&keys)).ok()?;
         let handles: Vec<u64> = found.iter().map(|h| h.unwrap_or(0)).collect();
-        let default = a[2];
-        let mut out = Vec::with_capacity(handles.len());
-        let mut stale = Vec::new();
-        s.py.get_each(&handles, |i, t| {
-            let x = match t {
-                Some(t) => t.parts[1],
-                None => {
-                    if handles[i] != 0 {
-                        stale.push(i); // its entry left meanwhile: read again below
-                    }
-                    default
-                }
-            };
-            out.push(py.share(x)); // an incref runs no Python code
-        });
-        for i in stale {
-            match get_value(py, s, &keys[i]) {
-                Some(v) if py.is_missing(v) => py.release(v),
-                Some(v) => py.release(std::mem::replace(&mut out[i], v)),
-                None => {
-                    for o in out {
-                        py.release(o);
-                    }
-                    return None;
-                }
-            }
-        }
-        Some(py.list_of(out))
+        // An entry left meanwhile: the facade's general call reads those keys again.
+        held_list(py, &s.py, &handles, WHAT_VALUES, Some(a[2]))
     })
 }
 
