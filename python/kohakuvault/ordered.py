@@ -932,11 +932,8 @@ class _Ordered:
         used (not a pair, a key that cannot be ordered), after applying the ones before it."""
         if values is None:
             return self._insert_batch(_as_list(items), None, False)
-        keys = list(items)
-        vals = list(values)
-        if len(keys) != len(vals):
-            raise ValueError(f"insert_many: {len(keys)} keys but {len(vals)} values")
-        return self._insert_batch(keys, vals, False)
+        # Lengths that differ: the core refuses, and the general call raises ValueError.
+        return self._insert_batch(list(items), list(values), False)
 
     def get_many(self, keys, default=None) -> list:
         """The values of ``keys`` (``default`` for absent ones) with one crossing."""
