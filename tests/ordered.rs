@@ -1079,6 +1079,91 @@ fn skiplist_paged_iteration() {
     assert_eq!(l.keys(), got);
 }
 
+/// Long walks (read in runs side by side) give what one node after another gives: pages of
+/// every size around the run and group lengths, from every kind of bound; and while other
+/// threads insert and remove odd keys, every page is strictly ascending and holds every even
+/// key (never touched) between its bounds, up to its last entry.
+#[test]
+fn skiplist_long_walks_match_the_model() {
+    let list: Arc<SkipList<u64, Key>> = Arc::new(SkipList::new());
+    let mut model = BTreeMap::new();
+    let mut r = Rng(123);
+    for _ in 0..20_000 {
+        let k = r.range(0, 40_000);
+        list.insert(int(k), k as u64).unwrap();
+        model.insert(k, k as u64);
+    }
+    let limits = [33, 40, 100, 127, 128, 129, 257, 1000, 5000, usize::MAX];
+    let bound = |r: &mut Rng| match r.below(3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(r.range(-10, 40_010)),
+        _ => Bound::Excluded(r.range(-10, 40_010)),
+    };
+    let key_bound = |b: Bound<i64>| b.map(int);
+    for i in 0..600 {
+        let (lo, hi) = (bound(&mut r), bound(&mut r));
+        let limit = limits[i % limits.len()];
+        let (klo, khi) = (key_bound(lo), key_bound(hi));
+        let got = list.range_page(as_ref(&klo), as_ref(&khi), limit).unwrap();
+        let empty = match (lo, hi) {
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a > b || (a == b && !matches!((lo, hi), (Bound::Included(_), Bound::Included(_))))
+            }
+            _ => false,
+        };
+        let want: Vec<(Key, u64)> = if empty {
+            Vec::new()
+        } else {
+            model
+                .range((lo, hi))
+                .take(limit)
+                .map(|(&k, &v)| (int(k), v))
+                .collect()
+        };
+        assert_eq!(got, want, "range {lo:?} {hi:?} limit {limit}");
+    }
+    let all: Vec<(Key, u64)> = model.iter().map(|(&k, &v)| (int(k), v)).collect();
+    assert_eq!(list.items(), all);
+
+    for k in (0..40_000).step_by(2) {
+        list.insert(int(k), k as u64).unwrap();
+    }
+    let (stop, churn) = churn_odd_keys(&list, 900);
+    for i in 0..300 {
+        let a = r.range(0, 40_000);
+        let b = a + r.range(0, 10_000);
+        let limit = limits[i % limits.len()];
+        let page = list
+            .range_page(Bound::Included(&int(a)), Bound::Excluded(&int(b)), limit)
+            .unwrap();
+        let keys: Vec<i64> = page
+            .iter()
+            .map(|(k, v)| match k {
+                Key::Int(k) => {
+                    assert_eq!(*v, *k as u64);
+                    *k
+                }
+                other => panic!("unexpected key {other:?}"),
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "not ascending");
+        assert!(keys.iter().all(|&k| a <= k && k < b), "outside [{a}, {b})");
+        let end = if keys.len() == limit {
+            *keys.last().unwrap() + 1
+        } else {
+            b
+        };
+        let evens: Vec<i64> = keys.iter().copied().filter(|k| k % 2 == 0).collect();
+        let want: Vec<i64> = ((a + a.rem_euclid(2))..end.min(40_000))
+            .step_by(2)
+            .collect();
+        assert_eq!(evens, want, "even keys of [{a}, {b}) limit {limit}");
+    }
+    let items = list.items();
+    assert!(items.windows(2).all(|w| w[0].0 < w[1].0));
+    stop_churn(stop, churn);
+}
+
 /// 8 threads insert, remove and iterate concurrently; afterwards no key is lost or duplicated,
 /// and every iteration seen was strictly ascending.
 /// Two threads inserting and removing odd keys below 40,000 until told to stop.

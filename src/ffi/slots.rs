@@ -23,6 +23,19 @@
 use parking_lot::Mutex;
 
 use super::pyobj::PyObj;
+use crate::fastpath::prefetch;
+
+/// How many handles ahead [`Slots::get_each`] fetches the objects (the slots: twice as far).
+const AHEAD: usize = 8;
+
+/// Which object of each held entry a reader of many goes on to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Touch {
+    /// The held object.
+    Obj,
+    /// One of its parts.
+    Part(usize),
+}
 
 /// Generations use 31 bits, so every handle is a positive i63 (what containers accept).
 const GEN_MASK: u32 = 0x7FFF_FFFF;
@@ -42,6 +55,16 @@ struct Slot {
 pub struct Held {
     pub obj: PyObj,
     pub parts: [PyObj; 2],
+}
+
+impl Held {
+    /// The object `touch` names (null for a part it does not have).
+    pub fn pick(&self, touch: Touch) -> PyObj {
+        match touch {
+            Touch::Obj => self.obj,
+            Touch::Part(p) => self.parts.get(p).copied().unwrap_or(std::ptr::null_mut()),
+        }
+    }
 }
 
 impl Slot {
@@ -142,13 +165,30 @@ impl Slots {
         self.table.lock().slot(h).map(|s| s.held())
     }
 
-    /// [`Slots::get`] for many handles under one lock: `f(i, object or None)` for each.
+    /// [`Slots::get`] for many handles under one lock: `f(i, object or None)` for each. The
+    /// slots, and the object `touch` names in each, are fetched into the cache ahead of `f`,
+    /// so the misses of handles in another order than the table's overlap.
     ///
     /// # Safety
     /// The GIL must be held; `f` must not run Python code (no allocation, no release).
-    pub unsafe fn get_each(&self, handles: &[u64], mut f: impl FnMut(usize, Option<Held>)) {
+    pub unsafe fn get_each(
+        &self,
+        handles: &[u64],
+        touch: Touch,
+        mut f: impl FnMut(usize, Option<Held>),
+    ) {
         let mut t = self.table.lock();
+        let index = |h: u64| split(h).map(|(index, _)| index);
         for (i, &h) in handles.iter().enumerate() {
+            if let Some(s) = handles
+                .get(i + 2 * AHEAD)
+                .and_then(|&a| t.slots.get(index(a)?))
+            {
+                prefetch(s);
+            }
+            if let Some(s) = handles.get(i + AHEAD).and_then(|&a| t.slots.get(index(a)?)) {
+                prefetch(s.held().pick(touch));
+            }
             f(i, t.slot(h).map(|s| s.held()));
         }
     }
@@ -299,7 +339,7 @@ mod tests {
             let handles = vec![hs[5], hs[0], hs[2], 0, hs[4], hs[0], hs[2] + (1 << 32)];
             let mut a = vec![None; handles.len()];
             let mut b = vec![None; handles.len()];
-            s.get_each(&handles, |i, h| a[i] = Some(h));
+            s.get_each(&handles, Touch::Obj, |i, h| a[i] = Some(h));
             s.get_each_in_table_order(&handles, |i, h| b[i] = Some(h));
             assert_eq!(a, b);
             assert_eq!(b[0], Some(Some(held(48))));

@@ -4,7 +4,7 @@
 
 use crate::fastpath::{bytes_arg, entry, lookup, opt_bytes_arg, with_page};
 use crate::ffi::pyobj::{self, ExactKind, MethodDef, Py, PyObj};
-use crate::ffi::slots::{Held, Slots};
+use crate::ffi::slots::{Held, Slots, Touch};
 
 use super::key::Key;
 use super::store::{Neighbor, OrderedRange, OrderedStore, SingleOp};
@@ -564,15 +564,14 @@ unsafe fn held_parts(
 ) -> (Vec<PyObj>, bool) {
     let mut out = vec![std::ptr::null_mut(); handles.len()];
     let mut all = true;
+    let touch = match what {
+        WHAT_PAIRS => Touch::Obj,
+        WHAT_KEYS => Touch::Part(0),
+        _ => Touch::Part(1),
+    };
     let f = |i: usize, t: Option<Held>| match t {
-        Some(t) => {
-            let x = match what {
-                WHAT_PAIRS => t.obj,
-                WHAT_KEYS => t.parts[0],
-                _ => t.parts[1],
-            };
-            out[i] = py.share(x); // an incref runs no Python code
-        }
+        // An incref runs no Python code.
+        Some(t) => out[i] = py.share(t.pick(touch)),
         None => match zero {
             Some(z) if handles[i] == 0 => out[i] = py.share(z),
             _ => all = false,
@@ -581,7 +580,7 @@ unsafe fn held_parts(
     if handles.len() >= TABLE_ORDER_MIN {
         slots.get_each_in_table_order(handles, f);
     } else {
-        slots.get_each(handles, f);
+        slots.get_each(handles, touch, f);
     }
     if !all {
         out.retain(|o| !o.is_null());

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicIsize, AtomicU64, AtomicUsize, Ordering as Mem};
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 
 use super::key::{BatchError, Incomparable, Key, OrderedKey};
+use crate::fastpath::prefetch;
 
 /// The maximum tower height (1.1.0's); with a level probability of 1/4 it serves 4^32 nodes.
 pub const MAX_HEIGHT: usize = 32;
@@ -36,6 +37,18 @@ const INLINE: usize = 4;
 
 /// Entries fetched per pin by [`Iter`].
 const PAGE: usize = 256;
+
+/// The level whose nodes cut a long walk into runs read side by side (one node in 16).
+const RUN_LEVEL: usize = 2;
+
+/// Runs walked side by side: about as many loads as a core keeps in flight.
+const RUNS: usize = 8;
+
+/// Nodes per run on average (4^RUN_LEVEL).
+const RUN_NODES: usize = 16;
+
+/// Walks of at most this many entries read one node after another.
+const SHORT_WALK: usize = 32;
 
 const SEQ: Mem = Mem::SeqCst;
 
@@ -92,6 +105,36 @@ impl<K, V> Node<K, V> {
 struct Position<'g, K, V> {
     preds: [&'g Links<K, V>; MAX_HEIGHT],
     succs: [Shared<'g, Node<K, V>>; MAX_HEIGHT],
+}
+
+/// Where a walk starts: its first node, and the first node of [`RUN_LEVEL`] not before it.
+type Walk<'g, K, V> = (Option<&'g Node<K, V>>, Option<&'g Node<K, V>>);
+
+/// Whether `k` is within the upper bound `hi`.
+#[inline]
+fn within<K: OrderedKey>(hi: Bound<&K>, k: &K) -> Result<bool, Incomparable> {
+    Ok(match hi {
+        Bound::Unbounded => true,
+        Bound::Included(h) => h.try_cmp(k)? != Ordering::Less,
+        Bound::Excluded(h) => h.try_cmp(k)? == Ordering::Greater,
+    })
+}
+
+/// Asks the cache for the lines of the node at `p` that a walk reads (its key, its level-0
+/// link and its value).
+#[inline(always)]
+fn prefetch_node<K, V>(p: *const Node<K, V>) {
+    if p.is_null() {
+        return;
+    }
+    let p = p as *const u8;
+    for at in [
+        0,
+        std::mem::offset_of!(Node<K, V>, links),
+        std::mem::offset_of!(Node<K, V>, value),
+    ] {
+        prefetch(p.wrapping_add(at));
+    }
 }
 
 /// A lock-free ordered map from `K` (by default [`Key`]) to `V`. See the module documentation.
@@ -282,14 +325,28 @@ where
     /// The first node (at level 0) for which `go_right` is false, read-only.
     fn seek<'g, F>(
         &'g self,
-        mut go_right: F,
+        go_right: F,
         guard: &'g Guard,
     ) -> Result<Option<&'g Node<K, V>>, Incomparable>
     where
         F: FnMut(&K) -> Result<bool, Incomparable>,
     {
+        Ok(self.seek_walk(go_right, guard)?.0)
+    }
+
+    /// [`seek`](Self::seek)'s node and the first node of [`RUN_LEVEL`] for which `go_right`
+    /// is false (where a [`walk`](Self::walk) from it cuts its first run).
+    fn seek_walk<'g, F>(
+        &'g self,
+        mut go_right: F,
+        guard: &'g Guard,
+    ) -> Result<Walk<'g, K, V>, Incomparable>
+    where
+        F: FnMut(&K) -> Result<bool, Incomparable>,
+    {
         let mut pred: &'g Links<K, V> = &self.head;
         let mut found = None;
+        let mut run = None;
         let mut stop = Shared::null();
         for level in (0..self.top.load(SEQ)).rev() {
             let mut curr = pred.at(level).load(SEQ, guard).with_tag(0);
@@ -308,11 +365,14 @@ where
                 }
             }
             stop = curr;
+            if level == RUN_LEVEL {
+                run = unsafe { curr.as_ref() };
+            }
             if level == 0 {
                 found = unsafe { curr.as_ref() };
             }
         }
-        Ok(found)
+        Ok((found, run))
     }
 
     /// The last live node for which `go_right` is true, read-only.
@@ -775,41 +835,111 @@ where
         }
         let guard = &epoch::pin();
         let start = match lo {
-            Bound::Unbounded => self.seek(|_| Ok(false), guard)?,
-            Bound::Included(k) => self.seek(|x| Ok(k.try_cmp(x)? == Ordering::Greater), guard)?,
-            Bound::Excluded(k) => self.seek(|x| Ok(k.try_cmp(x)? != Ordering::Less), guard)?,
+            Bound::Unbounded => self.seek_walk(|_| Ok(false), guard)?,
+            Bound::Included(k) => {
+                self.seek_walk(|x| Ok(k.try_cmp(x)? == Ordering::Greater), guard)?
+            }
+            Bound::Excluded(k) => self.seek_walk(|x| Ok(k.try_cmp(x)? != Ordering::Less), guard)?,
         };
-        self.visit_from(start, hi, limit, f, guard)
+        self.walk(start, hi, limit, f, guard)
     }
 
-    /// Appends the live entries from `start` on (level 0) while they are within `hi`.
-    fn collect_from<'g>(
+    /// Calls `f` with the live entries from `start.0` on (level 0) while they are within `hi`,
+    /// at most `limit`. A long walk is cut into runs at the nodes of [`RUN_LEVEL`] (from
+    /// `start.1` on), and [`RUNS`] runs are read side by side, each node's successor fetched
+    /// ahead while the other runs take their step: the cache misses of a walk, one per node,
+    /// overlap instead of following one another. Each run stops before the key that starts
+    /// the next, and keys only grow along level 0, so the entries come in key order, each
+    /// once, whatever concurrent writers do.
+    fn walk<'g>(
         &'g self,
-        curr: Option<&'g Node<K, V>>,
+        start: Walk<'g, K, V>,
         hi: Bound<&K>,
         limit: usize,
-        out: &mut Vec<(K, V)>,
+        f: &mut dyn FnMut(&K, &V),
         guard: &'g Guard,
     ) -> Result<(), Incomparable> {
-        self.visit_from(
-            curr,
-            hi,
-            limit,
-            &mut |k, v| out.push((k.clone(), v.clone())),
-            guard,
-        )
+        let (mut first, mut cut) = start;
+        if limit <= SHORT_WALK || cut.is_none() {
+            return self.walk_run(first, hi, limit, f, guard).map(|_| ());
+        }
+        let mut runs: [Vec<&'g Node<K, V>>; RUNS] = Default::default();
+        let mut seen = 0;
+        while let Some(s0) = first {
+            // The runs' first nodes: `s0`, then nodes of the run level inside `hi`; the one
+            // after them starts the next group.
+            let want = ((limit - seen) / RUN_NODES + 1).min(RUNS);
+            let mut starts: [Option<&'g Node<K, V>>; RUNS] = [None; RUNS];
+            starts[0] = Some(s0);
+            let (mut n, mut next) = (1, None);
+            while let Some(x) = cut {
+                // SAFETY: read under `guard`.
+                cut = unsafe { x.links.at(RUN_LEVEL).load(SEQ, guard).with_tag(0).as_ref() };
+                if std::ptr::eq(x, s0) {
+                    continue;
+                }
+                if !within(hi, &x.key)? {
+                    cut = None;
+                    break;
+                }
+                if n == want {
+                    next = Some(x);
+                    break;
+                }
+                starts[n] = Some(x);
+                n += 1;
+            }
+            let mut curr = starts;
+            let mut active = n;
+            while active > 0 {
+                for r in 0..n {
+                    let Some(c) = curr[r] else { continue };
+                    let succ = c.links.at(0).load(SEQ, guard);
+                    let after = succ.with_tag(0);
+                    prefetch_node(after.as_raw());
+                    // SAFETY: read under `guard`.
+                    let mut step = unsafe { after.as_ref() };
+                    if succ.tag() == 0 {
+                        let inside = match starts.get(r + 1).copied().flatten().or(next) {
+                            Some(end) => c.key.try_cmp(&end.key)? == Ordering::Less,
+                            None => within(hi, &c.key)?,
+                        };
+                        if inside {
+                            runs[r].push(c);
+                        } else {
+                            step = None;
+                        }
+                    }
+                    curr[r] = step;
+                    if step.is_none() {
+                        active -= 1;
+                    }
+                }
+            }
+            for run in runs.iter_mut().take(n) {
+                for c in run.drain(..) {
+                    if seen == limit {
+                        return Ok(());
+                    }
+                    f(&c.key, &c.value);
+                    seen += 1;
+                }
+            }
+            first = next;
+        }
+        Ok(())
     }
 
-    /// Calls `f` with the live entries from `start` on (level 0) while they are within `hi`,
-    /// at most `limit`.
-    fn visit_from<'g>(
+    /// Calls `f` with the live entries from `curr` on (level 0) while they are within `hi`,
+    /// at most `limit`, one node after another; how many.
+    fn walk_run<'g>(
         &'g self,
         mut curr: Option<&'g Node<K, V>>,
         hi: Bound<&K>,
         limit: usize,
         f: &mut dyn FnMut(&K, &V),
         guard: &'g Guard,
-    ) -> Result<(), Incomparable> {
+    ) -> Result<usize, Incomparable> {
         let mut seen = 0;
         while let Some(c) = curr {
             if seen >= limit {
@@ -817,12 +947,7 @@ where
             }
             let next = c.links.at(0).load(SEQ, guard);
             if next.tag() == 0 {
-                let inside = match hi {
-                    Bound::Unbounded => true,
-                    Bound::Included(h) => h.try_cmp(&c.key)? != Ordering::Less,
-                    Bound::Excluded(h) => h.try_cmp(&c.key)? == Ordering::Greater,
-                };
-                if !inside {
+                if !within(hi, &c.key)? {
                     break;
                 }
                 f(&c.key, &c.value);
@@ -831,15 +956,21 @@ where
             // SAFETY: read under `guard`.
             curr = unsafe { next.with_tag(0).as_ref() };
         }
-        Ok(())
+        Ok(seen)
     }
 
     /// A snapshot of every entry in key order (one traversal).
     pub fn items(&self) -> Vec<(K, V)> {
         let mut out = Vec::with_capacity(self.len());
         let guard = &epoch::pin();
-        if let Ok(start) = self.seek(|_| Ok(false), guard) {
-            let _ = self.collect_from(start, Bound::Unbounded, usize::MAX, &mut out, guard);
+        if let Ok(start) = self.seek_walk(|_| Ok(false), guard) {
+            let _ = self.walk(
+                start,
+                Bound::Unbounded,
+                usize::MAX,
+                &mut |k, v| out.push((k.clone(), v.clone())),
+                guard,
+            );
         }
         out
     }
