@@ -525,6 +525,8 @@ fn run_tree(order: usize, class: Class, seed: u64) {
             }
             _ => {
                 same_entries(t.iter(), model.iter(), &what);
+                let runs: Vec<u64> = t.value_runs().flatten().copied().collect();
+                assert!(runs.iter().eq(model.values()), "{what}: value runs");
             }
         }
         assert_eq!(t.len(), model.len(), "{what}: len after op {op}");

@@ -205,19 +205,17 @@ impl Slots {
         mut f: impl FnMut(usize, Option<Held>),
     ) {
         let mut t = self.table.lock();
+        // Where each slot's first handle is (the slots themselves are read in the second pass).
         let mut at = vec![u32::MAX; t.slots.len()];
         for (i, &h) in handles.iter().enumerate() {
-            let index = split(h).map(|(index, _)| index);
-            match (t.slot(h).map(|s| s.held()), index) {
-                (Some(held), Some(index)) if at[index] != u32::MAX => f(i, Some(held)), // again
-                (Some(_), Some(index)) => at[index] = i as u32,
-                _ => f(i, None),
+            match split(h).map(|(index, _)| index).filter(|&x| x < at.len()) {
+                Some(index) if at[index] == u32::MAX => at[index] = i as u32,
+                Some(_) => f(i, t.slot(h).map(|s| s.held())), // again
+                None => f(i, None),
             }
         }
-        for (index, &i) in at.iter().enumerate() {
-            if i != u32::MAX {
-                f(i as usize, Some(t.slots[index].held()));
-            }
+        for &i in at.iter().filter(|&&i| i != u32::MAX) {
+            f(i as usize, t.slot(handles[i as usize]).map(|s| s.held()));
         }
     }
 

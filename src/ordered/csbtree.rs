@@ -934,6 +934,19 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
         self.iter().map(|(_, v)| v)
     }
 
+    /// The values of every entry in key order, one leaf's slice at a time.
+    pub fn value_runs(&self) -> impl Iterator<Item = &[V]> + '_ {
+        let mut cur = Cursor::leftmost(self);
+        std::iter::from_fn(move || {
+            if cur.leaf == END {
+                return None;
+            }
+            let run = &self.leaves[cur.leaf].vals[..];
+            cur.next_leaf(self);
+            Some(run)
+        })
+    }
+
     /// The entries with `start <= k < end` (empty when `start >= end`).
     pub fn range(&self, start: &K, end: &K) -> Result<Iter<'_, V, K>, Incomparable> {
         self.range_bounds(Bound::Included(start), Bound::Excluded(end))

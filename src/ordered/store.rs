@@ -128,6 +128,17 @@ trait Container: Send + Sync {
         limit: usize,
         f: &mut dyn FnMut(&HostKey, u64),
     ) -> Result<(), Incomparable>;
+    /// Appends the handle of every entry, in key order.
+    fn all_handles(&self, out: &mut Vec<u64>) {
+        out.reserve(self.len());
+        // Unbounded: nothing to compare, so nothing to refuse.
+        let _ = self.visit(
+            Bound::Unbounded,
+            Bound::Unbounded,
+            usize::MAX,
+            &mut |_, v| out.push(v),
+        );
+    }
     /// The number of entries between the bounds.
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         Ok(self.page(lo, hi, usize::MAX)?.len())
@@ -266,6 +277,13 @@ impl Container for SharedCsbTree<u64, HostKey> {
     }
     fn count(&self, lo: Bound<&HostKey>, hi: Bound<&HostKey>) -> Result<usize, Incomparable> {
         self.read(|t| Ok(t.range_bounds(lo, hi)?.count()))
+    }
+    fn all_handles(&self, out: &mut Vec<u64>) {
+        // A leaf's values at a time.
+        self.read(|t| {
+            out.reserve(t.len());
+            t.value_runs().for_each(|run| out.extend_from_slice(run));
+        })
     }
     fn visit(
         &self,
@@ -854,9 +872,10 @@ impl OrderedStore {
         } else {
             let (lo, hi) = bounds_of(range, start, end);
             if take == usize::MAX && start.is_none() && end.is_none() {
-                handles.reserve(self.map.len()); // the whole container
+                self.map.all_handles(&mut handles); // the whole container
+            } else {
+                self.map.visit(lo, hi, take, &mut |_, v| handles.push(v))?;
             }
-            self.map.visit(lo, hi, take, &mut |_, v| handles.push(v))?;
         }
         let done = trim(&mut handles, range.limit);
         Ok((handles, done))
