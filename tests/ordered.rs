@@ -618,6 +618,58 @@ fn csbtree_bulk_orders() {
     }
 }
 
+/// Ascending batches (the finger inserts of `insert_many`) do what the same inserts one by
+/// one do: into empty and filled trees of every order, int and str keys, with repeated keys,
+/// replacing or keeping present values; the structure stays valid.
+#[test]
+fn csbtree_insert_ascending_matches_single_inserts() {
+    let mut r = Rng(2024);
+    for order in [2, 3, 4, 5, 16, 63] {
+        for strings in [false, true] {
+            for if_absent in [false, true] {
+                for prefill in [0, 300, 5000] {
+                    let key = |x: i64| {
+                        if strings {
+                            s(&format!("k{x:06}"))
+                        } else {
+                            int(x)
+                        }
+                    };
+                    let mut a: CsbTree<u64> = CsbTree::new(order).unwrap();
+                    let mut b: CsbTree<u64> = CsbTree::new(order).unwrap();
+                    for _ in 0..prefill {
+                        let k = r.range(0, 20_000);
+                        a.insert(key(k), k as u64).unwrap();
+                        b.insert(key(k), k as u64).unwrap();
+                    }
+                    let mut batch: Vec<(i64, u64)> = (0..3000)
+                        .map(|i| (r.range(0, 20_000), 100_000 + i))
+                        .collect();
+                    batch.sort_by_key(|&(k, _)| k); // stable: repeats keep their order
+                    let want: Vec<Option<u64>> = batch
+                        .iter()
+                        .map(|&(k, v)| match if_absent {
+                            true => b.insert_if_absent(key(k), v).unwrap().copied(),
+                            false => b.insert(key(k), v).unwrap(),
+                        })
+                        .collect();
+                    let mut got = Vec::new();
+                    a.insert_ascending(batch.iter().map(|&(k, v)| (key(k), v)), if_absent, |p| {
+                        got.push(p)
+                    })
+                    .unwrap();
+                    let what = format!("order {order} str {strings} absent {if_absent} {prefill}");
+                    assert_eq!(got, want, "{what}");
+                    a.check_invariants()
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_eq!(a.len(), b.len(), "{what}");
+                    assert!(a.iter().eq(b.iter()), "{what}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn csbtree_semantics() {
     let mut t: CsbTree<&str> = CsbTree::new(2).unwrap();

@@ -382,6 +382,72 @@ fn a_batch_stops_at_the_first_incomparable_key_and_says_how_far_it_went() {
     ));
 }
 
+/// Large batches (applied in key order) give what the same inserts one by one give: repeated
+/// keys, entries of floats among int keys, keep or replace; a batch that meets keys it cannot
+/// order still stops at the first of them, with the items before it applied.
+#[test]
+fn large_batches_equal_their_items_one_by_one() {
+    let mut x = 7u64;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as i64 % 3000
+    };
+    for kind in KINDS {
+        for if_absent in [false, true] {
+            for floats in [false, true] {
+                let (a, b) = (store(kind), store(kind));
+                if floats {
+                    for i in 0..200 {
+                        let k = enc(&Key::Float(i as f64 * 7.5));
+                        a.insert(&k, 1 + i).unwrap();
+                        b.insert(&k, 1 + i).unwrap();
+                    }
+                }
+                let keys: Vec<i64> = (0..1000).map(|_| next()).collect();
+                let vals: Vec<u64> = (0..1000).map(|i| 10_000 + i).collect();
+                let out = a
+                    .insert_many(&int_page(&keys), &handles(&vals), if_absent)
+                    .unwrap();
+                assert!(out.error.is_none());
+                let want: Vec<u64> = keys
+                    .iter()
+                    .zip(&vals)
+                    .map(|(&k, &v)| {
+                        let k = enc(&Key::Int(k));
+                        match if_absent {
+                            true => b.insert_if_absent(&k, v).unwrap(),
+                            false => b.insert(&k, v).unwrap(),
+                        }
+                    })
+                    .collect();
+                assert_eq!(u64s(&out.previous), want, "{kind:?} {if_absent} {floats}");
+                assert_eq!(all(&a), all(&b));
+            }
+        }
+        // Str keys in a container of ints: refused from the first item, nothing applied.
+        let s = store(kind);
+        s.insert(&enc(&Key::Int(1)), 1).unwrap();
+        let strs: Vec<Key> = (0..300).map(|i| Key::Str(format!("s{i}"))).collect();
+        let hs: Vec<u64> = (1..=300).collect();
+        let out = s
+            .insert_many(&mixed_page(&strs), &handles(&hs), false)
+            .unwrap();
+        assert!(out.error.expect("error").contains("item 0"));
+        assert_eq!(s.len(), 1);
+        // A str key at item 250 of an int batch: the 250 before it applied.
+        let mut mixed: Vec<Key> = (0..300).map(|i| Key::Int(100 + i)).collect();
+        mixed[250] = Key::Str("x".into());
+        let out = s
+            .insert_many(&mixed_page(&mixed), &handles(&hs), false)
+            .unwrap();
+        assert!(out.error.expect("error").contains("item 250"));
+        assert_eq!(u64s(&out.previous).len(), 250);
+        assert_eq!(s.len(), 251);
+    }
+}
+
 #[test]
 fn insert_semantics_differ_by_kind_and_if_absent_is_shared() {
     let tree = store(OrderedKind::CsbTree);

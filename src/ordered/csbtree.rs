@@ -591,6 +591,13 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
 
     /// Puts a new key at position `i` of the leaf `path` ends in, splitting it when full.
     fn insert_new(&mut self, leaf_idx: u32, path: &Path, i: usize, key: Sep<K>, value: V) {
+        if self.put_in_leaf(leaf_idx, i, key, value) {
+            self.split_leaf(leaf_idx, path);
+        }
+    }
+
+    /// Puts a new key at position `i` of a leaf; whether the leaf must now be split.
+    fn put_in_leaf(&mut self, leaf_idx: u32, i: usize, key: Sep<K>, value: V) -> bool {
         let leaf = &mut self.leaves[leaf_idx];
         if leaf.keys.capacity() == 0 {
             leaf.keys.reserve_exact(self.order + 1);
@@ -599,9 +606,77 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
         leaf.keys.insert(i, key);
         leaf.vals.insert(i, value);
         self.len += 1;
-        if self.leaves[leaf_idx].keys.len() > self.order {
-            self.split_leaf(leaf_idx, path);
+        self.leaves[leaf_idx].keys.len() > self.order
+    }
+
+    /// The separator above the leaf a path ends in (the nearest one on its right, as
+    /// `(inner node, position)`), None for the last leaf: the leaf holds the keys from the
+    /// separator on its left up to this one, excluded.
+    fn upper_separator(&self, path: &Path) -> Option<(u32, usize)> {
+        (0..path.len)
+            .rev()
+            .map(|d| (path.node(d), path.pos(d)))
+            .find(|&(n, c)| c < self.inner[n].keys.len())
+    }
+
+    /// Inserts pairs whose keys come in ascending order (equal keys in the order to apply
+    /// them; the caller sorted them exactly), calling `done` with what each found present, in
+    /// order. A key below the upper separator of the leaf the key before it went to goes to
+    /// that leaf directly (a finger: ascending keys are never below its lower one) while the
+    /// leaf has room; any other key descends from the root. With `if_absent`, a present key
+    /// keeps its value (`done` gets a copy of it); else its value is replaced. Each insert
+    /// does what [`insert`](Self::insert) or [`insert_if_absent`](Self::insert_if_absent)
+    /// does. Stops at the first refused key (the ones before it applied).
+    pub fn insert_ascending<I>(
+        &mut self,
+        items: I,
+        if_absent: bool,
+        mut done: impl FnMut(Option<V>),
+    ) -> Result<(), BatchError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        V: Clone,
+    {
+        let mut finger: Option<(u32, Option<(u32, usize)>)> = None;
+        for (index, (key, value)) in items.into_iter().enumerate() {
+            let fail = |error| BatchError { index, error };
+            key.validate().map_err(fail)?;
+            let kp = key.prefix();
+            let near = match finger {
+                Some((l, upper)) if self.leaves[l].keys.len() < self.order => match upper {
+                    None => Some(l),
+                    Some((n, c)) => {
+                        let below = self.inner[n].keys.cmp_at(c, &key, kp).map_err(fail)?;
+                        (below == Ordering::Less).then_some(l)
+                    }
+                },
+                _ => None,
+            };
+            let mut path = Path::new();
+            let l = match near {
+                Some(l) => l,
+                None => self.leaf_path(&key, kp, &mut path).map_err(fail)?,
+            };
+            let present = match self.leaves[l].keys.find(&key, kp).map_err(fail)? {
+                Ok(i) if if_absent => Some(self.leaves[l].vals[i].clone()),
+                Ok(i) => Some(mem::replace(&mut self.leaves[l].vals[i], value)),
+                Err(i) => {
+                    if self.put_in_leaf(l, i, (key, kp), value) {
+                        // A finger's leaf has room, so only a leaf reached by `path` splits.
+                        self.split_leaf(l, &path);
+                        finger = None;
+                        done(None);
+                        continue;
+                    }
+                    None
+                }
+            };
+            if near.is_none() {
+                finger = Some((l, self.upper_separator(&path)));
+            }
+            done(present);
         }
+        Ok(())
     }
 
     /// Returns the value of `key`, inserting `value` first when the key is absent.

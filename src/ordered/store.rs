@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::{guard, Error, Result, VResult};
+use crate::fastpath::prefetch;
 use crate::ffi::slots::Slots;
 
-use super::csbtree::SharedCsbTree;
+use super::csbtree::{CsbTree, SharedCsbTree};
 use super::key::{BatchError, Incomparable, OrderedKey};
 use super::skiplist::SkipList;
 use super::wire::{self, HostKey, HostKeyOrder, KeyDecoder};
@@ -71,11 +72,14 @@ trait Container: Send + Sync {
     fn get(&self, k: &HostKey) -> Result<Option<u64>, Incomparable>;
     fn contains(&self, k: &HostKey) -> Result<bool, Incomparable>;
     fn remove(&self, k: &HostKey) -> Result<Option<u64>, Incomparable>;
+    /// Inserts `items` in order, pushing what each found present; stops at the first refused
+    /// key. `no_hosts`: the container was never offered a host key.
     fn insert_many(
         &self,
         items: Vec<Entry>,
         if_absent: bool,
         prev: &mut Vec<Option<u64>>,
+        no_hosts: bool,
     ) -> Result<(), BatchError>;
     fn get_many(&self, keys: &[HostKey]) -> Result<Vec<Option<u64>>, BatchError>;
     /// Removes `keys` in order, pushing what each removed; stops at the first refused key.
@@ -207,16 +211,24 @@ impl Container for SharedCsbTree<u64, HostKey> {
         items: Vec<Entry>,
         if_absent: bool,
         prev: &mut Vec<Option<u64>>,
+        no_hosts: bool,
     ) -> Result<(), BatchError> {
-        if !if_absent {
-            return SharedCsbTree::insert_many(self, items, prev);
-        }
         self.write(|t| {
+            let first = t.first().map(|(k, _)| k);
+            let sorted = no_hosts && exact_class(items.iter().map(|(k, _)| k), first);
+            let items = match sorted {
+                true => match insert_ascending(t, items, if_absent, prev)? {
+                    Some(items) => items,
+                    None => return Ok(()),
+                },
+                false => items,
+            };
             for (index, (k, v)) in items.into_iter().enumerate() {
-                let present = t
-                    .insert_if_absent(k, v)
-                    .map_err(|error| BatchError { index, error })?;
-                prev.push(present.copied());
+                let present = match if_absent {
+                    true => t.insert_if_absent(k, v).map(|p| p.copied()),
+                    false => t.insert(k, v),
+                };
+                prev.push(present.map_err(|error| BatchError { index, error })?);
             }
             Ok(())
         })
@@ -333,6 +345,7 @@ impl Container for SkipList<u64, HostKey> {
         items: Vec<Entry>,
         _if_absent: bool,
         prev: &mut Vec<Option<u64>>,
+        _no_hosts: bool,
     ) -> Result<(), BatchError> {
         SkipList::insert_many(self, items, prev)
     }
@@ -405,22 +418,28 @@ const SORT_MIN: usize = 256;
 /// exactly, others by their prefixes ([`OrderedKey::prefix`]). Which order a batch is applied
 /// in changes only how its keys share cache lines, never its outcome.
 fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
+    batch_order_of(keys.len(), |i| &keys[i])
+}
+
+/// [`batch_order`] of the `n` keys `key(0)`, `key(1)` …
+fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Vec<u32>> {
     use super::Key;
-    if keys.len() < SORT_MIN || u32::try_from(keys.len()).is_err() {
+    if n < SORT_MIN || u32::try_from(n).is_err() {
         return None;
     }
+    let keys = (0..n).map(&key);
     fn sorted<T: Ord>(mut v: Vec<(T, u32)>) -> Vec<u32> {
         v.sort_unstable(); // (key, index): equal keys stay in batch order
         v.into_iter().map(|(_, i)| i).collect()
     }
-    let mut ints = Vec::with_capacity(keys.len());
-    for (i, k) in keys.iter().enumerate() {
+    let mut ints = Vec::with_capacity(n);
+    for (i, k) in keys.clone().enumerate() {
         match k {
             HostKey::Native(Key::Int(x)) => ints.push((*x, i as u32)),
             _ => break,
         }
     }
-    if ints.len() == keys.len() {
+    if ints.len() == n {
         return Some(sorted(ints));
     }
     fn text(k: &HostKey, str_keys: bool) -> Option<&[u8]> {
@@ -430,23 +449,83 @@ fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
             _ => None,
         }
     }
-    let str_keys = matches!(keys[0], HostKey::Native(Key::Str(_)));
+    let str_keys = matches!(key(0), HostKey::Native(Key::Str(_)));
     if let Some(v) = keys
-        .iter()
+        .clone()
         .enumerate()
         .map(|(i, k)| Some((text(k, str_keys)?, i as u32)))
         .collect::<Option<Vec<_>>>()
     {
         return Some(sorted(v)); // all str or all bytes: exactly
     }
-    let mut v = Vec::with_capacity(keys.len());
-    for (i, k) in keys.iter().enumerate() {
+    let mut v = Vec::with_capacity(n);
+    for (i, k) in keys.enumerate() {
         match k {
             HostKey::Native(k) => v.push((k.prefix(), i as u32)),
             HostKey::Host(..) => return None,
         }
     }
     Some(sorted(v))
+}
+
+/// Whether every key is an int, or every key a str, or every key bytes (so [`batch_order`]
+/// sorts them exactly), of the class of `first` when the container holds entries (so each
+/// compares with every entry: nothing can refuse them).
+fn exact_class<'a>(mut keys: impl Iterator<Item = &'a HostKey>, first: Option<&HostKey>) -> bool {
+    use super::Key;
+    let class = |k: &HostKey| match k {
+        HostKey::Native(Key::Int(_)) => Some(1),
+        HostKey::Native(Key::Str(_)) => Some(2),
+        HostKey::Native(Key::Bytes(_)) => Some(3),
+        _ => None,
+    };
+    let Some(c) = keys.next().and_then(class) else {
+        return false;
+    };
+    let entries = match first {
+        None => true,
+        Some(HostKey::Native(Key::Bool(_) | Key::Float(_))) => c == 1,
+        Some(k) => class(k) == Some(c),
+    };
+    entries && keys.all(|k| class(k) == Some(c))
+}
+
+/// Inserts a batch of [`exact_class`] keys into a CSBTree in key order (equal keys in batch
+/// order, so the outcome is the one of the batch's own order), pushing what each found present
+/// at the item's own position: neighbouring keys go to their leaf without a descent
+/// ([`CsbTree::insert_ascending`]). A batch too short to sort comes back untouched.
+fn insert_ascending(
+    t: &mut CsbTree<u64, HostKey>,
+    mut items: Vec<Entry>,
+    if_absent: bool,
+    prev: &mut Vec<Option<u64>>,
+) -> Result<Option<Vec<Entry>>, BatchError> {
+    let Some(order) = batch_order_of(items.len(), |i| &items[i].0) else {
+        return Ok(Some(items));
+    };
+    // The items are read in key order, so each read is fetched a few keys ahead.
+    const AHEAD: usize = 8;
+    let sorted = order.iter().enumerate().map(|(j, &i)| {
+        if let Some(&a) = order.get(j + AHEAD) {
+            prefetch(&items[a as usize]);
+        }
+        let (k, v) = &mut items[i as usize];
+        (std::mem::replace(k, HostKey::Native(super::Key::None)), *v)
+    });
+    let base = prev.len();
+    prev.resize(base + order.len(), None);
+    let mut at = order.iter();
+    let done = |present| {
+        if let Some(&i) = at.next() {
+            prev[base + i as usize] = present;
+        }
+    };
+    t.insert_ascending(sorted, if_absent, done)
+        .map_err(|e| BatchError {
+            index: order[e.index] as usize,
+            ..e
+        })?;
+    Ok(None)
 }
 
 /// Removes `keys` in order with `remove`, pushing what each removed; stops at the first
@@ -715,7 +794,8 @@ impl OrderedStore {
         prev: &mut Vec<Option<u64>>,
     ) -> Result<(), BatchError> {
         items.iter().for_each(|(k, _)| self.note_key(k));
-        self.map.insert_many(items, if_absent, prev)
+        let no_hosts = !self.may_hold_host_keys();
+        self.map.insert_many(items, if_absent, prev, no_hosts)
     }
 
     pub fn get_many(&self, keys: &[u8]) -> VResult<Vec<u8>> {
