@@ -670,6 +670,54 @@ fn csbtree_insert_ascending_matches_single_inserts() {
     }
 }
 
+/// Descending batches of removals (the finger removals of `remove_many`) do what the same
+/// removals one by one do: trees of every order, int and str keys, repeated and absent keys,
+/// down to an empty tree; the structure stays valid.
+#[test]
+fn csbtree_remove_descending_matches_single_removals() {
+    let mut r = Rng(4048);
+    for order in [2, 3, 4, 5, 16, 63] {
+        for strings in [false, true] {
+            for fill in [100, 5000] {
+                let key = |x: i64| {
+                    if strings {
+                        s(&format!("k{x:06}"))
+                    } else {
+                        int(x)
+                    }
+                };
+                let mut a: CsbTree<u64> = CsbTree::new(order).unwrap();
+                let mut b: CsbTree<u64> = CsbTree::new(order).unwrap();
+                for _ in 0..fill {
+                    let k = r.range(0, 8000);
+                    a.insert(key(k), k as u64).unwrap();
+                    b.insert(key(k), k as u64).unwrap();
+                }
+                for round in 0..3 {
+                    let n = if round == 2 { 9000 } else { 2000 };
+                    let mut batch: Vec<i64> = (0..n).map(|_| r.range(-5, 8005)).collect();
+                    if round == 2 {
+                        batch.extend(0..8000); // everything left
+                    }
+                    batch.sort_by(|x, y| y.cmp(x));
+                    let want: Vec<Option<u64>> =
+                        batch.iter().map(|&k| b.remove(&key(k)).unwrap()).collect();
+                    let keys: Vec<Key> = batch.iter().map(|&k| key(k)).collect();
+                    let mut got = Vec::new();
+                    a.remove_descending(keys.iter(), |p| got.push(p)).unwrap();
+                    let what = format!("order {order} str {strings} fill {fill} round {round}");
+                    assert_eq!(got, want, "{what}");
+                    a.check_invariants()
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert_eq!(a.len(), b.len(), "{what}");
+                    assert!(a.iter().eq(b.iter()), "{what}");
+                }
+                assert!(a.is_empty(), "order {order}");
+            }
+        }
+    }
+}
+
 #[test]
 fn csbtree_semantics() {
     let mut t: CsbTree<&str> = CsbTree::new(2).unwrap();

@@ -424,6 +424,16 @@ fn large_batches_equal_their_items_one_by_one() {
                     .collect();
                 assert_eq!(u64s(&out.previous), want, "{kind:?} {if_absent} {floats}");
                 assert_eq!(all(&a), all(&b));
+                // Removals of as large a batch (repeats and absent keys) equal them one by one.
+                let gone: Vec<i64> = (0..1200).map(|_| next() - 100).collect();
+                let out = a.remove_many(&int_page(&gone)).unwrap();
+                assert!(out.error.is_none());
+                let want: Vec<u64> = gone
+                    .iter()
+                    .map(|&k| b.remove(&enc(&Key::Int(k))).unwrap())
+                    .collect();
+                assert_eq!(u64s(&out.previous), want, "{kind:?} removals");
+                assert_eq!(all(&a), all(&b));
             }
         }
         // Str keys in a container of ints: refused from the first item, nothing applied.

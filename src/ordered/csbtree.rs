@@ -619,6 +619,71 @@ impl<V, K: OrderedKey + Clone> CsbTree<V, K> {
             .find(|&(n, c)| c < self.inner[n].keys.len())
     }
 
+    /// The separator below the leaf a path ends in (the nearest one on its left), None for
+    /// the first leaf.
+    fn lower_separator(&self, path: &Path) -> Option<(u32, usize)> {
+        (0..path.len)
+            .rev()
+            .map(|d| (path.node(d), path.pos(d)))
+            .find(|&(_, c)| c > 0)
+            .map(|(n, c)| (n, c - 1))
+    }
+
+    /// Removes keys that come in descending order (equal keys in the order to apply them),
+    /// calling `done` with what each removed, in order. A key not below the lower separator
+    /// of the leaf the key before it was looked for in is looked for in that leaf directly (a
+    /// finger: descending keys are never above its upper one), and removed there when it is
+    /// not the leaf's first key and the leaf stays at least half full; any other removal takes
+    /// the path from the root ([`remove`](Self::remove)). Stops at the first refused key.
+    pub fn remove_descending<'k, I>(
+        &mut self,
+        keys: I,
+        mut done: impl FnMut(Option<V>),
+    ) -> Result<(), BatchError>
+    where
+        I: IntoIterator<Item = &'k K>,
+        K: 'k,
+    {
+        let mut finger: Option<(u32, Option<(u32, usize)>)> = None;
+        for (index, key) in keys.into_iter().enumerate() {
+            let fail = |error| BatchError { index, error };
+            key.validate().map_err(fail)?;
+            let kp = key.prefix();
+            let near = match finger {
+                Some((l, None)) => Some(l),
+                Some((l, Some((n, c)))) => {
+                    let at = self.inner[n].keys.cmp_at(c, key, kp).map_err(fail)?;
+                    (at != Ordering::Less).then_some(l)
+                }
+                None => None,
+            };
+            let l = match near {
+                Some(l) => l,
+                None => {
+                    let mut path = Path::new();
+                    let l = self.leaf_path(key, kp, &mut path).map_err(fail)?;
+                    finger = Some((l, self.lower_separator(&path)));
+                    l
+                }
+            };
+            let leaf = &mut self.leaves[l];
+            match leaf.keys.find(key, kp).map_err(fail)? {
+                Err(_) => done(None),
+                Ok(i) if i > 0 && leaf.keys.len() > self.min_leaf => {
+                    leaf.keys.remove(i);
+                    let v = leaf.vals.remove(i);
+                    self.len -= 1;
+                    done(Some(v));
+                }
+                Ok(_) => {
+                    finger = None;
+                    done(self.remove(key).map_err(fail)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Inserts pairs whose keys come in ascending order (equal keys in the order to apply
     /// them; the caller sorted them exactly), calling `done` with what each found present, in
     /// order. A key below the upper separator of the leaf the key before it went to goes to

@@ -269,6 +269,25 @@ impl Container for SharedCsbTree<u64, HostKey> {
                     .iter()
                     .any(|k| matches!(k, HostKey::Native(super::Key::Tuple(_))))
             };
+            let first = t.first().map(|(k, _)| k);
+            if no_hosts && exact_class(keys.iter(), first) {
+                if let Some(order) = descending_order(keys) {
+                    // From the greatest key down, so most removals stay in a leaf.
+                    let base = prev.len();
+                    prev.resize(base + keys.len(), None);
+                    let mut at = order.iter();
+                    let done = |removed| {
+                        if let Some(&i) = at.next() {
+                            prev[base + i as usize] = removed;
+                        }
+                    };
+                    let sorted = order.iter().map(|&i| &keys[i as usize]);
+                    return t.remove_descending(sorted, done).map_err(|e| BatchError {
+                        index: order[e.index] as usize,
+                        ..e
+                    });
+                }
+            }
             if let Some(order) = batch_order(keys).filter(|_| plain()) {
                 // In key order, once a read-only pass found every key comparable with the
                 // entries, so nothing refuses a key half-way; removing keys in another order
@@ -466,6 +485,24 @@ fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Ve
         }
     }
     Some(sorted(v))
+}
+
+/// [`batch_order`] from the greatest key down, equal keys still in batch order.
+fn descending_order(keys: &[HostKey]) -> Option<Vec<u32>> {
+    let mut order = batch_order(keys)?;
+    order.reverse();
+    // Runs of equal keys came out last first: put each back in batch order.
+    let same = |a: u32, b: u32| {
+        keys[a as usize].try_cmp(&keys[b as usize]) == Ok(std::cmp::Ordering::Equal)
+    };
+    let mut start = 0;
+    for j in 1..=order.len() {
+        if j == order.len() || !same(order[j - 1], order[j]) {
+            order[start..j].reverse();
+            start = j;
+        }
+    }
+    Some(order)
 }
 
 /// Whether every key is an int, or every key a str, or every key bytes (so [`batch_order`]
