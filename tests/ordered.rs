@@ -618,6 +618,48 @@ fn csbtree_bulk_orders() {
     }
 }
 
+/// An int key, or a str key of the same order.
+fn int_or_str(strings: bool, x: i64) -> Key {
+    if strings {
+        s(&format!("k{x:06}"))
+    } else {
+        int(x)
+    }
+}
+
+/// Two trees of one order holding the same `n` random keys below `below`.
+fn twin_trees(
+    order: usize,
+    n: usize,
+    below: i64,
+    strings: bool,
+    r: &mut Rng,
+) -> (CsbTree<u64>, CsbTree<u64>) {
+    let mut a: CsbTree<u64> = CsbTree::new(order).unwrap();
+    let mut b: CsbTree<u64> = CsbTree::new(order).unwrap();
+    for _ in 0..n {
+        let k = r.range(0, below);
+        a.insert(int_or_str(strings, k), k as u64).unwrap();
+        b.insert(int_or_str(strings, k), k as u64).unwrap();
+    }
+    (a, b)
+}
+
+/// A batch's results and tree (`a`, checked) equal the ones of its items one by one (`b`).
+fn same_trees(
+    a: &CsbTree<u64>,
+    b: &CsbTree<u64>,
+    got: Vec<Option<u64>>,
+    want: Vec<Option<u64>>,
+    what: &str,
+) {
+    assert_eq!(got, want, "{what}");
+    a.check_invariants()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert_eq!(a.len(), b.len(), "{what}");
+    assert!(a.iter().eq(b.iter()), "{what}");
+}
+
 /// Ascending batches (the finger inserts of `insert_many`) do what the same inserts one by
 /// one do: into empty and filled trees of every order, int and str keys, with repeated keys,
 /// replacing or keeping present values; the structure stays valid.
@@ -628,20 +670,8 @@ fn csbtree_insert_ascending_matches_single_inserts() {
         for strings in [false, true] {
             for if_absent in [false, true] {
                 for prefill in [0, 300, 5000] {
-                    let key = |x: i64| {
-                        if strings {
-                            s(&format!("k{x:06}"))
-                        } else {
-                            int(x)
-                        }
-                    };
-                    let mut a: CsbTree<u64> = CsbTree::new(order).unwrap();
-                    let mut b: CsbTree<u64> = CsbTree::new(order).unwrap();
-                    for _ in 0..prefill {
-                        let k = r.range(0, 20_000);
-                        a.insert(key(k), k as u64).unwrap();
-                        b.insert(key(k), k as u64).unwrap();
-                    }
+                    let key = |x: i64| int_or_str(strings, x);
+                    let (mut a, mut b) = twin_trees(order, prefill, 20_000, strings, &mut r);
                     let mut batch: Vec<(i64, u64)> = (0..3000)
                         .map(|i| (r.range(0, 20_000), 100_000 + i))
                         .collect();
@@ -659,11 +689,7 @@ fn csbtree_insert_ascending_matches_single_inserts() {
                     })
                     .unwrap();
                     let what = format!("order {order} str {strings} absent {if_absent} {prefill}");
-                    assert_eq!(got, want, "{what}");
-                    a.check_invariants()
-                        .unwrap_or_else(|e| panic!("{what}: {e}"));
-                    assert_eq!(a.len(), b.len(), "{what}");
-                    assert!(a.iter().eq(b.iter()), "{what}");
+                    same_trees(&a, &b, got, want, &what);
                 }
             }
         }
@@ -679,20 +705,8 @@ fn csbtree_remove_descending_matches_single_removals() {
     for order in [2, 3, 4, 5, 16, 63] {
         for strings in [false, true] {
             for fill in [100, 5000] {
-                let key = |x: i64| {
-                    if strings {
-                        s(&format!("k{x:06}"))
-                    } else {
-                        int(x)
-                    }
-                };
-                let mut a: CsbTree<u64> = CsbTree::new(order).unwrap();
-                let mut b: CsbTree<u64> = CsbTree::new(order).unwrap();
-                for _ in 0..fill {
-                    let k = r.range(0, 8000);
-                    a.insert(key(k), k as u64).unwrap();
-                    b.insert(key(k), k as u64).unwrap();
-                }
+                let key = |x: i64| int_or_str(strings, x);
+                let (mut a, mut b) = twin_trees(order, fill, 8000, strings, &mut r);
                 for round in 0..3 {
                     let n = if round == 2 { 9000 } else { 2000 };
                     let mut batch: Vec<i64> = (0..n).map(|_| r.range(-5, 8005)).collect();
@@ -706,11 +720,7 @@ fn csbtree_remove_descending_matches_single_removals() {
                     let mut got = Vec::new();
                     a.remove_descending(keys.iter(), |p| got.push(p)).unwrap();
                     let what = format!("order {order} str {strings} fill {fill} round {round}");
-                    assert_eq!(got, want, "{what}");
-                    a.check_invariants()
-                        .unwrap_or_else(|e| panic!("{what}: {e}"));
-                    assert_eq!(a.len(), b.len(), "{what}");
-                    assert!(a.iter().eq(b.iter()), "{what}");
+                    same_trees(&a, &b, got, want, &what);
                 }
                 assert!(a.is_empty(), "order {order}");
             }

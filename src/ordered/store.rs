@@ -273,19 +273,10 @@ impl Container for SharedCsbTree<u64, HostKey> {
             if no_hosts && exact_class(keys.iter(), first) {
                 if let Some(order) = descending_order(keys) {
                     // From the greatest key down, so most removals stay in a leaf.
-                    let base = prev.len();
-                    prev.resize(base + keys.len(), None);
-                    let mut at = order.iter();
-                    let done = |removed| {
-                        if let Some(&i) = at.next() {
-                            prev[base + i as usize] = removed;
-                        }
-                    };
                     let sorted = order.iter().map(|&i| &keys[i as usize]);
-                    return t.remove_descending(sorted, done).map_err(|e| BatchError {
-                        index: order[e.index] as usize,
-                        ..e
-                    });
+                    return t
+                        .remove_descending(sorted, in_place(prev, &order))
+                        .map_err(at_item(&order));
                 }
             }
             if let Some(order) = batch_order(keys).filter(|_| plain()) {
@@ -549,20 +540,30 @@ fn insert_ascending(
         let (k, v) = &mut items[i as usize];
         (std::mem::replace(k, HostKey::Native(super::Key::None)), *v)
     });
+    t.insert_ascending(sorted, if_absent, in_place(prev, &order))
+        .map_err(at_item(&order))?;
+    Ok(None)
+}
+
+/// For a batch applied in `order`: `prev` grows by one result per item, and the closure puts
+/// each result (given in `order`) at its item's position.
+fn in_place<'a>(prev: &'a mut Vec<Option<u64>>, order: &'a [u32]) -> impl FnMut(Option<u64>) + 'a {
     let base = prev.len();
     prev.resize(base + order.len(), None);
     let mut at = order.iter();
-    let done = |present| {
+    move |result| {
         if let Some(&i) = at.next() {
-            prev[base + i as usize] = present;
+            prev[base + i as usize] = result;
         }
-    };
-    t.insert_ascending(sorted, if_absent, done)
-        .map_err(|e| BatchError {
-            index: order[e.index] as usize,
-            ..e
-        })?;
-    Ok(None)
+    }
+}
+
+/// The error of the item applied `index`-th in `order`, at the item's own position.
+fn at_item(order: &[u32]) -> impl Fn(BatchError) -> BatchError + '_ {
+    move |e| BatchError {
+        index: order[e.index] as usize,
+        ..e
+    }
 }
 
 /// Removes `keys` in order with `remove`, pushing what each removed; stops at the first
