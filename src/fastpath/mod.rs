@@ -174,7 +174,7 @@ pub fn prefetch<T>(p: *const T) {
     unsafe {
         std::arch::asm!(
             "prfm pldl1keep, [{0}]",
-            in(reg) p,
+            in(reg) p as usize,
             options(nostack, readonly, preserves_flags)
         );
     }
