@@ -900,13 +900,20 @@ unsafe extern "C" fn insert_many(_: PyObj, args: *const PyObj, nargs: isize) -> 
         let (keys, values) = insert_args(py, a[1], a[2])?;
         let _k = Kept::new(py, &keys);
         let _v = Kept::new(py, &values);
-        let plain = plain_keys(py, &keys)?;
+        // The entries with their keys now and their handles once the pairs are held.
+        let mut items: Vec<(HostKey, u64)> = keys
+            .iter()
+            .map(|&o| Some((method_key(py, o)?, 0)))
+            .collect::<Option<_>>()?;
         let Some(tuples) = pair_tuples(py, &keys, &values) else {
             return Some(std::ptr::null_mut());
         };
         let mut held = Vec::with_capacity(tuples.len());
         s.py.hold_all(&tuples, &mut held);
-        let items = plain.into_iter().zip(held.iter().copied()).collect();
+        drop(tuples);
+        for (item, &h) in items.iter_mut().zip(&held) {
+            item.1 = h;
+        }
         let mut found = Vec::with_capacity(held.len());
         // A refused key stops the batch: `found` holds the items applied.
         let _ = unlocked(py, || s.insert_many_keys(items, true, &mut found));
