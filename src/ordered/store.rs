@@ -271,9 +271,15 @@ impl Container for SharedCsbTree<u64, HostKey> {
             };
             let first = t.first().map(|(k, _)| k);
             if no_hosts && exact_class(keys.iter(), first) {
-                if let Some(order) = descending_order(keys) {
-                    // From the greatest key down, so most removals stay in a leaf.
-                    let sorted = order.iter().map(|&i| &keys[i as usize]);
+                if let Some(order) = batch_order_of(keys.len(), |i| &keys[i], true) {
+                    // From the greatest key down, so most removals stay in a leaf; each key
+                    // fetched a few keys ahead.
+                    let sorted = order.iter().enumerate().map(|(j, &i)| {
+                        if let Some(&a) = order.get(j + AHEAD) {
+                            prefetch(&keys[a as usize]);
+                        }
+                        &keys[i as usize]
+                    });
                     return t
                         .remove_descending(sorted, in_place(prev, &order))
                         .map_err(at_item(&order));
@@ -422,24 +428,36 @@ fn trim<T>(entries: &mut Vec<T>, limit: u32) -> bool {
 /// Batches shorter than this are applied in their own order.
 const SORT_MIN: usize = 256;
 
+/// How many keys ahead a batch applied in key order fetches its items.
+const AHEAD: usize = 8;
+
 /// The item indices of a batch in (about) key order, equal keys in batch order, when it is
 /// worth walking the tree that way: at least [`SORT_MIN`] keys and no host key (sorting calls
 /// no comparison back into the host). Batches of only int, only str or only bytes keys sort
 /// exactly, others by their prefixes ([`OrderedKey::prefix`]). Which order a batch is applied
 /// in changes only how its keys share cache lines, never its outcome.
 fn batch_order(keys: &[HostKey]) -> Option<Vec<u32>> {
-    batch_order_of(keys.len(), |i| &keys[i])
+    batch_order_of(keys.len(), |i| &keys[i], false)
 }
 
-/// [`batch_order`] of the `n` keys `key(0)`, `key(1)` …
-fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Vec<u32>> {
+/// [`batch_order`] of the `n` keys `key(0)`, `key(1)` …, from the greatest key down when
+/// `descending` (equal keys still in batch order).
+fn batch_order_of<'k>(
+    n: usize,
+    key: impl Fn(usize) -> &'k HostKey,
+    descending: bool,
+) -> Option<Vec<u32>> {
     use super::Key;
     if n < SORT_MIN || u32::try_from(n).is_err() {
         return None;
     }
     let keys = (0..n).map(&key);
-    fn sorted<T: Ord>(mut v: Vec<(T, u32)>) -> Vec<u32> {
-        v.sort_unstable(); // (key, index): equal keys stay in batch order
+    fn sorted<T: Ord>(mut v: Vec<(T, u32)>, descending: bool) -> Vec<u32> {
+        // (key, index): equal keys stay in batch order.
+        match descending {
+            false => v.sort_unstable(),
+            true => v.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1))),
+        }
         v.into_iter().map(|(_, i)| i).collect()
     }
     let mut ints = Vec::with_capacity(n);
@@ -450,7 +468,7 @@ fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Ve
         }
     }
     if ints.len() == n {
-        return Some(sorted(ints));
+        return Some(sorted(ints, descending));
     }
     fn text(k: &HostKey, str_keys: bool) -> Option<&[u8]> {
         match k {
@@ -466,7 +484,7 @@ fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Ve
         .map(|(i, k)| Some((text(k, str_keys)?, i as u32)))
         .collect::<Option<Vec<_>>>()
     {
-        return Some(sorted(v)); // all str or all bytes: exactly
+        return Some(sorted(v, descending)); // all str or all bytes: exactly
     }
     let mut v = Vec::with_capacity(n);
     for (i, k) in keys.enumerate() {
@@ -475,25 +493,7 @@ fn batch_order_of<'k>(n: usize, key: impl Fn(usize) -> &'k HostKey) -> Option<Ve
             HostKey::Host(..) => return None,
         }
     }
-    Some(sorted(v))
-}
-
-/// [`batch_order`] from the greatest key down, equal keys still in batch order.
-fn descending_order(keys: &[HostKey]) -> Option<Vec<u32>> {
-    let mut order = batch_order(keys)?;
-    order.reverse();
-    // Runs of equal keys came out last first: put each back in batch order.
-    let same = |a: u32, b: u32| {
-        keys[a as usize].try_cmp(&keys[b as usize]) == Ok(std::cmp::Ordering::Equal)
-    };
-    let mut start = 0;
-    for j in 1..=order.len() {
-        if j == order.len() || !same(order[j - 1], order[j]) {
-            order[start..j].reverse();
-            start = j;
-        }
-    }
-    Some(order)
+    Some(sorted(v, descending))
 }
 
 /// Whether every key is an int, or every key a str, or every key bytes (so [`batch_order`]
@@ -528,11 +528,10 @@ fn insert_ascending(
     if_absent: bool,
     prev: &mut Vec<Option<u64>>,
 ) -> Result<Option<Vec<Entry>>, BatchError> {
-    let Some(order) = batch_order_of(items.len(), |i| &items[i].0) else {
+    let Some(order) = batch_order_of(items.len(), |i| &items[i].0, false) else {
         return Ok(Some(items));
     };
     // The items are read in key order, so each read is fetched a few keys ahead.
-    const AHEAD: usize = 8;
     let sorted = order.iter().enumerate().map(|(j, &i)| {
         if let Some(&a) = order.get(j + AHEAD) {
             prefetch(&items[a as usize]);
