@@ -214,8 +214,12 @@ impl Slots {
                 None => f(i, None),
             }
         }
-        for &i in at.iter().filter(|&&i| i != u32::MAX) {
-            f(i as usize, t.slot(handles[i as usize]).map(|s| s.held()));
+        for (index, &i) in at.iter().enumerate().filter(|(_, &i)| i != u32::MAX) {
+            // The slot is read by its index (in table order, not through its handle's load).
+            let slot = &t.slots[index];
+            let generation = split(handles[i as usize]).map(|(_, g)| g);
+            let live = slot.obj != 0 && generation == Some(slot.generation);
+            f(i as usize, live.then(|| slot.held()));
         }
     }
 
