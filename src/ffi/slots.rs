@@ -68,6 +68,11 @@ impl Held {
 }
 
 impl Slot {
+    /// Whether the slot holds an object named by handles of `generation`.
+    fn named(&self, generation: u32) -> bool {
+        self.obj != 0 && self.generation == generation
+    }
+
     fn held(&self) -> Held {
         Held {
             obj: self.obj as PyObj,
@@ -121,7 +126,7 @@ impl Table {
     fn slot(&mut self, h: u64) -> Option<&mut Slot> {
         let (index, generation) = split(h)?;
         let slot = self.slots.get_mut(index)?;
-        (slot.obj != 0 && slot.generation == generation).then_some(slot)
+        slot.named(generation).then_some(slot)
     }
 
     fn take(&mut self, h: u64) -> Option<PyObj> {
@@ -217,9 +222,8 @@ impl Slots {
         for (index, &i) in at.iter().enumerate().filter(|(_, &i)| i != u32::MAX) {
             // The slot is read by its index (in table order, not through its handle's load).
             let slot = &t.slots[index];
-            let generation = split(handles[i as usize]).map(|(_, g)| g);
-            let live = slot.obj != 0 && generation == Some(slot.generation);
-            f(i as usize, live.then(|| slot.held()));
+            let named = split(handles[i as usize]).is_some_and(|(_, g)| slot.named(g));
+            f(i as usize, named.then(|| slot.held()));
         }
     }
 
